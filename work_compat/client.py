@@ -1,0 +1,449 @@
+"""Client: read and administer a namespace, as the fork's ``work.Client`` does (protocol §6).
+
+Reads return what Go's client returns; writes leave what Go's client leaves. Where Go's client
+fails a whole call on one bad entry (a malformed heartbeat field, an undecodable job), this one
+logs the entry and goes on, so a dashboard built on it keeps working. Where §8 lists a Go defect,
+this client does the right thing and says so in the method's docstring.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import redis
+
+from .client_types import PeriodicSchedule, Queue, RedisStats, WorkerObservation, WorkerPoolHeartbeat
+from .clock import SYSTEM_CLOCK, Clock
+from .connection import RedisTarget, connect
+from .errors import DecodeError, InvalidJobNameError, NotDeletedError, NotRetriedError, ScheduleNotFoundError
+from .job import DeadJob, HistoryJob, Job, RetryJob, ScheduledJob, decode_job
+from .keys import Keys, validate_job_name
+from .scripts import Scripts
+
+__all__ = ["Client", "PAGE_SIZE"]
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 20
+DEAD_REQUEUE_BATCH = 1000
+DEAD_REQUEUE_MAX_BATCHES = 1000
+
+T = TypeVar("T")
+
+
+def _text(v: bytes | str | None) -> str:
+    if v is None:
+        return ""
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+
+
+def _page_offset(page: int) -> int:
+    if page < 0:
+        raise ValueError(f"page must be 1 or more, got {page}")
+    return (max(page, 1) - 1) * PAGE_SIZE
+
+
+def _undecodable(raw: bytes, err: DecodeError) -> Job:
+    """A stand-in for a member nobody can decode, so listings show it instead of failing."""
+    return Job(name="", id="", enqueued_at=0, args={"raw": _text(raw)}, last_err=err.reason)
+
+
+class Client:
+    """Read and manage one namespace: queues, pools, workers, scheduled/retry/dead, history, schedules."""
+
+    def __init__(self, namespace: str, redis: RedisTarget, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.namespace = namespace
+        self.keys = Keys(namespace)
+        self._conn = connect(redis)
+        self._conn.require_namespace_fits(namespace)
+        self._redis = self._conn.client
+        self._scripts = Scripts(self._redis)
+        self._clock = clock
+
+    # -- pools and workers -----------------------------------------------------------------------
+    def worker_pool_heartbeats(self) -> list[WorkerPoolHeartbeat]:
+        """Every pool in ``worker_pools``, sorted by id; a pool whose hash is gone has only its id."""
+        with self._conn.errors():
+            ids = sorted(_text(x) for x in self._redis.smembers(self.keys.worker_pools()))
+            pipe = self._redis.pipeline(transaction=False)
+            for pool_id in ids:
+                pipe.hgetall(self.keys.heartbeat(pool_id))
+            hashes = pipe.execute() if ids else []
+        return [self._heartbeat(pool_id, h) for pool_id, h in zip(ids, hashes)]
+
+    def _heartbeat(self, pool_id: str, h: dict[bytes, bytes]) -> WorkerPoolHeartbeat:
+        f = {_text(k): _text(v) for k, v in h.items()}
+        names = sorted(f["job_names"].split(",")) if "job_names" in f else None
+        workers = sorted(f["worker_ids"].split(",")) if "worker_ids" in f else None
+        return WorkerPoolHeartbeat(
+            worker_pool_id=pool_id,
+            started_at=self._int(f, "started_at", pool_id),
+            heartbeat_at=self._int(f, "heartbeat_at", pool_id),
+            job_names=names,
+            concurrency=self._int(f, "concurrency", pool_id),
+            host=f.get("host", ""),
+            pid=self._int(f, "pid", pool_id),
+            worker_ids=workers,
+        )
+
+    @staticmethod
+    def _int(fields: dict[str, str], name: str, owner: str) -> int:
+        value = fields.get(name)
+        if value is None or value == "":
+            return 0
+        try:
+            return int(value)
+        except ValueError:
+            # Go's client fails the whole listing here; one bad pool should not hide the others.
+            logger.warning("field %s of %s is not an integer: %r", name, owner, value)
+            return 0
+
+    def worker_observations(self) -> list[WorkerObservation]:
+        """What every worker of every live pool is doing (pools in id order, workers sorted)."""
+        worker_ids = [w for hb in self.worker_pool_heartbeats() for w in (hb.worker_ids or [])]
+        if not worker_ids:
+            return []
+        with self._conn.errors():
+            pipe = self._redis.pipeline(transaction=False)
+            for wid in worker_ids:
+                pipe.hgetall(self.keys.worker_observation(wid))
+            hashes = pipe.execute()
+        out = []
+        for wid, h in zip(worker_ids, hashes):
+            f = {_text(k): _text(v) for k, v in h.items()}
+            out.append(
+                WorkerObservation(
+                    worker_id=wid,
+                    is_busy=bool(f),
+                    job_name=f.get("job_name", ""),
+                    job_id=f.get("job_id", ""),
+                    started_at=self._int(f, "started_at", wid),
+                    args_json=f.get("args", ""),
+                    checkin=f.get("checkin", ""),
+                    checkin_at=self._int(f, "checkin_at", wid),
+                )
+            )
+        return out
+
+    # -- queues -----------------------------------------------------------------------------------
+    def known_job_names(self) -> list[str]:
+        """Every name in ``known_jobs``, sorted."""
+        with self._conn.errors():
+            return sorted(_text(x) for x in self._redis.smembers(self.keys.known_jobs()))
+
+    def queues(self) -> list[Queue]:
+        """Every known job name with its queue length and latency (now minus the oldest job's t)."""
+        names = self.known_job_names()
+        if not names:
+            return []
+        with self._conn.errors():
+            pipe = self._redis.pipeline(transaction=False)
+            for name in names:
+                pipe.llen(self.keys.jobs(name))
+            counts = pipe.execute()
+            busy = [n for n, c in zip(names, counts) if c > 0]
+            oldest: dict[str, Any] = {}
+            if busy:
+                pipe = self._redis.pipeline(transaction=False)
+                for name in busy:
+                    pipe.lindex(self.keys.jobs(name), -1)
+                oldest = dict(zip(busy, pipe.execute()))
+        now = self._clock.now()
+        out = []
+        for name, count in zip(names, counts):
+            latency = 0
+            raw = oldest.get(name)
+            if raw is not None:
+                try:
+                    latency = now - decode_job(raw).enqueued_at
+                except DecodeError as err:
+                    logger.warning("oldest job of queue %s cannot be decoded: %s", name, err.reason)
+            out.append(Queue(job_name=name, count=int(count), latency=latency))
+        return out
+
+    def pause(self, job_name: str) -> None:
+        """Stop every pool, Go's or ours, from fetching ``job_name`` (sets ``jobs:N:paused``)."""
+        with self._conn.errors():
+            self._redis.set(self.keys.jobs_paused(job_name), "1")
+
+    def unpause(self, job_name: str) -> None:
+        """Let pools fetch ``job_name`` again."""
+        with self._conn.errors():
+            self._redis.delete(self.keys.jobs_paused(job_name))
+
+    def is_paused(self, job_name: str) -> bool:
+        """True when the pause key exists: any value pauses, as the fetch script tests existence."""
+        with self._conn.errors():
+            return bool(self._redis.exists(self.keys.jobs_paused(job_name)))
+
+    def set_max_concurrency(self, job_name: str, limit: int) -> None:
+        """Cap in-flight ``job_name`` jobs over all pools (0 = no cap).
+
+        Every pool writes its own setting when it starts, so the next pool start overrides this.
+        """
+        if limit < 0:
+            raise ValueError("max concurrency must be 0 (no cap) or more")
+        with self._conn.errors():
+            self._redis.set(self.keys.jobs_max_concurrency(job_name), str(int(limit)))
+
+    def max_concurrency(self, job_name: str) -> int:
+        """The cap now in force for ``job_name`` (0 = none)."""
+        with self._conn.errors():
+            raw = self._redis.get(self.keys.jobs_max_concurrency(job_name))
+        try:
+            return int(raw) if raw is not None else 0
+        except ValueError:
+            return 0
+
+    # -- scheduled, retry and dead ------------------------------------------------------------------
+    def _zset_page(self, key: str, page: int, make: Callable[[int, Job], T]) -> tuple[list[T], int]:
+        offset = _page_offset(page)
+        with self._conn.errors():
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.zrangebyscore(key, "-inf", "+inf", start=offset, num=PAGE_SIZE, withscores=True)
+            pipe.zcard(key)
+            members, total = pipe.execute()
+        items = []
+        for raw, score in members:
+            try:
+                job = decode_job(raw)
+            except DecodeError as err:
+                logger.warning("member of %s cannot be decoded: %s", key, err.reason)
+                job = _undecodable(raw, err)
+            items.append(make(int(score), job))
+        return items, int(total)
+
+    def scheduled_jobs(self, page: int = 1) -> tuple[list[ScheduledJob], int]:
+        """A page of 20 scheduled jobs, earliest first, and the total."""
+        return self._zset_page(self.keys.scheduled(), page, lambda s, j: ScheduledJob(s, j))
+
+    def retry_jobs(self, page: int = 1) -> tuple[list[RetryJob], int]:
+        """A page of 20 jobs waiting to retry, earliest first, and the total."""
+        return self._zset_page(self.keys.retry(), page, lambda s, j: RetryJob(s, j))
+
+    def dead_jobs(self, page: int = 1) -> tuple[list[DeadJob], int]:
+        """A page of 20 dead jobs, oldest death first, and the total."""
+        return self._zset_page(self.keys.dead(), page, lambda s, j: DeadJob(s, j))
+
+    def _delete_single(self, key: str, score: int, job_id: str) -> bytes:
+        with self._conn.errors():
+            count, member = self._scripts.delete_single(keys=[key], args=[int(score), job_id])
+        if int(count) == 0:
+            raise NotDeletedError()
+        return bytes(member)
+
+    def delete_dead_job(self, died_at: int, job_id: str) -> None:
+        """Remove one dead job; NotDeletedError when none has that score and id."""
+        self._delete_single(self.keys.dead(), died_at, job_id)
+
+    def delete_retry_job(self, retry_at: int, job_id: str) -> None:
+        """Remove one job waiting to retry; NotDeletedError when none matches."""
+        self._delete_single(self.keys.retry(), retry_at, job_id)
+
+    def delete_scheduled_job(self, run_at: int, job_id: str) -> None:
+        """Remove one scheduled job and release its unique lock; NotDeletedError when none matches.
+
+        Go's client recomputes the lock key from the args, which is the wrong key for jobs made
+        unique by a key map; this one deletes the key the job names in ``unique_key``.
+        """
+        member = self._delete_single(self.keys.scheduled(), run_at, job_id)
+        try:
+            job = decode_job(member)
+        except DecodeError:
+            return
+        if job.unique:
+            key = job.unique_key or self.keys.unique(job.name, job.args)
+            with self._conn.errors():
+                self._redis.delete(key)
+
+    def _dead_requeue_keys(self) -> list[str]:
+        return [self.keys.dead()] + [self.keys.jobs(n) for n in self.known_job_names()]
+
+    def retry_dead_job(self, died_at: int, job_id: str) -> None:
+        """Put one dead job back on its queue with a fresh set of attempts.
+
+        NotRetriedError when no job matched, or its name is not in ``known_jobs`` (it then goes
+        back to dead 5 s ahead with ``err`` "unknown job when requeueing", as in Go).
+        """
+        keys = self._dead_requeue_keys()
+        with self._conn.errors():
+            n = self._scripts.requeue_single_dead(
+                keys=keys, args=[self.keys.jobs_prefix(), self._clock.now(), int(died_at), job_id]
+            )
+        if int(n) == 0:
+            raise NotRetriedError()
+
+    def retry_all_dead_jobs(self) -> int:
+        """Requeue every dead job due by now, in batches of 1000; returns how many were requeued."""
+        keys = self._dead_requeue_keys()
+        now = self._clock.now()
+        total = 0
+        with self._conn.errors():
+            for _ in range(DEAD_REQUEUE_MAX_BATCHES):
+                n = int(
+                    self._scripts.requeue_all_dead(keys=keys, args=[self.keys.jobs_prefix(), now, DEAD_REQUEUE_BATCH])
+                )
+                if n == 0:
+                    break
+                total += n
+        return total
+
+    def delete_all_dead_jobs(self) -> None:
+        """Remove the whole dead set."""
+        with self._conn.errors():
+            self._redis.delete(self.keys.dead())
+
+    # -- history [FORK] ---------------------------------------------------------------------------
+    def history_jobs(self, page: int = 1, job_name: str = "") -> tuple[list[HistoryJob], int]:
+        """A page of 20 completed attempts, newest first, optionally of one job name, and the total.
+
+        The fork keeps a job named ``index`` in the same key as its id index, which breaks its
+        listing; here such a name is read from the overall history instead.
+        """
+        offset = _page_offset(page)
+        if job_name == "index":
+            return self._history_filtered(offset, job_name)
+        key = self.keys.history_for(job_name) if job_name else self.keys.history()
+        with self._conn.errors():
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.zrevrangebyscore(key, "+inf", "-inf", start=offset, num=PAGE_SIZE)
+            pipe.zcard(key)
+            members, total = pipe.execute()
+        return self._history_items(members), int(total)
+
+    def _history_filtered(self, offset: int, job_name: str) -> tuple[list[HistoryJob], int]:
+        with self._conn.errors():
+            members = self._redis.zrevrangebyscore(self.keys.history(), "+inf", "-inf")
+        matching = [h for h in self._history_items(members) if h.job.name == job_name]
+        return matching[offset : offset + PAGE_SIZE], len(matching)
+
+    def _history_items(self, members: Sequence[bytes]) -> list[HistoryJob]:
+        items = []
+        for raw in members:
+            try:
+                items.append(HistoryJob.from_json(raw))
+            except DecodeError as err:
+                logger.warning("history entry cannot be decoded: %s", err.reason)
+        return items
+
+    def history_job_by_id(self, job_id: str) -> HistoryJob | None:
+        """The latest completed attempt of ``job_id``, or None."""
+        with self._conn.errors():
+            try:
+                raw = self._redis.hget(self.keys.history_index(), job_id)
+            except redis.ResponseError as err:
+                if "WRONGTYPE" not in str(err):
+                    raise
+                # A job named "index" took the key first; fall back to the overall history.
+                raw = self._scan_history_for(job_id)
+        if raw is None:
+            return None
+        try:
+            return HistoryJob.from_json(raw)
+        except DecodeError as err:
+            logger.warning("history entry of %s cannot be decoded: %s", job_id, err.reason)
+            return None
+
+    def _scan_history_for(self, job_id: str) -> bytes | None:
+        for raw in self._redis.zrevrangebyscore(self.keys.history(), "+inf", "-inf"):
+            try:
+                if decode_job(raw).id == job_id:
+                    return bytes(raw)
+            except DecodeError:
+                continue
+        return None
+
+    def history_count(self) -> int:
+        """How many attempts the overall history holds."""
+        with self._conn.errors():
+            return int(self._redis.zcard(self.keys.history()))
+
+    # -- runtime schedules [FORK] -------------------------------------------------------------------
+    def periodic_schedules(self) -> list[PeriodicSchedule]:
+        """Every stored schedule that parses, sorted by name (Go returns hash order)."""
+        with self._conn.errors():
+            stored = self._redis.hgetall(self.keys.periodic_schedules())
+        out = []
+        for field, raw in stored.items():
+            try:
+                out.append(PeriodicSchedule.from_json(raw))
+            except ValueError as err:
+                logger.warning("periodic schedule %s cannot be parsed: %s", _text(field), err)
+        return sorted(out, key=lambda s: s.name)
+
+    def add_periodic_schedule(self, schedule: PeriodicSchedule) -> PeriodicSchedule:
+        """Store (or replace) a schedule under its name; sets created_at (if 0) and updated_at.
+
+        Unlike Go's client, names that would break the key layout are refused here.
+        """
+        if not schedule.name:
+            raise ValueError("a periodic schedule needs a name")
+        try:
+            validate_job_name(schedule.job_name)
+        except InvalidJobNameError as err:
+            raise ValueError(f"periodic schedule {schedule.name!r}: {err}") from None
+        now = self._clock.now()
+        if not schedule.created_at:
+            schedule.created_at = now
+        schedule.updated_at = now
+        data = schedule.to_json()
+        with self._conn.errors():
+            self._redis.hset(self.keys.periodic_schedules(), schedule.name, data.encode("utf-8"))
+        return schedule
+
+    def delete_periodic_schedule(self, name: str) -> None:
+        """Remove a schedule; a missing name is not an error (as in Go)."""
+        with self._conn.errors():
+            self._redis.hdel(self.keys.periodic_schedules(), name)
+
+    def enable_periodic_schedule(self, name: str) -> None:
+        """Turn a schedule on; ScheduleNotFoundError when there is none of that name."""
+        self._set_enabled(name, True)
+
+    def disable_periodic_schedule(self, name: str) -> None:
+        """Turn a schedule off; ScheduleNotFoundError when there is none of that name."""
+        self._set_enabled(name, False)
+
+    def _set_enabled(self, name: str, enabled: bool) -> None:
+        key = self.keys.periodic_schedules()
+        with self._conn.errors():
+            raw = self._redis.hget(key, name)
+            if raw is None:
+                raise ScheduleNotFoundError(name)
+            schedule = PeriodicSchedule.from_json(raw)
+            schedule.enabled = enabled
+            schedule.updated_at = self._clock.now()
+            self._redis.hset(key, name, schedule.to_json().encode("utf-8"))
+
+    # -- server ------------------------------------------------------------------------------------
+    def redis_info(self) -> RedisStats:
+        """The fork's summary of ``INFO`` (version, memory, clients, keys over all databases)."""
+        with self._conn.errors():
+            info = self._redis.info()
+        if self._conn.cluster and info and all(isinstance(v, dict) for v in info.values()):
+            info = next(iter(info.values()))  # one node's view is enough for a summary
+
+        def num(key: str) -> int:
+            try:
+                return int(info.get(key, 0))
+            except (TypeError, ValueError):
+                return 0
+
+        db_keys = sum(
+            int(v.get("keys", 0)) for k, v in info.items() if k.startswith("db") and isinstance(v, dict)
+        )
+        return RedisStats(
+            version=str(info.get("redis_version", "")),
+            uptime_seconds=num("uptime_in_seconds"),
+            connected_clients=num("connected_clients"),
+            used_memory=num("used_memory"),
+            used_memory_human=str(info.get("used_memory_human", "")),
+            used_memory_peak_human=str(info.get("used_memory_peak_human", "")),
+            total_commands_processed=num("total_commands_processed"),
+            instantaneous_ops_per_sec=num("instantaneous_ops_per_sec"),
+            keyspace_hits=num("keyspace_hits"),
+            keyspace_misses=num("keyspace_misses"),
+            db_keys=db_keys,
+        )

@@ -1,0 +1,95 @@
+"""The exceptions work_compat raises, under one base class.
+
+Go's client returns ``ErrNotDeleted`` ("nothing deleted") and ``ErrNotRetried`` ("nothing retried");
+they keep those messages here so that tools which match on the text keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "WorkCompatError",
+    "ConfigurationError",
+    "InvalidJobNameError",
+    "EncodeError",
+    "DecodeError",
+    "RedisUnavailableError",
+    "NotDeletedError",
+    "NotRetriedError",
+    "ScheduleNotFoundError",
+    "ArgError",
+]
+
+
+class WorkCompatError(Exception):
+    """Base class of every error work_compat raises on purpose."""
+
+
+class ConfigurationError(WorkCompatError, ValueError):
+    """A connection string, namespace or option that cannot work; the message says why."""
+
+
+class InvalidJobNameError(WorkCompatError, ValueError):
+    """A job name that would break the shared key layout (protocol §1.5)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"invalid job name {name!r}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class EncodeError(WorkCompatError, TypeError):
+    """A value that JSON (and so a Go peer) cannot carry; raised before anything is written."""
+
+    def __init__(self, path: str, value: Any, reason: str) -> None:
+        super().__init__(f"cannot encode {path}: {reason}")
+        self.path = path
+        self.value = value
+        self.reason = reason
+
+
+class DecodeError(WorkCompatError, ValueError):
+    """Bytes that are not a job Go could decode; ``data`` keeps the original bytes."""
+
+    def __init__(self, data: bytes, reason: str) -> None:
+        preview = data[:120].decode("utf-8", "replace")
+        super().__init__(f"cannot decode job: {reason} (data: {preview!r})")
+        self.data = data
+        self.reason = reason
+
+
+class RedisUnavailableError(WorkCompatError, ConnectionError):
+    """Redis could not be reached; the message names the address with any password redacted."""
+
+
+class NotDeletedError(WorkCompatError):
+    """A delete found nothing to delete (Go: ``ErrNotDeleted``)."""
+
+    def __init__(self, message: str = "nothing deleted") -> None:
+        super().__init__(message)
+
+
+class NotRetriedError(WorkCompatError):
+    """A retry found nothing to retry (Go: ``ErrNotRetried``)."""
+
+    def __init__(self, message: str = "nothing retried") -> None:
+        super().__init__(message)
+
+
+class ScheduleNotFoundError(WorkCompatError, KeyError):
+    """No runtime schedule of that name (Go reports ``redigo: nil returned``)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no periodic schedule named {name!r}")
+        self.name = name
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ArgError(WorkCompatError, LookupError):
+    """What ``Job.arg_error()`` returns: the text is Go's, word for word (protocol §2.5)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])

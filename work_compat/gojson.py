@@ -1,0 +1,217 @@
+"""Go ``encoding/json`` output, byte for byte, and a decoder that refuses what Go refuses.
+
+Every value a Go peer compares by bytes goes through here: job JSON, unique keys, periodic members,
+the observer's ``args`` (protocol §2.2). Python's own ``json.dumps`` differs from Go in three ways
+that matter: floats (``2.0`` vs ``2``, ``1e-07`` vs ``1e-7``), HTML escaping (Go escapes ``<>&``
+and U+2028/2029 everywhere), and invalid text (Go writes U+FFFD for bad UTF-8).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import EncodeError
+
+try:  # the C helper escapes a str exactly as Go does, except for the HTML set handled below
+    from _json import encode_basestring as _c_encode_str
+except ImportError:  # pragma: no cover - PyPy and friends
+    _c_encode_str = json.encoder.py_encode_basestring
+
+__all__ = [
+    "dumps",
+    "dumps_bytes",
+    "encode_string",
+    "encode_value",
+    "format_float",
+    "format_float_v",
+    "loads",
+    "to_bytes",
+]
+
+_HTML_RE = re.compile("[<>&\u2028\u2029]")
+_HTML_ESC = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _html_sub(m: re.Match[str]) -> str:
+    return _HTML_ESC[m.group()]
+
+
+def encode_string(s: str) -> str:
+    """Quote ``s`` as Go does: short escapes for ``\\b \\f \\n \\r \\t``, HTML set as ``\\u00XX``."""
+    out: str = _c_encode_str(s)
+    if _HTML_RE.search(out) is not None:
+        out = _HTML_RE.sub(_html_sub, out)
+    return out
+
+
+def format_float(x: float) -> str:
+    """Format a float64 the way Go's encoding/json does (ECMAScript Number-to-String).
+
+    Raises ValueError for NaN and infinities, which Go refuses to encode.
+    """
+    ax = abs(x)
+    if ax.is_integer() and ax < 9007199254740992.0:
+        if x == 0.0 and math.copysign(1.0, x) < 0:
+            return "-0"
+        return str(int(x))
+    if 1e-4 <= ax < 1e16:
+        return repr(x)  # positional and shortest here, the same digits Go picks
+    if math.isnan(x) or math.isinf(x):
+        raise ValueError(f"unsupported value: {x!r}")
+    return _format_float_slow(x)
+
+
+def shortest_digits(x: float) -> tuple[str, str, int]:
+    """Split a finite non-zero float into (sign, shortest round-trip digits, decimal point).
+
+    ``x == sign 0.DIGITS * 10**point``. Python's repr and Go's strconv pick the same digits.
+    """
+    r = repr(x)
+    sign = ""
+    if r[0] == "-":
+        sign, r = "-", r[1:]
+    mant, _, exp_s = r.partition("e")
+    exp = int(exp_s) if exp_s else 0
+    ip, _, fp = mant.partition(".")
+    if fp == "0":
+        fp = ""
+    digits = (ip + fp).lstrip("0")
+    e = exp - len(fp)  # value = int(digits) * 10**e
+    stripped = digits.rstrip("0")
+    e += len(digits) - len(stripped)
+    return sign, stripped, len(stripped) + e
+
+
+def _positional(sign: str, digits: str, point: int) -> str:
+    n = len(digits)
+    if point >= n:
+        return sign + digits + "0" * (point - n)
+    if point > 0:
+        return sign + digits[:point] + "." + digits[point:]
+    return sign + "0." + "0" * (-point) + digits
+
+
+def _exponential(sign: str, digits: str, point: int, min_exp_digits: int) -> str:
+    sci = point - 1
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{sign}{mantissa}e{'+' if sci >= 0 else '-'}{abs(sci):0{min_exp_digits}d}"
+
+
+def _format_float_slow(x: float) -> str:
+    sign, digits, point = shortest_digits(x)
+    if 1e-6 <= abs(x) < 1e21:
+        return _positional(sign, digits, point)
+    return _exponential(sign, digits, point, 1)
+
+
+def format_float_v(x: float) -> str:
+    """Format a float64 as Go's ``%v`` does (used in Go's error texts): ``1.234567e+06``."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    if x == 0.0:
+        return "-0" if math.copysign(1.0, x) < 0 else "0"
+    sign, digits, point = shortest_digits(x)
+    exp = point - 1
+    if exp < -4 or exp >= 6:  # shortest %g switches to an exponent at 1e+06, as Go's fmt does
+        return _exponential(sign, digits, point, 2)
+    return _positional(sign, digits, point)
+
+
+def encode_value(value: Any, path: str = "args") -> str:
+    """Encode a JSON value (maps sorted by key, compact) as Go does for ``interface{}`` values.
+
+    ``path`` names the value in the EncodeError raised for anything JSON cannot carry.
+    """
+    t = type(value)
+    if t is str:
+        return encode_string(value)
+    if t is dict:
+        if not value:
+            return "{}"
+        parts = []
+        for k in sorted(value) if _all_str(value) else _bad_keys(value, path):
+            parts.append(encode_string(k) + ":" + encode_value(value[k], f"{path}[{k!r}]"))
+        return "{" + ",".join(parts) + "}"
+    if t is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if t is bool:
+        return "true" if value else "false"
+    if t is float:
+        try:
+            return format_float(value)
+        except ValueError:
+            raise EncodeError(path, value, "NaN and infinities cannot be encoded as JSON") from None
+    if t is list or t is tuple:
+        return "[" + ",".join(encode_value(v, f"{path}[{i}]") for i, v in enumerate(value)) + "]"
+    return _encode_subclass(value, path)
+
+
+def _all_str(d: dict[Any, Any]) -> bool:
+    for k in d:
+        if type(k) is not str:
+            return False
+    return True
+
+
+def _bad_keys(d: Mapping[Any, Any], path: str) -> list[str]:
+    keys = []
+    for k in d:
+        if not isinstance(k, str):
+            raise EncodeError(path, k, f"object keys must be str, got {type(k).__name__} key {k!r}")
+        keys.append(str(k))
+    return sorted(keys)
+
+
+def _encode_subclass(value: Any, path: str) -> str:
+    # Subclasses (IntEnum, OrderedDict, str-based enums, Mapping views) encode as their base type.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return encode_string(str(value))
+    if isinstance(value, int):
+        return int.__repr__(int(value))
+    if isinstance(value, float):
+        return encode_value(float(value), path)
+    if isinstance(value, Mapping):
+        return encode_value({k: value[k] for k in _bad_keys(value, path)}, path)
+    if isinstance(value, (list, tuple)):
+        return encode_value(list(value), path)
+    raise EncodeError(path, value, f"a {type(value).__name__} cannot be encoded as JSON")
+
+
+def dumps(value: Any, path: str = "args") -> str:
+    """Encode ``value`` as Go-JSON text (compact, sorted keys, HTML-escaped)."""
+    return encode_value(value, path)
+
+
+def to_bytes(text: str) -> bytes:
+    """UTF-8 encode Go-JSON text; lone surrogates become ``\\ufffd`` as Go writes for bad UTF-8."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE_RE.sub("\\\\ufffd", text).encode("utf-8")
+
+
+def dumps_bytes(value: Any, path: str = "args") -> bytes:
+    """Encode ``value`` as Go-JSON bytes."""
+    return to_bytes(encode_value(value, path))
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON literal {name}")
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON as Go would: invalid UTF-8 becomes U+FFFD; NaN/Infinity literals are refused."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        data = bytes(data).decode("utf-8", "replace")
+    return json.loads(data, parse_constant=_refuse_constant)

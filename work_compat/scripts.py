@@ -1,0 +1,41 @@
+"""The Lua scripts of ``lua/``, read once at import and registered per client.
+
+redis-py's ``Script`` already runs EVALSHA and falls back to loading the script on NOSCRIPT, inside
+pipelines too, so nothing here caches SHAs by hand.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+__all__ = ["SCRIPT_NAMES", "Scripts", "source"]
+
+SCRIPT_NAMES = (
+    "enqueue_unique",
+    "enqueue_unique_in",
+    "delete_single",
+    "requeue_single_dead",
+    "requeue_all_dead",
+)
+
+_SOURCES: dict[str, str] = {
+    name: (files("work_compat") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+    for name in SCRIPT_NAMES
+}
+
+
+def source(name: str) -> str:
+    """The text of one script, as shipped."""
+    return _SOURCES[name]
+
+
+class Scripts:
+    """Every script registered on one client. Each attribute is a redis-py ``Script``."""
+
+    def __init__(self, client: Any) -> None:
+        self.enqueue_unique = client.register_script(_SOURCES["enqueue_unique"])
+        self.enqueue_unique_in = client.register_script(_SOURCES["enqueue_unique_in"])
+        self.delete_single = client.register_script(_SOURCES["delete_single"])
+        self.requeue_single_dead = client.register_script(_SOURCES["requeue_single_dead"])
+        self.requeue_all_dead = client.register_script(_SOURCES["requeue_all_dead"])
