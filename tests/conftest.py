@@ -11,6 +11,14 @@ import redis
 from tests.redis_server import RedisServer
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--go-libs",
+        default="orig",
+        help="Go libraries the interop tests run against, comma-separated: orig (gocraft/work), fork (LarnTechKe/work)",
+    )
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     server = RedisServer().start()

@@ -124,3 +124,18 @@ func listExtra(c *work.Client, page uint, jobName string, out map[string]interfa
 		out["history_count"] = n
 	}
 }
+
+// The library's names that main.go uses, so that main.go is one file shared by both modules
+// (fork/main.go is a link to orig/main.go).
+type (
+	Job        = work.Job
+	Client     = work.Client
+	JobOptions = work.JobOptions
+	Enqueuer   = work.Enqueuer
+)
+
+var (
+	NewClient     = work.NewClient
+	NewEnqueuer   = work.NewEnqueuer
+	NewWorkerPool = work.NewWorkerPool
+)

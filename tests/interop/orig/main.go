@@ -5,9 +5,9 @@
 // Every subcommand prints exactly one JSON document on stdout; diagnostics go
 // to stderr. See ../README.md for the CLI.
 //
-// This file is kept identical between tests/interop/orig and
-// tests/interop/fork except for the import path of the work package; the
-// library-specific parts live in compat.go.
+// This one file serves both modules (tests/interop/fork/main.go links to it);
+// the library-specific parts, the import of the work package included, live in
+// each module's compat.go.
 package main
 
 import (
@@ -24,7 +24,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gocraft/work"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -75,7 +74,7 @@ func usage() {
 subcommands:
   enqueue  -redis URL -ns NS                 (JSON array of calls on stdin)
   work     -redis URL -ns NS -jobs a,b ...   (run a worker pool, record job runs)
-  list     -redis URL -ns NS [-page P]       (dump work.Client views)
+  list     -redis URL -ns NS [-page P]       (dump Client views)
   client   -redis URL -ns NS -op OP [-score N] [-id X]
   version                                    (which library this driver uses)
 
@@ -359,7 +358,7 @@ func cmdEnqueue(argv []string) int {
 		return failf("enqueue: %v", err)
 	}
 	defer pool.Close()
-	enq := work.NewEnqueuer(co.namespace, pool)
+	enq := NewEnqueuer(co.namespace, pool)
 
 	results := make([]enqueueResult, 0, len(calls))
 	for _, c := range calls {
@@ -463,7 +462,7 @@ func (c *collector) snapshot(poolID interface{}) []*runRecord {
 }
 
 // callGetters calls every typed getter for every arg key, each on a fresh
-// *work.Job holding the same Args so that ArgError reflects only that call.
+// *Job holding the same Args so that ArgError reflects only that call.
 func callGetters(args map[string]interface{}) map[string]getterResult {
 	keys := make([]string, 0, len(args))
 	for k := range args {
@@ -472,19 +471,19 @@ func callGetters(args map[string]interface{}) map[string]getterResult {
 	sort.Strings(keys)
 	out := make(map[string]getterResult, 4*len(keys))
 	for _, k := range keys {
-		j := &work.Job{Args: args}
+		j := &Job{Args: args}
 		s := j.ArgString(k)
 		out["ArgString("+k+")"] = getterResult{s, errText(j.ArgError())}
 
-		j = &work.Job{Args: args}
+		j = &Job{Args: args}
 		i := j.ArgInt64(k)
 		out["ArgInt64("+k+")"] = getterResult{i, errText(j.ArgError())}
 
-		j = &work.Job{Args: args}
+		j = &Job{Args: args}
 		f := j.ArgFloat64(k)
 		out["ArgFloat64("+k+")"] = getterResult{f, errText(j.ArgError())}
 
-		j = &work.Job{Args: args}
+		j = &Job{Args: args}
 		b := j.ArgBool(k)
 		out["ArgBool("+k+")"] = getterResult{b, errText(j.ArgError())}
 	}
@@ -618,8 +617,8 @@ func keysOf[V any](m map[string]V) []string {
 	return out
 }
 
-func (cfg *workConfig) handler(col *collector) func(*work.Job) error {
-	return func(j *work.Job) error {
+func (cfg *workConfig) handler(col *collector) func(*Job) error {
+	return func(j *Job) error {
 		start := time.Now()
 		n := col.enter(j.Name)
 		defer col.leave(j.Name)
@@ -729,17 +728,17 @@ func cmdWork(argv []string) int {
 	defer pool.Close()
 
 	col := newCollector(cfg.expect)
-	wp := work.NewWorkerPool(Context{}, cfg.concurrency, co.namespace, pool)
+	wp := NewWorkerPool(Context{}, cfg.concurrency, co.namespace, pool)
 	h := cfg.handler(col)
 	for _, name := range cfg.jobs {
-		opts := work.JobOptions{
+		opts := JobOptions{
 			Priority:       cfg.priority[name],
 			MaxFails:       cfg.maxFails[name],
 			SkipDead:       cfg.skipDead[name],
 			MaxConcurrency: cfg.maxConc[name],
 		}
 		if secs, ok := cfg.backoffFixed[name]; ok {
-			opts.Backoff = func(*work.Job) int64 { return secs }
+			opts.Backoff = func(*Job) int64 { return secs }
 		}
 		wp.JobWithOptions(name, opts, h)
 	}
@@ -821,7 +820,7 @@ func cmdList(argv []string) int {
 		return failf("list: %v", err)
 	}
 	defer pool.Close()
-	c := work.NewClient(co.namespace, pool)
+	c := NewClient(co.namespace, pool)
 
 	out := map[string]interface{}{}
 	if v, err := c.Queues(); err != nil {
@@ -869,20 +868,20 @@ func cmdClient(argv []string) int {
 	if !parseFlags(fs, argv) {
 		return exitUsage
 	}
-	var call func(*work.Client) error
+	var call func(*Client) error
 	switch *op {
 	case "delete_dead_job":
-		call = func(c *work.Client) error { return c.DeleteDeadJob(*score, *id) }
+		call = func(c *Client) error { return c.DeleteDeadJob(*score, *id) }
 	case "retry_dead_job":
-		call = func(c *work.Client) error { return c.RetryDeadJob(*score, *id) }
+		call = func(c *Client) error { return c.RetryDeadJob(*score, *id) }
 	case "retry_all_dead_jobs":
-		call = func(c *work.Client) error { return c.RetryAllDeadJobs() }
+		call = func(c *Client) error { return c.RetryAllDeadJobs() }
 	case "delete_all_dead_jobs":
-		call = func(c *work.Client) error { return c.DeleteAllDeadJobs() }
+		call = func(c *Client) error { return c.DeleteAllDeadJobs() }
 	case "delete_scheduled_job":
-		call = func(c *work.Client) error { return c.DeleteScheduledJob(*score, *id) }
+		call = func(c *Client) error { return c.DeleteScheduledJob(*score, *id) }
 	case "delete_retry_job":
-		call = func(c *work.Client) error { return c.DeleteRetryJob(*score, *id) }
+		call = func(c *Client) error { return c.DeleteRetryJob(*score, *id) }
 	default:
 		fmt.Fprintf(os.Stderr, "driver client: unknown -op %q\n", *op)
 		return exitUsage
@@ -892,5 +891,5 @@ func cmdClient(argv []string) int {
 		return failf("client: %v", err)
 	}
 	defer pool.Close()
-	return emit(errorObject{errText(call(work.NewClient(co.namespace, pool)))})
+	return emit(errorObject{errText(call(NewClient(co.namespace, pool)))})
 }

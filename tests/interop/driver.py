@@ -1,0 +1,100 @@
+"""Build and run the Go interop driver (tests/interop/<lib>/, one Go module per library)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+
+# What each module builds against. The proxy refuses the pinned versions (see README.md here).
+LIBRARIES = {
+    "orig": "github.com/gocraft/work v0.5.1",
+    "fork": "github.com/LarnTechKe/work v0.0.3",
+}
+
+
+def find_go() -> str | None:
+    return shutil.which("go") or next(
+        (p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if os.access(p, os.X_OK)), None
+    )
+
+
+def build(lib: str, out_dir: Path, go: str) -> Path:
+    """``go build`` the driver of ``lib``; modules come from the Go module proxy."""
+    binary = out_dir / f"driver-{lib}"
+    proc = subprocess.run(
+        [go, "build", "-o", str(binary), "."],
+        cwd=HERE / lib,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"},
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"go build of tests/interop/{lib} failed:\n{proc.stderr}")
+    return binary
+
+
+class DriverError(RuntimeError):
+    pass
+
+
+@dataclass
+class GoDriver:
+    """One built driver bound to one Redis."""
+
+    lib: str
+    binary: Path
+    redis_url: str
+
+    def _run(self, args: list[str], stdin: str | None = None, timeout: float = 90, ok: tuple[int, ...] = (0,)) -> Any:
+        proc = subprocess.run(
+            [str(self.binary), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if proc.returncode not in ok:
+            raise DriverError(f"driver {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+        return json.loads(proc.stdout)
+
+    def common(self, ns: str) -> list[str]:
+        return ["-redis", self.redis_url, "-ns", ns]
+
+    def enqueue(self, ns: str, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = self._run(["enqueue", *self.common(ns)], stdin=json.dumps(calls))
+        return out
+
+    def work(self, ns: str, jobs: list[str], expect: int, timeout: int = 30, **flags: str) -> dict[str, Any]:
+        args = ["work", *self.common(ns), "-jobs", ",".join(jobs), "-expect", str(expect), "-timeout", str(timeout)]
+        for name, value in flags.items():
+            args += [f"-{name.replace('_', '-')}", value]
+        out: dict[str, Any] = self._run(args, timeout=timeout + 60)
+        return out
+
+    def start_work(self, ns: str, jobs: list[str], **flags: str) -> subprocess.Popen[str]:
+        """Run a pool in the background (``-expect 0 -hold-seconds N`` style); caller waits on it."""
+        args = ["work", *self.common(ns), "-jobs", ",".join(jobs)]
+        for name, value in flags.items():
+            args += [f"-{name.replace('_', '-')}", value]
+        return subprocess.Popen([str(self.binary), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def list(self, ns: str, page: int = 1) -> dict[str, Any]:
+        out: dict[str, Any] = self._run(["list", *self.common(ns), "-page", str(page)])
+        return out
+
+    def client(self, ns: str, op: str, score: int | None = None, job_id: str | None = None) -> str:
+        args = ["client", *self.common(ns), "-op", op]
+        if score is not None:
+            args += ["-score", str(score)]
+        if job_id is not None:
+            args += ["-id", job_id]
+        out: dict[str, Any] = self._run(args)
+        return str(out.get("error", ""))
