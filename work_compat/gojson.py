@@ -55,7 +55,9 @@ def format_float(x: float) -> str:
     Raises ValueError for NaN and infinities, which Go refuses to encode.
     """
     ax = abs(x)
-    if ax.is_integer() and ax < 9007199254740992.0:
+    if ax.is_integer():
+        if ax >= 9007199254740992.0:  # above 2**53 Go prints the shortest digits, not the exact value
+            return _format_float_slow(x)
         if x == 0.0 and math.copysign(1.0, x) < 0:
             return "-0"
         return str(int(x))
@@ -176,7 +178,7 @@ def _encode_subclass(value: Any, path: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return encode_string(str(value))
+        return encode_string(str.__str__(value))
     if isinstance(value, int):
         return int.__repr__(int(value))
     if isinstance(value, float):
