@@ -10,7 +10,7 @@ from .client import Client
 from .client_types import PeriodicSchedule, Queue, RedisStats, WorkerObservation, WorkerPoolHeartbeat
 from .clock import Clock, ManualClock, SystemClock
 from .connection import Connection, connect
-from .enqueue import Enqueuer, EnqueueOptions, RetryOptions
+from .enqueue import EnqueueOptions, Enqueuer, RetryOptions
 from .errors import (
     ArgError,
     ConfigurationError,

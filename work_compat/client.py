@@ -22,7 +22,7 @@ from .job import DeadJob, HistoryJob, Job, RetryJob, ScheduledJob, decode_job
 from .keys import Keys, validate_job_name
 from .scripts import Scripts
 
-__all__ = ["Client", "PAGE_SIZE"]
+__all__ = ["PAGE_SIZE", "Client"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,16 @@ class Client:
                 pipe.hgetall(self.keys.heartbeat(pool_id))
             hashes = pipe.execute() if ids else []
         return [self._heartbeat(pool_id, h) for pool_id, h in zip(ids, hashes)]
+
+    def close(self) -> None:
+        """Close the connection this object made from a URL (a client you passed stays open)."""
+        self._conn.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _heartbeat(self, pool_id: str, h: dict[bytes, bytes]) -> WorkerPoolHeartbeat:
         f = {_text(k): _text(v) for k, v in h.items()}
@@ -431,9 +441,7 @@ class Client:
             except (TypeError, ValueError):
                 return 0
 
-        db_keys = sum(
-            int(v.get("keys", 0)) for k, v in info.items() if k.startswith("db") and isinstance(v, dict)
-        )
+        db_keys = sum(int(v.get("keys", 0)) for k, v in info.items() if k.startswith("db") and isinstance(v, dict))
         return RedisStats(
             version=str(info.get("redis_version", "")),
             uptime_seconds=num("uptime_in_seconds"),

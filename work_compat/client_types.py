@@ -12,11 +12,11 @@ from typing import Any
 from . import gojson
 
 __all__ = [
-    "Queue",
-    "WorkerPoolHeartbeat",
-    "WorkerObservation",
-    "RedisStats",
     "PeriodicSchedule",
+    "Queue",
+    "RedisStats",
+    "WorkerObservation",
+    "WorkerPoolHeartbeat",
 ]
 
 _s = gojson.encode_string
@@ -56,16 +56,18 @@ class WorkerPoolHeartbeat:
     worker_ids: list[str] | None = None
 
     def to_json(self) -> str:
-        return _obj([
-            ("worker_pool_id", _s(self.worker_pool_id)),
-            ("started_at", str(self.started_at)),
-            ("heartbeat_at", str(self.heartbeat_at)),
-            ("job_names", _str_list(self.job_names)),
-            ("concurrency", str(self.concurrency)),
-            ("host", _s(self.host)),
-            ("pid", str(self.pid)),
-            ("worker_ids", _str_list(self.worker_ids)),
-        ])
+        return _obj(
+            [
+                ("worker_pool_id", _s(self.worker_pool_id)),
+                ("started_at", str(self.started_at)),
+                ("heartbeat_at", str(self.heartbeat_at)),
+                ("job_names", _str_list(self.job_names)),
+                ("concurrency", str(self.concurrency)),
+                ("host", _s(self.host)),
+                ("pid", str(self.pid)),
+                ("worker_ids", _str_list(self.worker_ids)),
+            ]
+        )
 
 
 @dataclass(frozen=True)
@@ -82,16 +84,18 @@ class WorkerObservation:
     checkin_at: int = 0
 
     def to_json(self) -> str:
-        return _obj([
-            ("worker_id", _s(self.worker_id)),
-            ("is_busy", "true" if self.is_busy else "false"),
-            ("job_name", _s(self.job_name)),
-            ("job_id", _s(self.job_id)),
-            ("started_at", str(self.started_at)),
-            ("args_json", _s(self.args_json)),
-            ("checkin", _s(self.checkin)),
-            ("checkin_at", str(self.checkin_at)),
-        ])
+        return _obj(
+            [
+                ("worker_id", _s(self.worker_id)),
+                ("is_busy", "true" if self.is_busy else "false"),
+                ("job_name", _s(self.job_name)),
+                ("job_id", _s(self.job_id)),
+                ("started_at", str(self.started_at)),
+                ("args_json", _s(self.args_json)),
+                ("checkin", _s(self.checkin)),
+                ("checkin_at", str(self.checkin_at)),
+            ]
+        )
 
 
 @dataclass(frozen=True)

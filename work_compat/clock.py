@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "ManualClock", "SYSTEM_CLOCK"]
+__all__ = ["SYSTEM_CLOCK", "Clock", "ManualClock", "SystemClock"]
 
 
 class Clock(Protocol):

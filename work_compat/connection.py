@@ -37,6 +37,7 @@ class Connection:
     client: Any
     address: str
     cluster: bool = False
+    owned: bool = True  # made here from a URL, so close() closes it; a client you passed stays open
 
     def require_namespace_fits(self, namespace: str) -> None:
         """On Redis Cluster the multi-key scripts need every key in one slot: a ``{tag}`` namespace."""
@@ -46,6 +47,15 @@ class Connection:
                 "keys at once, which must share one slot; use a namespace such as '{myapp}'"
             )
 
+    def close(self) -> None:
+        """Close the client this Connection made (a client or pool you passed in is left open)."""
+        if not self.owned:
+            return
+        self.client.close()
+        manager = getattr(getattr(self.client, "connection_pool", None), "sentinel_manager", None)
+        for sentinel in getattr(manager, "sentinels", []):
+            sentinel.close()
+
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:
         """Re-raise connection failures as RedisUnavailableError naming the (redacted) address."""
@@ -53,6 +63,11 @@ class Connection:
             yield
         except (redis.ConnectionError, redis.TimeoutError) as err:
             raise RedisUnavailableError(f"cannot reach Redis at {self.address}: {err}") from err
+        except (redis.exceptions.MovedError, redis.exceptions.AskError) as err:
+            raise ConfigurationError(
+                f"Redis at {self.address} is a cluster node: connect with "
+                "work_compat.connect(url, cluster=True) and a '{tag}' namespace"
+            ) from err
 
 
 def redact_url(url: str) -> str:
@@ -80,15 +95,14 @@ def connect(
     if isinstance(target, redis.cluster.RedisCluster):
         shown = target.get_nodes()[:3]  # type: ignore[no-untyped-call]
         nodes = ",".join(f"{n.host}:{n.port}" for n in shown)
-        return Connection(target, f"cluster {nodes}", cluster=True)
+        return Connection(target, f"cluster {nodes}", cluster=True, owned=False)
     if isinstance(target, redis.Redis):
-        return Connection(target, _describe_pool(target.connection_pool))
+        return Connection(target, _describe_pool(target.connection_pool), owned=False)
     if isinstance(target, redis.ConnectionPool):
-        return Connection(redis.Redis(connection_pool=target), _describe_pool(target))
+        return Connection(redis.Redis(connection_pool=target), _describe_pool(target), owned=False)
     if not isinstance(target, str):
         raise ConfigurationError(
-            f"cannot connect to a {type(target).__name__}: give a redis:// URL, host:port, "
-            "or a redis-py client or pool"
+            f"cannot connect to a {type(target).__name__}: give a redis:// URL, host:port, or a redis-py client or pool"
         )
     text = target.strip()
     if text.startswith(_SENTINEL_SCHEMES):
@@ -97,7 +111,7 @@ def connect(
         _check_url(text)
         address = redact_url(text)
         if cluster:
-            return Connection(redis.cluster.RedisCluster.from_url(text, **redis_kwargs), address, True)
+            return _connect_cluster(address, lambda: redis.cluster.RedisCluster.from_url(text, **redis_kwargs))
         return Connection(redis.Redis.from_url(text, **redis_kwargs), address)
     if "://" in text:
         scheme = text.split("://", 1)[0]
@@ -107,8 +121,9 @@ def connect(
         )
     host, port = _split_host_port(text)
     if cluster:
-        client = redis.cluster.RedisCluster(host=host, port=port, **redis_kwargs)
-        return Connection(client, f"cluster {host}:{port}", True)
+        return _connect_cluster(
+            f"cluster {host}:{port}", lambda: redis.cluster.RedisCluster(host=host, port=port, **redis_kwargs)
+        )
     return Connection(redis.Redis(host=host, port=port, db=database, **redis_kwargs), f"{host}:{port}/{database}")
 
 
@@ -142,6 +157,16 @@ def _check_url(url: str) -> None:
         raise ConfigurationError(f"malformed Redis URL {shown!r}: invalid database {path[1:]!r}")
 
 
+def _connect_cluster(address: str, make: Any) -> Connection:
+    """RedisCluster connects at once; say plainly when the nodes are down or not a cluster."""
+    try:
+        return Connection(make(), address, cluster=True)
+    except (redis.ConnectionError, redis.TimeoutError) as err:
+        raise RedisUnavailableError(f"cannot reach Redis at {address}: {err}") from err
+    except redis.exceptions.RedisClusterException as err:
+        raise RedisUnavailableError(f"cannot use Redis Cluster at {address}: {err}") from err
+
+
 def _connect_sentinel(url: str, redis_kwargs: dict[str, Any]) -> Connection:
     shown = redact_url(url)
     rest = url.split("://", 1)[1]
@@ -162,7 +187,8 @@ def _connect_sentinel(url: str, redis_kwargs: dict[str, Any]) -> Connection:
             raise ConfigurationError(f"malformed Sentinel URL {shown!r}: invalid database {segments[1]!r}")
         db = int(segments[1])
     nodes = [_split_host_port(h) for h in hosts.split(",")]
-    sentinel = redis.sentinel.Sentinel(nodes, sentinel_kwargs={}, **redis_kwargs)  # type: ignore[no-untyped-call]
+    sentinel_kwargs = redis_kwargs.pop("sentinel_kwargs", {})
+    sentinel = redis.sentinel.Sentinel(nodes, sentinel_kwargs=sentinel_kwargs, **redis_kwargs)  # type: ignore[no-untyped-call]
     client = sentinel.master_for(service, db=db, password=password)  # type: ignore[no-untyped-call]
     return Connection(client, f"sentinel {hosts} service {service} db {db}")
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from collections.abc import Callable
 
 from .clock import SYSTEM_CLOCK, Clock
 from .connection import RedisTarget, connect
@@ -22,7 +20,7 @@ from .job import BackoffStrategy, Job, ScheduledJob, make_identifier
 from .keys import Keys, validate_job_name
 from .scripts import Scripts
 
-__all__ = ["Enqueuer", "EnqueueOptions", "RetryOptions"]
+__all__ = ["EnqueueOptions", "Enqueuer", "RetryOptions"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +84,16 @@ class Enqueuer:
         self._scripts = Scripts(self._redis)
         self._clock = clock
         self._known_until: dict[str, int] = {}
+
+    def close(self) -> None:
+        """Close the connection this object made from a URL (a client you passed stays open)."""
+        self._conn.close()
+
+    def __enter__(self) -> Enqueuer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- plain ------------------------------------------------------------------------------------
     def enqueue(self, job_name: str, args: Mapping[str, Any] | None = None) -> Job:
@@ -167,7 +175,9 @@ class Enqueuer:
         seconds = int(delay)
         if options.unique:
             job = self._unique_job(job_name, args, options.unique_key, options.retry)
-            if self._run_unique(job, options.unique_key is not None, job.enqueued_at + seconds if seconds > 0 else None):
+            if self._run_unique(
+                job, options.unique_key is not None, job.enqueued_at + seconds if seconds > 0 else None
+            ):
                 return job
             return None
         validate_job_name(job_name)

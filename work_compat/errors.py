@@ -9,16 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "WorkCompatError",
+    "ArgError",
     "ConfigurationError",
-    "InvalidJobNameError",
-    "EncodeError",
     "DecodeError",
-    "RedisUnavailableError",
+    "EncodeError",
+    "InvalidJobNameError",
     "NotDeletedError",
     "NotRetriedError",
+    "RedisUnavailableError",
     "ScheduleNotFoundError",
-    "ArgError",
+    "WorkCompatError",
 ]
 
 

@@ -18,12 +18,12 @@ from .errors import ArgError, DecodeError
 
 __all__ = [
     "BackoffStrategy",
-    "Job",
-    "ScheduledJob",
-    "RetryJob",
     "DeadJob",
     "HistoryJob",
     "HistoryStatus",
+    "Job",
+    "RetryJob",
+    "ScheduledJob",
     "decode_job",
     "encode_job",
     "make_identifier",
@@ -127,9 +127,7 @@ class Job:
 
     def _arg(self, key: str, go_type: str) -> Any:
         if self.args is None or key not in self.args:
-            self._arg_err = ArgError(
-                f"looking for a {go_type} in job.Arg[{key}] but key wasn't found"
-            )
+            self._arg_err = ArgError(f"looking for a {go_type} in job.Arg[{key}] but key wasn't found")
             return _MISSING
         return self.args[key]
 
@@ -139,8 +137,7 @@ _MISSING: Any = object()
 
 def _typecast_error(go_type: str, key: str, v: Any) -> ArgError:
     return ArgError(
-        f"looking for a {go_type} in job.Arg[{key}] but value wasn't right type: "
-        f"{_go_type_name(v)}({_go_value(v)})"
+        f"looking for a {go_type} in job.Arg[{key}] but value wasn't right type: {_go_type_name(v)}({_go_value(v)})"
     )
 
 
@@ -284,6 +281,7 @@ def _check_field(raw: bytes, name: str, kind: str, value: Any) -> Any:
 
 # -- the listing shapes of the client and web UI (§2.8) -------------------------------------------
 
+
 def _inline(first: str, job: Job) -> str:
     return "{" + first + "," + encode_job(job)[1:]
 
@@ -338,9 +336,7 @@ class HistoryJob:
     job: Job
 
     def to_json(self) -> str:
-        return _inline(
-            '"completed_at":' + str(self.completed_at) + ',"status":' + _enc_str(self.status), self.job
-        )
+        return _inline('"completed_at":' + str(self.completed_at) + ',"status":' + _enc_str(self.status), self.job)
 
     @classmethod
     def from_json(cls, data: bytes | str) -> HistoryJob:

@@ -14,7 +14,7 @@ from typing import Any
 from . import gojson
 from .errors import ConfigurationError, InvalidJobNameError
 
-__all__ = ["Keys", "namespace_prefix", "validate_job_name", "has_hash_tag"]
+__all__ = ["Keys", "has_hash_tag", "namespace_prefix", "validate_job_name"]
 
 _HASH_TAG_RE = re.compile(r"\{[^{}]+\}")
 

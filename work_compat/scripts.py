@@ -20,8 +20,7 @@ SCRIPT_NAMES = (
 )
 
 _SOURCES: dict[str, str] = {
-    name: (files("work_compat") / "lua" / f"{name}.lua").read_text(encoding="utf-8")
-    for name in SCRIPT_NAMES
+    name: (files("work_compat") / "lua" / f"{name}.lua").read_text(encoding="utf-8") for name in SCRIPT_NAMES
 }
 
 

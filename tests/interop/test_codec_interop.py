@@ -19,7 +19,7 @@ from work_compat import Job, Keys, decode_job
 
 pytestmark = pytest.mark.interop
 
-ALPHABET = "ab<>&\"\\/\n\t\x00\x1f\x7f é✓日\u2028\u2029😀"
+ALPHABET = 'ab<>&"\\/\n\t\x00\x1f\x7f é✓日\u2028\u2029😀'
 
 
 def random_value(rng: random.Random, depth: int = 0) -> Any:

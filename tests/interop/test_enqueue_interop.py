@@ -20,8 +20,8 @@ from tests.redis_server import RedisServer
 from work_compat import (
     BackoffStrategy,
     Client,
-    Enqueuer,
     EnqueueOptions,
+    Enqueuer,
     Job,
     RetryOptions,
     decode_job,
@@ -147,7 +147,9 @@ def test_python_enqueued_jobs_run_once_in_go(go_driver: GoDriver, redis_server: 
         go_job = decode_job(json.dumps(record["job"]))  # the job as Go marshals it in the handler
         for key in job.args or {}:
             ours = comparable_getters(python_getters(go_job, key), go_job.args or {})
-            theirs = comparable_getters({k: v for k, v in record["getters"].items() if k.endswith(f"({key})")}, go_job.args or {})
+            theirs = comparable_getters(
+                {k: v for k, v in record["getters"].items() if k.endswith(f"({key})")}, go_job.args or {}
+            )
             assert ours == theirs, f"{job.name} {key}"
 
     # And Go released the unique lock of the args-unique job when it started it
@@ -163,7 +165,12 @@ def test_go_enqueued_jobs_are_listed_as_go_lists_them(
 ) -> None:
     # Given jobs enqueued by Go (and some by Python) on one namespace
     calls = [
-        {"call": "Enqueue", "job_name": "gb_plain", "args": RICH_ARGS | {"int_big": 12}, "int_args": ["int", "neg", "zero"]},
+        {
+            "call": "Enqueue",
+            "job_name": "gb_plain",
+            "args": RICH_ARGS | {"int_big": 12},
+            "int_args": ["int", "neg", "zero"],
+        },
         {"call": "Enqueue", "job_name": "gb_plain", "args": None},
         {"call": "EnqueueIn", "job_name": "gb_later", "args": {"when": "later"}, "seconds_from_now": 300},
         {"call": "EnqueueUnique", "job_name": "gb_unique", "args": {"k": "<v>"}},
@@ -194,11 +201,15 @@ def test_go_enqueued_jobs_are_listed_as_go_lists_them(
     assert [dict(q, latency=0) for q in queues] == [dict(q, latency=0) for q in go_lists["queues"]]
     for ours, theirs in zip(queues, go_lists["queues"]):
         assert abs(ours["latency"] - theirs["latency"]) <= 2
-    assert {"count": s_total, "jobs": [json.loads(j.to_json()) for j in scheduled]} == _sorted_jobs(go_lists["scheduled"])
+    assert {"count": s_total, "jobs": [json.loads(j.to_json()) for j in scheduled]} == _sorted_jobs(
+        go_lists["scheduled"]
+    )
     assert {"count": r_total, "jobs": [json.loads(j.to_json()) for j in retry]} == _sorted_jobs(go_lists["retry"])
     assert {"count": d_total, "jobs": [json.loads(j.to_json()) for j in dead]} == _sorted_jobs(go_lists["dead"])
     assert s_total == 3 and r_total == 1 and d_total == 1
-    assert [json.loads(h.to_json()) for h in client.worker_pool_heartbeats()] == (go_lists["worker_pool_heartbeats"] or [])
+    assert [json.loads(h.to_json()) for h in client.worker_pool_heartbeats()] == (
+        go_lists["worker_pool_heartbeats"] or []
+    )
 
 
 def test_dead_and_scheduled_jobs_are_managed_across_languages(
@@ -253,7 +264,13 @@ def test_unique_jobs_collide_across_languages(
         name, name_in = f"u{i}", f"uin{i}"
         go_calls = [
             {"call": "EnqueueUnique", "job_name": name, "args": args, "int_args": _ints(args)},
-            {"call": "EnqueueUniqueIn", "job_name": name_in, "args": args, "seconds_from_now": 60, "int_args": _ints(args)},
+            {
+                "call": "EnqueueUniqueIn",
+                "job_name": name_in,
+                "args": args,
+                "seconds_from_now": 60,
+                "int_args": _ints(args),
+            },
         ]
         if direction == "python-first":
             assert enq.enqueue_unique(name, args) is not None
@@ -281,7 +298,13 @@ def test_go_heartbeats_and_observations_read_by_python(
     enq = Enqueuer(namespace, redis_server.url)
     job = enq.enqueue("hb_slow", {"x": "<1>"})
     proc = go_driver.start_work(
-        namespace, ["hb_slow"], expect="1", timeout="30", sleep_ms="hb_slow=4000", checkin="hb_slow=half way", concurrency="3"
+        namespace,
+        ["hb_slow"],
+        expect="1",
+        timeout="30",
+        sleep_ms="hb_slow=4000",
+        checkin="hb_slow=half way",
+        concurrency="3",
     )
     client = Client(namespace, redis_server.url)
     try:

@@ -43,7 +43,9 @@ def enq(redis_server: RedisServer, namespace: str, clock: ManualClock) -> Enqueu
 
 
 def dead_job(name: str, n: int, died_at: int) -> Job:
-    return Job(name=name, id=f"{n:024x}", enqueued_at=died_at - 10, args={"n": n}, fails=4, last_err="boom", failed_at=died_at)
+    return Job(
+        name=name, id=f"{n:024x}", enqueued_at=died_at - 10, args={"n": n}, fails=4, last_err="boom", failed_at=died_at
+    )
 
 
 def test_queues_list_known_names_with_count_and_latency(client: Client, enq: Enqueuer, clock: ManualClock) -> None:
@@ -99,7 +101,9 @@ def test_delete_single_jobs_and_errors_when_nothing_matches(client: Client, redi
     assert client.retry_jobs()[1] == 0
 
 
-def test_delete_scheduled_releases_the_lock_the_job_names(client: Client, enq: Enqueuer, redis_client: redis.Redis) -> None:
+def test_delete_scheduled_releases_the_lock_the_job_names(
+    client: Client, enq: Enqueuer, redis_client: redis.Redis
+) -> None:
     # Go's client recomputes the key from the args and misses a key-map lock; this one does not.
     sj = enq.enqueue_unique_in_by_key("k", 60, {"payload": 1}, {"customer": 9})
     assert sj is not None
@@ -198,8 +202,12 @@ def test_history_of_a_job_named_index_is_read_correctly(client: Client, redis_cl
     assert found is not None and found.job.name == "index"
 
 
-def test_periodic_schedules_add_list_toggle_delete(client: Client, redis_client: redis.Redis, clock: ManualClock) -> None:
-    s = client.add_periodic_schedule(PeriodicSchedule(name="nightly", job_name="report", spec="0 0 2 * * *", args={"n": 2.0}))
+def test_periodic_schedules_add_list_toggle_delete(
+    client: Client, redis_client: redis.Redis, clock: ManualClock
+) -> None:
+    s = client.add_periodic_schedule(
+        PeriodicSchedule(name="nightly", job_name="report", spec="0 0 2 * * *", args={"n": 2.0})
+    )
     assert (s.created_at, s.updated_at) == (T0, T0)
     stored = redis_client.hget(client.keys.periodic_schedules(), "nightly")
     assert stored == (
@@ -254,7 +262,10 @@ def test_heartbeats_and_observations_parse_as_go_and_survive_bad_fields(
         },
     )
     redis_client.hset(client.keys.heartbeat("p2"), mapping={"heartbeat_at": "soon", "job_names": "x"})
-    redis_client.hset(client.keys.worker_observation("w1"), mapping={"job_name": "a", "job_id": "j", "started_at": T0, "args": '{"k":1}'})
+    redis_client.hset(
+        client.keys.worker_observation("w1"),
+        mapping={"job_name": "a", "job_id": "j", "started_at": T0, "args": '{"k":1}'},
+    )
     pools = client.worker_pool_heartbeats()
     assert [p.worker_pool_id for p in pools] == ["p1", "p2"]
     assert pools[0].to_json() == (
@@ -263,7 +274,10 @@ def test_heartbeats_and_observations_parse_as_go_and_survive_bad_fields(
     )
     assert pools[1].heartbeat_at == 0 and pools[1].worker_ids is None
     obs = client.worker_observations()
-    assert [(o.worker_id, o.is_busy, o.job_name, o.args_json) for o in obs] == [("w1", True, "a", '{"k":1}'), ("w2", False, "", "")]
+    assert [(o.worker_id, o.is_busy, o.job_name, o.args_json) for o in obs] == [
+        ("w1", True, "a", '{"k":1}'),
+        ("w2", False, "", ""),
+    ]
 
 
 def test_redis_info_summarises_the_server(client: Client, enq: Enqueuer) -> None:

@@ -12,8 +12,8 @@ from tests.redis_server import RedisServer
 from work_compat import (
     BackoffStrategy,
     EncodeError,
-    Enqueuer,
     EnqueueOptions,
+    Enqueuer,
     InvalidJobNameError,
     ManualClock,
     RetryOptions,
@@ -129,7 +129,9 @@ def test_enqueue_with_options_delay_truncates_to_seconds(enq: Enqueuer, redis_cl
     assert scores == [T0, T0 + 90]
     u = enq.enqueue_with_options("d", {"x": 1}, EnqueueOptions(delay=30, unique=True, unique_key={"uk": "x1"}))
     assert u is not None and u.unique_key.endswith('unique:d:{"uk":"x1"}\n')
-    assert enq.enqueue_with_options("d", {"x": 2}, EnqueueOptions(delay=30, unique=True, unique_key={"uk": "x1"})) is None
+    assert (
+        enq.enqueue_with_options("d", {"x": 2}, EnqueueOptions(delay=30, unique=True, unique_key={"uk": "x1"})) is None
+    )
 
 
 def test_enqueue_many_is_one_ordered_batch(enq: Enqueuer, redis_client: redis.Redis) -> None:
@@ -172,7 +174,9 @@ def test_args_json_cannot_carry_are_refused_before_anything_is_written(
     ("name", "reason"),
     [("", "empty"), ("a:lock", "':'"), ("a,b", "','"), ("index", "history:index"), ("tab\tname", "control")],
 )
-def test_names_that_break_the_key_layout_are_refused(enq: Enqueuer, redis_client: redis.Redis, name: str, reason: str) -> None:
+def test_names_that_break_the_key_layout_are_refused(
+    enq: Enqueuer, redis_client: redis.Redis, name: str, reason: str
+) -> None:
     with pytest.raises(InvalidJobNameError) as err:
         enq.enqueue(name, {})
     assert reason in str(err.value)

@@ -102,11 +102,17 @@ def test_subclasses_encode_as_their_base_types() -> None:
     class Level(enum.IntEnum):
         HIGH = 3
 
-    assert gojson.dumps(OrderedDict([("b", Level.HIGH), ("a", Color.RED), ("t", (1, 2))])) == '{"a":"red","b":3,"t":[1,2]}'
+    assert (
+        gojson.dumps(OrderedDict([("b", Level.HIGH), ("a", Color.RED), ("t", (1, 2))])) == '{"a":"red","b":3,"t":[1,2]}'
+    )
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
     max_leaves=20,
 )

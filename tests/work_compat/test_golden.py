@@ -15,12 +15,16 @@ from typing import Any
 import pytest
 import redis
 
-from work_compat import BackoffStrategy, Enqueuer, EnqueueOptions, ManualClock, RetryOptions, decode_job
+from work_compat import BackoffStrategy, EnqueueOptions, Enqueuer, ManualClock, RetryOptions, decode_job
 
 # shared/ lies beside the repository, here and in CI.
 VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
 
-STRATEGIES = {"exponential": BackoffStrategy.EXPONENTIAL, "linear": BackoffStrategy.LINEAR, "fixed": BackoffStrategy.FIXED}
+STRATEGIES = {
+    "exponential": BackoffStrategy.EXPONENTIAL,
+    "linear": BackoffStrategy.LINEAR,
+    "fixed": BackoffStrategy.FIXED,
+}
 
 
 def load(name: str) -> dict[str, Any]:
@@ -74,7 +78,10 @@ def replay(enq: Enqueuer, call: dict[str, Any]) -> Any:
                 base_delay=r.get("base_delay", 0),
             )
         options = EnqueueOptions(
-            delay=opts.get("delay_s", 0), retry=retry, unique=opts.get("unique", False), unique_key=opts.get("unique_key")
+            delay=opts.get("delay_s", 0),
+            retry=retry,
+            unique=opts.get("unique", False),
+            unique_key=opts.get("unique_key"),
         )
         return enq.enqueue_with_options(name, args, options)
     raise AssertionError(f"unknown call {kind}")

@@ -36,7 +36,15 @@ def test_encoding_follows_go_field_order_and_omitempty() -> None:
 
 def test_decoding_matches_keys_case_insensitively_and_treats_null_as_zero() -> None:
     job = decode_job(b'{"NAME":"a","Id":"x","T":5,"args":null,"unique":null,"fails":null,"ERR":"e"}')
-    assert (job.name, job.id, job.enqueued_at, job.args, job.unique, job.fails, job.last_err) == ("a", "x", 5, None, False, 0, "e")
+    assert (job.name, job.id, job.enqueued_at, job.args, job.unique, job.fails, job.last_err) == (
+        "a",
+        "x",
+        5,
+        None,
+        False,
+        0,
+        "e",
+    )
 
 
 def test_unknown_fields_are_kept_and_written_back_after_known_ones() -> None:
@@ -48,7 +56,10 @@ def test_unknown_fields_are_kept_and_written_back_after_known_ones() -> None:
 
 def test_what_a_lua_move_leaves_is_accepted() -> None:
     # cjson: key order changed, "\/" escapes, %.14g numbers, [] turned into {}, raw HTML characters
-    raw = b'{"args":{"list":{},"big":9.007199254741e+15,"u":"a\\/b<&>","small":1e-07},"t":1795821857,"id":"x","name":"vec_echo"}'
+    raw = (
+        b'{"args":{"list":{},"big":9.007199254741e+15,"u":"a\\/b<&>","small":1e-07},'
+        b'"t":1795821857,"id":"x","name":"vec_echo"}'
+    )
     job = decode_job(raw)
     assert job.args == {"list": {}, "big": 9007199254741000.0, "u": "a/b<&>", "small": 1e-7}
     assert job.to_json() == (
@@ -97,6 +108,7 @@ def test_history_documents_round_trip() -> None:
 
 
 # -- Arg* helpers: the getter results Go recorded in the fork's worker-pool vector ------------------
+
 
 def _echo_calls() -> list[dict[str, Any]]:
     vec = json.loads((VECTORS / "fork-keys.json").read_text())
@@ -149,7 +161,12 @@ def test_arg_helper_errors_use_gos_words() -> None:
 
 
 def test_arg_int64_bounds() -> None:
-    job = Job(name="n", id="i", enqueued_at=0, args={"ok": 9007199254740892.0, "over": 9007199254740893.0, "i": 2**62, "b": True})
+    job = Job(
+        name="n",
+        id="i",
+        enqueued_at=0,
+        args={"ok": 9007199254740892.0, "over": 9007199254740893.0, "i": 2**62, "b": True},
+    )
     assert job.arg_int64("ok") == 9007199254740892
     assert job.arg_int64("over") == 0 and job.arg_error() is not None
     assert job.arg_int64("i") == 2**62  # an integer read exactly from JSON is kept exactly

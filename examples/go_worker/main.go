@@ -1,0 +1,65 @@
+// Command go_worker is the Go half of the work-compat demo: a gocraft/work worker pool that runs
+// the jobs a Python service enqueued with work_compat, on the same Redis namespace.
+//
+//	go run . -redis redis://127.0.0.1:6379/0 -ns demo -jobs send_email,resize_image -expect 5
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gocraft/work"
+	"github.com/gomodule/redigo/redis"
+)
+
+type Context struct{}
+
+func main() {
+	redisURL := flag.String("redis", "redis://127.0.0.1:6379/0", "Redis URL")
+	namespace := flag.String("ns", "demo", "work namespace")
+	jobs := flag.String("jobs", "send_email", "comma-separated job names to handle")
+	expect := flag.Int("expect", 0, "exit after this many jobs (0: run until interrupted)")
+	timeout := flag.Duration("timeout", 30*time.Second, "give up waiting after this long")
+	flag.Parse()
+
+	pool := &redis.Pool{
+		MaxActive: 5,
+		MaxIdle:   5,
+		Wait:      true,
+		Dial:      func() (redis.Conn, error) { return redis.DialURL(*redisURL) },
+	}
+	defer pool.Close()
+
+	var mu sync.Mutex
+	done := make(chan struct{})
+	seen := 0
+	handler := func(job *work.Job) error {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Printf("go worker ran %-13s id=%s args=%v\n", job.Name, job.ID, job.Args)
+		seen++
+		if *expect > 0 && seen == *expect {
+			close(done)
+		}
+		return nil
+	}
+
+	wp := work.NewWorkerPool(Context{}, 4, *namespace, pool)
+	for _, name := range strings.Split(*jobs, ",") {
+		wp.Job(name, handler)
+	}
+	wp.Start()
+	select {
+	case <-done:
+	case <-time.After(*timeout):
+		fmt.Fprintf(os.Stderr, "go worker: timed out after %s with %d of %d jobs\n", *timeout, seen, *expect)
+		wp.Stop()
+		os.Exit(1)
+	}
+	wp.Drain()
+	wp.Stop()
+}
