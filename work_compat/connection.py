@@ -7,10 +7,9 @@ address with the password redacted.
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, Union
 from urllib.parse import unquote, urlsplit
 
@@ -56,14 +55,29 @@ class Connection:
         for sentinel in getattr(manager, "sentinels", []):
             sentinel.close()
 
-    @contextlib.contextmanager
-    def errors(self) -> Iterator[None]:
-        """Re-raise connection failures as RedisUnavailableError naming the (redacted) address."""
-        try:
-            yield
-        except (redis.ConnectionError, redis.TimeoutError) as err:
+    def errors(self) -> _RedisErrors:
+        """A context that re-raises connection failures as RedisUnavailableError naming the
+        (redacted) address, and a cluster node's redirects as a ConfigurationError."""
+        return _RedisErrors(self.address)
+
+
+class _RedisErrors:
+    """The context ``Connection.errors()`` returns; a class, as it wraps every command."""
+
+    __slots__ = ("address",)
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None) -> None:
+        if err is None:
+            return
+        if isinstance(err, (redis.ConnectionError, redis.TimeoutError)):
             raise RedisUnavailableError(f"cannot reach Redis at {self.address}: {err}") from err
-        except (redis.exceptions.MovedError, redis.exceptions.AskError) as err:
+        if isinstance(err, (redis.exceptions.MovedError, redis.exceptions.AskError)):
             raise ConfigurationError(
                 f"Redis at {self.address} is a cluster node: connect with "
                 "work_compat.connect(url, cluster=True) and a '{tag}' namespace"

@@ -205,7 +205,8 @@ class Enqueuer:
         built: list[Job] = []
         by_queue: dict[str, list[bytes]] = {}
         for i, (job_name, args) in enumerate(jobs):
-            validate_job_name(job_name)
+            if type(job_name) is not str or job_name not in by_queue:  # grouped names were validated
+                validate_job_name(job_name)
             job = Job(job_name, self._make_id(), now, _as_args(args))
             try:
                 data = job.to_bytes()

@@ -44,7 +44,8 @@ def _html_sub(m: re.Match[str]) -> str:
 def encode_string(s: str) -> str:
     """Quote ``s`` as Go does: short escapes for ``\\b \\f \\n \\r \\t``, HTML set as ``\\u00XX``."""
     out: str = _c_encode_str(s)
-    if _HTML_RE.search(out) is not None:
+    # Five substring tests are faster than one regex search, and this runs for every string.
+    if "<" in out or ">" in out or "&" in out or "\u2028" in out or "\u2029" in out:
         out = _HTML_RE.sub(_html_sub, out)
     return out
 
@@ -137,9 +138,24 @@ def encode_value(value: Any, path: str = "args") -> str:
     if t is dict:
         if not value:
             return "{}"
-        parts = []
-        for k in sorted(value) if _all_str(value) else _bad_keys(value, path):
-            parts.append(encode_string(k) + ":" + encode_value(value[k], f"{path}[{k!r}]"))
+        try:
+            keys = sorted(value)
+        except TypeError:
+            keys = _bad_keys(value, path)
+        parts: list[str] = []
+        append = parts.append
+        for k in keys:
+            if type(k) is not str:
+                _bad_keys(value, path)
+            v = value[k]
+            tv = type(v)
+            # Strings and ints inline: no path is built unless a value may fail to encode.
+            if tv is str:
+                append(_encode_key(k) + encode_string(v))
+            elif tv is int:
+                append(_encode_key(k) + int.__repr__(v))
+            else:
+                append(_encode_key(k) + encode_value(v, f"{path}[{k!r}]"))
         return "{" + ",".join(parts) + "}"
     if t is int:
         return int.__repr__(value)
@@ -157,11 +173,18 @@ def encode_value(value: Any, path: str = "args") -> str:
     return _encode_subclass(value, path)
 
 
-def _all_str(d: dict[Any, Any]) -> bool:
-    for k in d:
-        if type(k) is not str:
-            return False
-    return True
+_KEY_CACHE: dict[str, str] = {}
+_KEY_CACHE_MAX = 4096
+
+
+def _encode_key(k: str) -> str:
+    """``"key":`` for an object key; the same few keys recur in every job, so they are cached."""
+    encoded = _KEY_CACHE.get(k)
+    if encoded is None:
+        encoded = encode_string(k) + ":"
+        if len(_KEY_CACHE) < _KEY_CACHE_MAX:
+            _KEY_CACHE[k] = encoded
+    return encoded
 
 
 def _bad_keys(d: Mapping[Any, Any], path: str) -> list[str]:

@@ -8,7 +8,7 @@ move leaves behind, and refuses what Go refuses: a job Go cannot decode is stran
 
 from __future__ import annotations
 
-import secrets
+import os
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -45,7 +45,7 @@ class BackoffStrategy(IntEnum):
 
 def make_identifier() -> str:
     """A job, pool or worker id as Go makes them: 12 random bytes as 24 lowercase hex digits."""
-    return secrets.token_hex(12)
+    return os.urandom(12).hex()  # the OS CSPRNG, as Go's crypto/rand
 
 
 @dataclass(slots=True, eq=True)
@@ -181,13 +181,25 @@ _enc_str = gojson.encode_string
 
 
 def encode_job(job: Job) -> str:
-    """Go-JSON of a job: Go's field order and omitempty rules; the fork's pointer fields when set."""
-    parts = []
-    if job.name:
-        parts.append('"name":' + _enc_str(job.name))
-    parts.append('"id":' + _enc_str(job.id))
-    parts.append('"t":' + int.__repr__(job.enqueued_at))
-    parts.append('"args":' + ("null" if job.args is None else gojson.encode_value(job.args)))
+    """Go-JSON of a job: Go's field order and omitempty rules; the fork's pointers when set."""
+    head = ('{"name":' + _enc_str(job.name) + ',"id":') if job.name else '{"id":'
+    text = (
+        head
+        + _enc_str(job.id)
+        + ',"t":'
+        + int.__repr__(job.enqueued_at)
+        + ',"args":'
+        + ("null" if job.args is None else gojson.encode_value(job.args))
+    )
+    if not (job.unique or job.unique_key or job.fails or job.last_err or job.failed_at or job.extra) and (
+        job.max_retries is None and job.backoff_base is None and job.backoff_type is None
+    ):
+        return text + "}"  # a fresh job: the common case, kept short
+    return text + _encode_tail(job) + "}"
+
+
+def _encode_tail(job: Job) -> str:
+    parts = [""]
     if job.unique:
         parts.append('"unique":true')
     if job.unique_key:
@@ -206,7 +218,7 @@ def encode_job(job: Job) -> str:
         parts.append('"backoff_type":' + int.__repr__(int(job.backoff_type)))
     for k, v in job.extra.items():
         parts.append(_enc_str(k) + ":" + gojson.encode_value(v, k))
-    return "{" + ",".join(parts) + "}"
+    return ",".join(parts)
 
 
 # JSON field -> (attribute, kind). Kinds mirror the Go field types.

@@ -17,6 +17,7 @@ from .errors import ConfigurationError, InvalidJobNameError
 __all__ = ["Keys", "has_hash_tag", "namespace_prefix", "validate_job_name"]
 
 _HASH_TAG_RE = re.compile(r"\{[^{}]+\}")
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f]")
 
 
 def namespace_prefix(namespace: str) -> str:
@@ -50,7 +51,7 @@ def validate_job_name(name: str) -> str:
         raise InvalidJobNameError(name, "',' splits the worker pool heartbeat's job_names list")
     if name == "index":
         raise InvalidJobNameError(name, "the fork's history index key is 'history:index'")
-    if any(ord(c) < 0x20 or c == "\x7f" for c in name):
+    if _CONTROL_RE.search(name) is not None:
         raise InvalidJobNameError(name, "control characters (tab, newline, ...) in a key name")
     return name
 
