@@ -16,11 +16,11 @@ import redis
 
 from .client_types import PeriodicSchedule, Queue, RedisStats, WorkerObservation, WorkerPoolHeartbeat
 from .clock import SYSTEM_CLOCK, Clock
-from .connection import RedisTarget, connect
+from .connection import RedisTarget
 from .errors import DecodeError, InvalidJobNameError, NotDeletedError, NotRetriedError, ScheduleNotFoundError
 from .job import DeadJob, HistoryJob, Job, RetryJob, ScheduledJob, decode_job
-from .keys import Keys, validate_job_name
-from .scripts import Scripts
+from .keys import validate_job_name
+from .namespace import NamespaceBound
 
 __all__ = ["PAGE_SIZE", "Client"]
 
@@ -50,17 +50,11 @@ def _undecodable(raw: bytes, err: DecodeError) -> Job:
     return Job(name="", id="", enqueued_at=0, args={"raw": _text(raw)}, last_err=err.reason)
 
 
-class Client:
+class Client(NamespaceBound):
     """Read and manage one namespace: queues, pools, workers, scheduled/retry/dead, history, schedules."""
 
     def __init__(self, namespace: str, redis: RedisTarget, *, clock: Clock = SYSTEM_CLOCK) -> None:
-        self.namespace = namespace
-        self.keys = Keys(namespace)
-        self._conn = connect(redis)
-        self._conn.require_namespace_fits(namespace)
-        self._redis = self._conn.client
-        self._scripts = Scripts(self._redis)
-        self._clock = clock
+        super().__init__(namespace, redis, clock=clock)
 
     # -- pools and workers -----------------------------------------------------------------------
     def worker_pool_heartbeats(self) -> list[WorkerPoolHeartbeat]:
@@ -72,16 +66,6 @@ class Client:
                 pipe.hgetall(self.keys.heartbeat(pool_id))
             hashes = pipe.execute() if ids else []
         return [self._heartbeat(pool_id, h) for pool_id, h in zip(ids, hashes)]
-
-    def close(self) -> None:
-        """Close the connection this object made from a URL (a client you passed stays open)."""
-        self._conn.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _heartbeat(self, pool_id: str, h: dict[bytes, bytes]) -> WorkerPoolHeartbeat:
         f = {_text(k): _text(v) for k, v in h.items()}

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .clock import SYSTEM_CLOCK, Clock
-from .connection import RedisTarget, connect
+from .connection import RedisTarget
 from .errors import EncodeError
 from .job import BackoffStrategy, Job, ScheduledJob, make_identifier
-from .keys import Keys, validate_job_name
-from .scripts import Scripts
+from .keys import validate_job_name
+from .namespace import NamespaceBound
 
 __all__ = ["EnqueueOptions", "Enqueuer", "RetryOptions"]
 
@@ -61,7 +61,7 @@ def _as_args(args: Mapping[str, Any] | None) -> dict[str, Any] | None:
     raise EncodeError("args", args, f"args must be a mapping of str to JSON values, not {type(args).__name__}")
 
 
-class Enqueuer:
+class Enqueuer(NamespaceBound):
     """Puts jobs into one namespace, exactly as ``work.NewEnqueuer(namespace, pool)`` does.
 
     Thread-safe: redis-py clients are, and the known-jobs cache only ever skips a redundant SADD.
@@ -75,25 +75,9 @@ class Enqueuer:
         clock: Clock = SYSTEM_CLOCK,
         make_id: Callable[[], str] = make_identifier,
     ) -> None:
-        self.namespace = namespace
+        super().__init__(namespace, redis, clock=clock)
         self._make_id = make_id
-        self.keys = Keys(namespace)
-        self._conn = connect(redis)
-        self._conn.require_namespace_fits(namespace)
-        self._redis = self._conn.client
-        self._scripts = Scripts(self._redis)
-        self._clock = clock
         self._known_until: dict[str, int] = {}
-
-    def close(self) -> None:
-        """Close the connection this object made from a URL (a client you passed stays open)."""
-        self._conn.close()
-
-    def __enter__(self) -> Enqueuer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- plain ------------------------------------------------------------------------------------
     def enqueue(self, job_name: str, args: Mapping[str, Any] | None = None) -> Job:

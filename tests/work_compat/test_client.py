@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis
 
-from tests.redis_server import RedisServer
+from tests.work_compat.conftest import T0
 from work_compat import (
     Client,
     Enqueuer,
@@ -23,23 +23,7 @@ from work_compat import (
     decode_job,
 )
 
-T0 = 1_800_000_000
 VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest.fixture
-def client(redis_server: RedisServer, namespace: str, clock: ManualClock) -> Client:
-    return Client(namespace, redis_server.url, clock=clock)
-
-
-@pytest.fixture
-def enq(redis_server: RedisServer, namespace: str, clock: ManualClock) -> Enqueuer:
-    return Enqueuer(namespace, redis_server.url, clock=clock)
 
 
 def dead_job(name: str, n: int, died_at: int) -> Job:

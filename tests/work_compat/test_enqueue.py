@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from tests.redis_server import RedisServer
+from tests.work_compat.conftest import T0
 from work_compat import (
     BackoffStrategy,
     EncodeError,
@@ -19,18 +20,6 @@ from work_compat import (
     RetryOptions,
     decode_job,
 )
-
-T0 = 1_800_000_000
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(T0)
-
-
-@pytest.fixture
-def enq(redis_server: RedisServer, namespace: str, clock: ManualClock) -> Enqueuer:
-    return Enqueuer(namespace, redis_server.url, clock=clock)
 
 
 def sadd_calls(client: redis.Redis) -> int:
