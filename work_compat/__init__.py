@@ -6,6 +6,7 @@ same namespace, and the Client reads and manages what Go wrote, byte for byte.
 
 from __future__ import annotations
 
+from .backoff import default_backoff, exponential_backoff, fixed_backoff, linear_backoff
 from .client import Client
 from .client_types import PeriodicSchedule, Queue, RedisStats, WorkerObservation, WorkerPoolHeartbeat
 from .clock import Clock, ManualClock, SystemClock
@@ -14,12 +15,17 @@ from .enqueue import EnqueueOptions, Enqueuer, RetryOptions
 from .errors import (
     ArgError,
     ConfigurationError,
+    DeadNow,
     DecodeError,
+    Discard,
     EncodeError,
     InvalidJobNameError,
+    JobFate,
     NotDeletedError,
     NotRetriedError,
+    PutBack,
     RedisUnavailableError,
+    RetryAt,
     ScheduleNotFoundError,
     WorkCompatError,
 )
@@ -35,7 +41,10 @@ from .job import (
     encode_job,
     make_identifier,
 )
+from .job_options import JobOptions
 from .keys import Keys, namespace_prefix, validate_job_name
+from .pool_settings import PoolSettings, Semantics
+from .worker_pool import WorkerPool
 
 __version__ = "0.1.0"
 
@@ -47,7 +56,9 @@ __all__ = [
     "ConfigurationError",
     "Connection",
     "DeadJob",
+    "DeadNow",
     "DecodeError",
+    "Discard",
     "EncodeError",
     "EnqueueOptions",
     "Enqueuer",
@@ -55,25 +66,36 @@ __all__ = [
     "HistoryStatus",
     "InvalidJobNameError",
     "Job",
+    "JobFate",
+    "JobOptions",
     "Keys",
     "ManualClock",
     "NotDeletedError",
     "NotRetriedError",
     "PeriodicSchedule",
+    "PoolSettings",
+    "PutBack",
     "Queue",
     "RedisStats",
     "RedisUnavailableError",
+    "RetryAt",
     "RetryJob",
     "RetryOptions",
     "ScheduleNotFoundError",
     "ScheduledJob",
+    "Semantics",
     "SystemClock",
     "WorkCompatError",
     "WorkerObservation",
+    "WorkerPool",
     "WorkerPoolHeartbeat",
     "connect",
     "decode_job",
+    "default_backoff",
     "encode_job",
+    "exponential_backoff",
+    "fixed_backoff",
+    "linear_backoff",
     "make_identifier",
     "namespace_prefix",
     "validate_job_name",

@@ -93,3 +93,51 @@ class ArgError(WorkCompatError, LookupError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class JobFate(WorkCompatError):
+    """Raised by a handler or middleware to decide its job's fate instead of the pool's rules.
+
+    Control flow, not failure: the pool catches these and applies them in the job's completion.
+    """
+
+    history_status: str | None = None
+
+
+class RetryAt(JobFate):
+    """Retry the job at epoch second ``at``, optionally with ``new_args``; counts as a failure."""
+
+    history_status = "retry"
+
+    def __init__(self, at: int, *, new_args: dict[str, Any] | None = None, reason: str = "retry requested") -> None:
+        super().__init__(reason)
+        self.at = int(at)
+        self.new_args = new_args
+        self.reason = reason
+
+
+class DeadNow(JobFate):
+    """Move the job to the dead set now, whatever retries are left."""
+
+    history_status = "dead"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PutBack(JobFate):
+    """Return the exact fetched bytes to the front of the queue; no attempt is counted."""
+
+    def __init__(self, reason: str = "put back") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Discard(JobFate):
+    """Finish the job without running it further: no retry, no dead entry."""
+
+    def __init__(self, reason: str = "discarded", *, history_status: str = "dead") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.history_status = history_status

@@ -9,6 +9,7 @@ move leaves behind, and refuses what Go refuses: a job Go cannot decode is stran
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -70,6 +71,12 @@ class Job:
     backoff_type: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     _arg_err: ArgError | None = field(default=None, repr=False, compare=False)
+    _checkin: Callable[[str, str], None] | None = field(default=None, repr=False, compare=False)
+
+    def checkin(self, message: str) -> None:
+        """Report progress from a handler; the pool's observer shows it within about a second."""
+        if self._checkin is not None:
+            self._checkin(self.id, message)
 
     def to_json(self) -> str:
         """Go-JSON text of the job (see ``encode_job``)."""

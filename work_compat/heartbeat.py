@@ -1,0 +1,98 @@
+"""The pool heartbeat (gocraft ``heartbeater.go``, protocol §5.1): who is alive, and with what.
+
+Go's client, workwebui and every reaper read the hash; a Go reaper declares the pool dead once
+``heartbeat_at`` is 10 s old, so the beat must never stall.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+import redis
+
+from .clock import Clock
+from .keys import Keys
+
+__all__ = ["Heartbeater"]
+
+logger = logging.getLogger(__name__)
+
+
+def _hostname() -> str:
+    try:
+        return socket.gethostname()
+    except OSError:
+        return "hostname_errored"  # what Go writes when the lookup fails
+
+
+class Heartbeater:
+    """Beats at start and every ``period`` seconds; removes the pool's entries on a clean stop."""
+
+    def __init__(
+        self,
+        client: Any,
+        keys: Keys,
+        pool_id: str,
+        *,
+        job_names: list[str],
+        concurrency: int,
+        worker_ids: list[str],
+        clock: Clock,
+        period: float,
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self.pool_id = pool_id
+        self.clock = clock
+        self.period = period
+        self.started_at = clock.now()
+        self.fields = {
+            "job_names": ",".join(sorted(job_names)),
+            "concurrency": str(concurrency),
+            "worker_ids": ",".join(sorted(worker_ids)),
+            "host": _hostname(),
+            "pid": str(os.getpid()),
+        }
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="work-compat-heartbeat", daemon=True)
+
+    def beat(self) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.sadd(self.keys.worker_pools(), self.pool_id)
+        mapping = {"heartbeat_at": str(self.clock.now()), "started_at": str(self.started_at), **self.fields}
+        pipe.hset(self.keys.heartbeat(self.pool_id), mapping=mapping)
+        pipe.execute()
+
+    def start(self) -> None:
+        self.beat()  # the first beat is synchronous: the pool is visible before it fetches
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.period):
+            try:
+                self.beat()
+            except redis.RedisError as err:
+                logger.warning("heartbeat of pool %s failed: %s", self.pool_id, err)
+
+    def stop(self, *, deregister: bool = True) -> None:
+        """Stop beating; unless told otherwise, remove the pool from ``worker_pools``.
+
+        ``deregister=False`` leaves the entries for a reaper (Go's or ours) to find, which is what a
+        hard stop wants: the jobs still in progress are then requeued by that reaper.
+        """
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.period + 5)
+        if not deregister:
+            return
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.srem(self.keys.worker_pools(), self.pool_id)
+            pipe.delete(self.keys.heartbeat(self.pool_id))
+            pipe.execute()
+        except redis.RedisError as err:
+            logger.warning("could not deregister pool %s: %s (a reaper will)", self.pool_id, err)

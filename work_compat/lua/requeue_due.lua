@@ -1,0 +1,48 @@
+-- requeue_due: move due jobs from the scheduled or retry set to their queues, bytes unchanged
+-- (gocraft redisLuaZremLpushCmd moves one job and re-encodes it with cjson; this moves up to
+-- ARGV[3] jobs and pushes the member exactly as stored, so Go-JSON stays Go-JSON).
+-- KEYS[1]     the sorted set (P scheduled or P retry)
+-- KEYS[2]     P dead
+-- KEYS[3..n]  P jobs:N of every name this pool knows
+-- ARGV[1]     P jobs: (the jobs prefix)
+-- ARGV[2]     now, epoch seconds
+-- ARGV[3]     the most jobs to move in this call
+-- ARGV[4]     a fresh job id, used only to bury a member that is not a job (see below)
+-- returns     {moved, looked}: jobs moved, and due members examined (at most 1000 a call, so a
+--             pile of jobs nobody here knows cannot make one call slow)
+-- A due job whose name this pool does not know is left where it is, for a pool that knows it
+-- (as the fork does; the original kills it into dead), and the scan goes on past it. A member
+-- that is not JSON or has no name can never be moved by anyone: it goes to dead as a valid job,
+-- {"id": ARGV[4], "t": now, "args": {"raw": <member>}, "err": ..., "failed_at": now}, so that
+-- listings show it instead of every requeuer failing on it forever.
+local known = {}
+for i = 3, #KEYS do known[KEYS[i]] = true end
+local now = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local moved = 0
+local looked = 0
+local offset = 0
+while moved < limit and looked < 1000 do
+  local due = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[2], 'LIMIT', offset, 100)
+  if #due == 0 then break end
+  for _, member in ipairs(due) do
+    looked = looked + 1
+    local ok, job = pcall(cjson.decode, member)
+    local name = ok and type(job) == 'table' and job['name'] or nil
+    if type(name) ~= 'string' or name == '' then
+      redis.call('zrem', KEYS[1], member)
+      local reason = ok and 'job has no name' or 'job is not valid JSON'
+      local buried = cjson.encode({id = ARGV[4], t = now, args = {raw = member}, err = reason .. ' (moved from ' .. KEYS[1] .. ')', fails = 1, failed_at = now})
+      redis.call('zadd', KEYS[2], now, buried)
+      offset = offset - 1
+    elseif known[ARGV[1] .. name] then
+      redis.call('zrem', KEYS[1], member)
+      redis.call('lpush', ARGV[1] .. name, member)
+      moved = moved + 1
+      offset = offset - 1
+      if moved >= limit then break end
+    end
+  end
+  offset = offset + #due
+end
+return {moved, looked}

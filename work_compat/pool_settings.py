@@ -1,0 +1,54 @@
+"""Every cadence and policy of a worker pool, with Go's defaults (protocol §5.6, Appendix B).
+
+Tests shorten the cadences; nothing else needs to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from .errors import ConfigurationError
+
+__all__ = ["DEFAULT_SLEEP_BACKOFFS", "PoolSettings", "Semantics"]
+
+DEFAULT_SLEEP_BACKOFFS = (0, 10, 100, 1000, 5000)  # ms after 1, 2, 3, 4+ empty fetches (index 0 unused)
+
+
+class Semantics(str, Enum):
+    """Whose retry/dead rules apply: the fork's (default) or the original gocraft/work's.
+
+    FORK: a job's ``max_retries`` and ``backoff_type`` win over the handler's options; a job with
+    no handler is retried (up to 4 runs). ORIG: handler options only; a job with no handler is dead.
+    """
+
+    FORK = "fork"
+    ORIG = "orig"
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """Cadences (seconds unless named otherwise) and policies of a WorkerPool."""
+
+    heartbeat_period: float = 5.0
+    observer_period: float = 1.0
+    requeue_period: float = 1.0
+    requeue_batch: int = 100
+    reaper_first_delay: float = 10.0
+    reaper_period: float = 600.0
+    reaper_jitter: float = 30.0
+    dead_after: float = 10.0
+    fetch_batch: int = 32
+    completion_batch: int = 256
+    semantics: Semantics = Semantics.FORK
+    history: bool = True
+    history_retention: int = 15 * 24 * 3600
+    stop_timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in ("heartbeat_period", "observer_period", "requeue_period", "dead_after", "reaper_period"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"{name} must be positive")
+        if self.fetch_batch < 1 or self.completion_batch < 1 or self.requeue_batch < 1:
+            raise ConfigurationError("fetch_batch, completion_batch and requeue_batch must be 1 or more")
+        object.__setattr__(self, "semantics", Semantics(self.semantics))

@@ -1,0 +1,154 @@
+"""Dead-pool reaper (gocraft ``dead_pool_reaper.go``, protocol §5.4).
+
+A pool whose heartbeat is more than ``dead_after`` seconds old is dead, Go's or ours: its
+in-progress jobs go back to their queues (bytes unchanged), its lock counts are taken out of the
+shared counters, and its heartbeat entries are removed. With history on (the fork), entries older
+than the retention are cleaned at the end of every run.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from .clock import Clock
+from .job import HistoryJob
+from .keys import Keys
+
+__all__ = ["Reaper"]
+
+logger = logging.getLogger(__name__)
+
+
+def _text(v: bytes | str | None) -> str:
+    return "" if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+
+
+class Reaper:
+    """Finds dead pools and recovers their jobs; cleans old history."""
+
+    def __init__(
+        self,
+        client: Any,
+        scripts: Any,
+        keys: Keys,
+        known_names: Callable[[], list[str]],
+        *,
+        clock: Clock,
+        dead_after: float,
+        first_delay: float,
+        period: float,
+        jitter: float,
+        history_retention: int | None,
+    ) -> None:
+        self.client = client
+        self.scripts = scripts
+        self.keys = keys
+        self.known_names = known_names
+        self.clock = clock
+        self.dead_after = dead_after
+        self.first_delay = first_delay
+        self.period = period
+        self.jitter = jitter
+        self.history_retention = history_retention
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="work-compat-reaper", daemon=True)
+
+    def dead_pools(self) -> dict[str, list[str] | None]:
+        """Pool id -> its job names (None when its heartbeat hash is gone) for every dead pool."""
+        dead: dict[str, list[str] | None] = {}
+        now = self.clock.now()
+        for raw_id in self.client.smembers(self.keys.worker_pools()):
+            pool_id = _text(raw_id)
+            beat, names = self.client.hmget(self.keys.heartbeat(pool_id), "heartbeat_at", "job_names")
+            if beat is None:
+                dead[pool_id] = None
+                continue
+            try:
+                if int(beat) + self.dead_after > now:
+                    continue
+            except ValueError:
+                logger.warning("pool %s has a heartbeat_at that is not a number: %r", pool_id, beat)
+            if names is None:
+                continue  # as Go: a pool without job_names is never reaped
+            dead[pool_id] = [n for n in _text(names).split(",") if n]
+        return dead
+
+    def reap(self) -> int:
+        """One pass over every dead pool; returns how many jobs went back to their queues."""
+        requeued = 0
+        for pool_id, names in self.dead_pools().items():
+            # Go requeues nothing for a pool whose heartbeat hash is gone; our own names at least
+            # cover the jobs this pool handles, which are then not orphaned.
+            job_names = names if names is not None else self.known_names()
+            requeued += self._requeue(pool_id, job_names)
+            if names is not None:
+                self.client.delete(self.keys.heartbeat(pool_id))
+            self.client.srem(self.keys.worker_pools(), pool_id)
+            self._remove_stale_locks(pool_id, job_names)
+            logger.info("reaped dead pool %s: %d job(s) back in their queues", pool_id, requeued)
+        if self.history_retention is not None:
+            self.clean_history()
+        return requeued
+
+    def _requeue(self, pool_id: str, names: list[str]) -> int:
+        keys: list[str] = []
+        for n in names:
+            keys += [
+                self.keys.jobs_in_progress(n, pool_id),
+                self.keys.jobs(n),
+                self.keys.jobs_lock(n),
+                self.keys.jobs_lock_info(n),
+            ]
+        count = 0
+        while keys and self.scripts.reenqueue_job(keys=keys, args=[pool_id]) is not None:
+            count += 1
+        return count
+
+    def _remove_stale_locks(self, pool_id: str, names: list[str]) -> None:
+        keys: list[str] = []
+        for n in names:
+            keys += [self.keys.jobs_lock(n), self.keys.jobs_lock_info(n)]
+        if keys:
+            self.scripts.remove_stale_locks(keys=keys, args=[pool_id])
+
+    def clean_history(self) -> None:
+        """Remove history older than the retention (the fork's 15 days), as the fork's reaper does."""
+        assert self.history_retention is not None
+        cutoff = self.clock.now() - self.history_retention
+        self.client.zremrangebyscore(self.keys.history(), "-inf", cutoff)
+        for raw_name in self.client.smembers(self.keys.known_jobs()):
+            name = _text(raw_name)
+            if name != "index":  # that key is the id index, a hash (the fork's name collision)
+                self.client.zremrangebyscore(self.keys.history_for(name), "-inf", cutoff)
+        stale = []
+        for job_id, raw in self.client.hscan_iter(self.keys.history_index(), count=100):
+            try:
+                if HistoryJob.from_json(raw).completed_at < cutoff:
+                    stale.append(job_id)
+            except ValueError:
+                continue  # unparsable entries are kept, as in Go
+        for start in range(0, len(stale), 500):
+            self.client.hdel(self.keys.history_index(), *stale[start : start + 500])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        wait = self.first_delay
+        while not self._stop.wait(wait):
+            try:
+                self.reap()
+            except redis.RedisError as err:
+                logger.warning("reaping dead pools failed: %s", err)
+            wait = self.period + random.uniform(0, self.jitter)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)

@@ -1,0 +1,231 @@
+"""Where handlers run: in the worker thread, on the pool's event loop, or in a child process.
+
+Every runner turns one handler call into an Outcome, a plain value that crosses process
+boundaries. The pool does everything else (fetch, completion, heartbeats) in the parent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import multiprocessing.connection
+import pickle
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigurationError, DeadNow, Discard, JobFate, PutBack, RetryAt
+from .job import Job, decode_job
+from .job_options import JobType
+from .middleware import NO_CONTEXT, Middleware, run_chain, run_chain_async
+
+__all__ = ["AsyncRunner", "Outcome", "ProcessRunner", "ThreadRunner", "error_text"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one handler call came to. ``kind``: ok, error, retry_at, dead, put_back or discard."""
+
+    kind: str
+    message: str = ""
+    at: int = 0
+    args: dict[str, Any] | None = None
+    history_status: str | None = None
+
+    @classmethod
+    def from_fate(cls, fate: JobFate) -> Outcome:
+        if isinstance(fate, RetryAt):
+            return cls("retry_at", fate.reason, at=fate.at, args=fate.new_args, history_status="retry")
+        if isinstance(fate, DeadNow):
+            return cls("dead", fate.reason, history_status="dead")
+        if isinstance(fate, PutBack):
+            return cls("put_back", fate.reason)
+        if isinstance(fate, Discard):
+            return cls("discard", fate.reason, history_status=fate.history_status)
+        return cls("error", f"unknown job fate {type(fate).__name__}: {fate}")
+
+
+OK = Outcome("ok")
+
+
+def error_text(err: BaseException) -> str:
+    """A job's ``err`` for an exception: its type and message, as Go's error text is its message."""
+    message = str(err)
+    return f"{type(err).__name__}: {message}" if message else type(err).__name__
+
+
+def _context(factory: Callable[[], Any] | None) -> Any:
+    return NO_CONTEXT if factory is None else factory()
+
+
+def call_handler(job_type: JobType, job: Job, middleware: Sequence[Middleware], context: Any) -> Outcome:
+    """Run the sync chain here; any exception becomes the Outcome."""
+    try:
+        run_chain(middleware, job_type.handler, job, context)
+    except JobFate as fate:
+        return Outcome.from_fate(fate)
+    except Exception as err:  # a handler's failure is data for the job, not a crash of the pool
+        logger.debug("job %s %s failed:\n%s", job.name, job.id, traceback.format_exc())
+        return Outcome("error", error_text(err))
+    return OK
+
+
+class ThreadRunner:
+    """Runs sync handlers in the calling worker thread (the default: for I/O-bound jobs)."""
+
+    def __init__(self, middleware: Sequence[Middleware], context: Callable[[], Any] | None) -> None:
+        self.middleware = middleware
+        self.context = context
+
+    def run(self, job_type: JobType, job: Job, raw: bytes, slot: int) -> Outcome:
+        return call_handler(job_type, job, self.middleware, _context(self.context))
+
+    def close(self) -> None:
+        pass
+
+
+class AsyncRunner:
+    """Runs ``async def`` handlers on one event loop the pool owns, in its own thread."""
+
+    def __init__(self, middleware: Sequence[Middleware], context: Callable[[], Any] | None) -> None:
+        self.middleware = middleware
+        self.context = context
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="work-compat-loop", daemon=True)
+        self.thread.start()
+
+    async def _call(self, job_type: JobType, job: Job) -> Outcome:
+        try:
+            await run_chain_async(self.middleware, job_type.handler, job, _context(self.context))
+        except JobFate as fate:
+            return Outcome.from_fate(fate)
+        except Exception as err:
+            return Outcome("error", error_text(err))
+        return OK
+
+    def run(self, job_type: JobType, job: Job, raw: bytes, slot: int) -> Outcome:
+        return asyncio.run_coroutine_threadsafe(self._call(job_type, job), self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        if not self.loop.is_running():
+            self.loop.close()
+
+
+# -- child processes ---------------------------------------------------------------------------------
+
+
+def _child_main(conn: multiprocessing.connection.Connection, registry: bytes) -> None:
+    """A child: receive (job name, job bytes), run the chain, send back the Outcome."""
+    job_types, middleware, context = pickle.loads(registry)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        if msg is None:
+            return
+        name, raw = msg
+        job = decode_job(raw)
+        job._checkin = lambda job_id, text: conn.send(("checkin", job_id, text))
+        outcome = call_handler(job_types[name], job, middleware, _context(context))
+        conn.send(("done", outcome))
+
+
+@dataclass
+class _Child:
+    process: multiprocessing.process.BaseProcess
+    conn: multiprocessing.connection.Connection
+
+
+class ProcessRunner:
+    """Runs handlers in child processes, one per worker slot (for CPU-bound jobs).
+
+    The parent keeps every Redis step. A child that dies, or overruns its job's ``time_limit``, is
+    killed and replaced, and the job fails with an ``err`` that says so (so retry/dead rules apply).
+    Handlers, middleware and the context factory must be importable (module-level) so that the
+    children, started with ``spawn``, can load them.
+    """
+
+    def __init__(
+        self,
+        job_types: dict[str, JobType],
+        middleware: Sequence[Middleware],
+        context: Callable[[], Any] | None,
+        slots: int,
+        on_checkin: Callable[[int, str, str], None],
+    ) -> None:
+        try:
+            self.registry = pickle.dumps((job_types, list(middleware), context))
+        except (pickle.PicklingError, AttributeError, TypeError) as err:
+            raise ConfigurationError(
+                f"a process pool needs module-level handlers, middleware and context: {err}"
+            ) from None
+        self.mp = multiprocessing.get_context("spawn")
+        self.on_checkin = on_checkin
+        self.children: list[_Child | None] = [None] * slots
+        self.lock = threading.Lock()
+
+    def _spawn(self, slot: int) -> _Child:
+        parent, child = self.mp.Pipe()
+        process = self.mp.Process(
+            target=_child_main, args=(child, self.registry), name=f"work-compat-child-{slot}", daemon=True
+        )
+        process.start()
+        child.close()
+        return _Child(process, parent)
+
+    def start(self) -> None:
+        for slot in range(len(self.children)):
+            self.children[slot] = self._spawn(slot)
+
+    def run(self, job_type: JobType, job: Job, raw: bytes, slot: int) -> Outcome:
+        child = self.children[slot] or self._spawn(slot)
+        self.children[slot] = child
+        limit = job_type.options.time_limit
+        try:
+            child.conn.send((job_type.name, raw))
+            while True:
+                if not child.conn.poll(limit):
+                    self._replace(slot, kill=True)
+                    return Outcome("error", f"TimeLimitExceeded: the job ran over its hard time limit of {limit}s")
+                msg = child.conn.recv()
+                if msg[0] == "checkin":
+                    self.on_checkin(slot, msg[1], msg[2])
+                    continue
+                outcome: Outcome = msg[1]
+                return outcome
+        except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
+            code = child.process.exitcode
+            self._replace(slot, kill=True)
+            return Outcome("error", f"WorkerLost: the worker process died (exit code {code}) while running the job")
+
+    def _replace(self, slot: int, kill: bool) -> None:
+        child = self.children[slot]
+        if child is not None:
+            if kill and child.process.is_alive():
+                child.process.kill()
+            child.process.join(timeout=5)
+            child.conn.close()
+        self.children[slot] = self._spawn(slot)
+
+    def close(self) -> None:
+        for slot, child in enumerate(self.children):
+            if child is None:
+                continue
+            try:
+                child.conn.send(None)
+            except OSError:
+                pass
+            child.process.join(timeout=5)
+            if child.process.is_alive():
+                child.process.kill()
+                child.process.join(timeout=5)
+            child.conn.close()
+            self.children[slot] = None
