@@ -1,4 +1,4 @@
-"""The ``work-compat`` command: ``demo`` and ``enqueue`` (like Go's ``workenqueue``).
+"""The ``work-compat`` command: ``worker``, ``enqueue`` (Go's ``workenqueue``), ``fakedata``, ``demo``.
 
 The only module that reads the environment or configures logging. Each subcommand parses its
 flags, builds objects and calls one function.
@@ -33,6 +33,21 @@ def _enqueue(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from .worker_cli import load_pool, run_worker
+
+    pool = load_pool(args.pool).reconfigured(
+        concurrency=args.concurrency, namespace=args.ns, redis=args.redis, processes=True if args.processes else None
+    )
+    return run_worker(pool)
+
+
+def _fakedata(args: argparse.Namespace) -> int:
+    from .worker_cli import run_fakedata
+
+    return run_fakedata(args.redis, args.ns, args.seconds, args.rate)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -55,6 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-go", action="store_true", help="skip the Go worker even when Go is installed")
     demo.set_defaults(func=_demo)
 
+    worker = sub.add_parser("worker", help="run the WorkerPool defined at module:attribute")
+    worker.add_argument("pool", help="module:attribute of a WorkerPool (or of a function returning one)")
+    worker.add_argument("-c", "--concurrency", type=int, default=None, help="workers (default: the pool's)")
+    worker.add_argument("--processes", action="store_true", help="run handlers in child processes")
+    worker.add_argument("--redis", "-redis", default=os.environ.get("WORK_COMPAT_REDIS"), help="Redis URL")
+    worker.add_argument("--namespace", "--ns", "-ns", dest="ns", default=None, help="namespace (default: the pool's)")
+    worker.set_defaults(func=_worker)
+
+    fake = sub.add_parser("fakedata", help="enqueue and work lively fake jobs, like Go's workfakedata")
+    fake.add_argument("--redis", "-redis", default=os.environ.get("WORK_COMPAT_REDIS", "redis://localhost:6379/0"))
+    fake.add_argument("--ns", "-ns", default="work")
+    fake.add_argument("--seconds", type=float, default=60.0, help="how long to run (default 60)")
+    fake.add_argument("--rate", type=float, default=10.0, help="jobs enqueued per second (default 10)")
+    fake.set_defaults(func=_fakedata)
+
     enq = sub.add_parser("enqueue", help="enqueue one job, like Go's workenqueue")
     enq.add_argument(
         "--redis", "-redis", default=os.environ.get("WORK_COMPAT_REDIS", ":6379"), help="Redis URL or host:port"
@@ -69,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "worker" and args.log_level == "WARNING":
+        logging.getLogger("work_compat").setLevel(logging.INFO)
     try:
         code: int = args.func(args)
     except WorkCompatError as err:

@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import pickle
+import signal
 import threading
 import traceback
 from collections.abc import Callable, Sequence
@@ -123,6 +124,9 @@ class AsyncRunner:
 
 def _child_main(conn: multiprocessing.connection.Connection, registry: bytes) -> None:
     """A child: receive (job name, job bytes), run the chain, send back the Outcome."""
+    # The parent decides when children stop; a Ctrl-C reaches the whole process group.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     job_types, middleware, context = pickle.loads(registry)
     while True:
         try:

@@ -124,6 +124,32 @@ class WorkerPool(NamespaceBound):
         self._fetch_filter = keep
         return self
 
+    def reconfigured(
+        self,
+        *,
+        concurrency: int | None = None,
+        namespace: str | None = None,
+        redis: RedisTarget | None = None,
+        processes: bool | None = None,
+    ) -> WorkerPool:
+        """A new, unstarted pool with this one's jobs, middleware and settings, and the given
+        changes (the ``worker`` command uses it to apply its flags to a pool from your module)."""
+        pool = WorkerPool(
+            self.concurrency if concurrency is None else concurrency,
+            self.namespace if namespace is None else namespace,
+            self._conn if redis is None else redis,
+            context=self.context,
+            sleep_backoffs=self.sleep_backoffs,
+            processes=self.processes if processes is None else processes,
+            settings=self.settings,
+            clock=self._clock,
+        )
+        pool.job_types = dict(self.job_types)
+        pool._middleware = list(self._middleware)
+        pool._extra_known = set(self._extra_known)
+        pool._fetch_filter = self._fetch_filter
+        return pool
+
     def known_names(self) -> list[str]:
         return sorted(set(self.job_types) | self._extra_known)
 
