@@ -1,7 +1,8 @@
-"""The README's demo: Python enqueues every kind of job, lists the namespace, and Go runs the jobs.
+"""The README's demo: Python enqueues every kind of job and lists the namespace; a Go pool runs
+Python's jobs; Go enqueues jobs; a Python pool runs what Go and Python enqueued.
 
-With no Redis URL it starts a private redis-server (see ``embedded``). When Go is installed and the
-repository's ``examples/go_worker`` is at hand, a real gocraft/work pool runs what Python enqueued.
+With no Redis URL it starts a private redis-server (see ``embedded``). The Go steps need `go` and
+the repository's ``examples/go_worker`` (a real gocraft/work program).
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from .client import Client
 from .embedded import EmbeddedRedis
 from .enqueue import EnqueueOptions, Enqueuer, RetryOptions
-from .job import BackoffStrategy
+from .job import BackoffStrategy, Job
+from .worker_pool import WorkerPool
 
 GO_WORKER = Path(__file__).resolve().parent.parent / "examples" / "go_worker"
 
@@ -36,6 +40,50 @@ def _table(rows: list[tuple[object, ...]], header: tuple[str, ...]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join("  " + line for line in lines)
+
+
+def _go(go: str, url: str, namespace: str, args: list[str]) -> bool:
+    proc = subprocess.run(
+        [go, "run", ".", "-redis", url, "-ns", namespace, *args],
+        cwd=GO_WORKER,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    print("\n".join("  " + line for line in proc.stdout.splitlines()))
+    if proc.returncode != 0:
+        print(f"  go program failed ({proc.returncode}):\n{proc.stderr}")
+    return proc.returncode == 0
+
+
+def _python_pool(url: str, namespace: str, client: Client) -> None:
+    print("\n== 5. A work_compat pool in Python runs what Go and Python enqueued")
+    ran: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def count(job: Job) -> None:
+        with lock:
+            ran[job.name] = ran.get(job.name, 0) + 1
+
+    def report(job: Job) -> None:
+        job.checkin(f"rendering report {job.arg_int64('n')}")
+        print(f"  python pool ran {job.name} id={job.id} args={job.args}")
+        count(job)
+
+    pool = WorkerPool(8, namespace, url)
+    pool.job("generate_report", report).job("track_event", count)
+    started = time.monotonic()
+    pool.start()
+    try:
+        pool.drain(timeout=60)
+        elapsed = time.monotonic() - started
+        beats = client.worker_pool_heartbeats()
+        print(f"  ran {sum(ran.values())} jobs in {elapsed:.2f}s: {dict(sorted(ran.items()))}")
+        print(f"  live pools seen by the client: {[(b.worker_pool_id, b.host, b.pid, b.job_names) for b in beats]}")
+    finally:
+        pool.stop()
+    print(_table([(q.job_name, q.count, q.latency) for q in client.queues()], ("queue", "jobs", "latency s")))
+    print(f"  history: {client.history_count()} completed attempts recorded")
 
 
 def run_demo(redis_url: str | None, namespace: str, with_go: bool) -> int:
@@ -67,25 +115,17 @@ def run_demo(redis_url: str | None, namespace: str, with_go: bool) -> int:
         scheduled, total = client.scheduled_jobs()
         print(f"  scheduled: {total} job(s); first runs at {scheduled[0].run_at}: {scheduled[0].job.name}")
 
-        go = shutil.which("go")
-        if not with_go:
-            print("\n== 3. (Go worker skipped: --no-go)")
-        elif go is None or not GO_WORKER.exists():
-            print("\n== 3. (Go worker skipped: no `go` on PATH or no examples/go_worker here)")
+        go = shutil.which("go") if with_go else None
+        if go is None or not GO_WORKER.exists():
+            why = "--no-go" if not with_go else "no `go` on PATH or no examples/go_worker here"
+            print(f"\n== 3. (Go steps skipped: {why})")
         else:
             print("\n== 3. A gocraft/work pool in Go runs the Python jobs")
-            names = "send_email,rebuild_index,charge_card"
-            proc = subprocess.run(
-                [go, "run", ".", "-redis", url, "-ns", namespace, "-jobs", names, "-expect", "5"],
-                cwd=GO_WORKER,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            print("\n".join("  " + line for line in proc.stdout.splitlines()))
-            if proc.returncode != 0:
-                print(f"  go worker failed ({proc.returncode}):\n{proc.stderr}")
+            if not _go(go, url, namespace, ["-jobs", "send_email,rebuild_index,charge_card", "-expect", "5"]):
                 return 1
-            print(_table([(q.job_name, q.count, q.latency) for q in client.queues()], ("queue", "jobs", "latency s")))
+            print("\n== 4. Go enqueues jobs for Python")
+            if not _go(go, url, namespace, ["-enqueue", "generate_report=3"]):
+                return 1
+        _python_pool(url, namespace, client)
         print("\nDone.")
     return 0

@@ -1,13 +1,16 @@
 // Command go_worker is the Go half of the work-compat demo: a gocraft/work worker pool that runs
-// the jobs a Python service enqueued with work_compat, on the same Redis namespace.
+// the jobs a Python service enqueued with work_compat, on the same Redis namespace, and a Go
+// enqueuer whose jobs a Python pool runs.
 //
 //	go run . -redis redis://127.0.0.1:6379/0 -ns demo -jobs send_email,resize_image -expect 5
+//	go run . -redis redis://127.0.0.1:6379/0 -ns demo -enqueue generate_report=3
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +27,7 @@ func main() {
 	jobs := flag.String("jobs", "send_email", "comma-separated job names to handle")
 	expect := flag.Int("expect", 0, "exit after this many jobs (0: run until interrupted)")
 	timeout := flag.Duration("timeout", 30*time.Second, "give up waiting after this long")
+	enqueue := flag.String("enqueue", "", "name=count,...: enqueue jobs from Go and exit")
 	flag.Parse()
 
 	pool := &redis.Pool{
@@ -33,6 +37,11 @@ func main() {
 		Dial:      func() (redis.Conn, error) { return redis.DialURL(*redisURL) },
 	}
 	defer pool.Close()
+
+	if *enqueue != "" {
+		enqueueJobs(work.NewEnqueuer(*namespace, pool), *enqueue)
+		return
+	}
 
 	var mu sync.Mutex
 	done := make(chan struct{})
@@ -62,4 +71,23 @@ func main() {
 	}
 	wp.Drain()
 	wp.Stop()
+}
+
+func enqueueJobs(enqueuer *work.Enqueuer, spec string) {
+	for _, item := range strings.Split(spec, ",") {
+		name, count, _ := strings.Cut(item, "=")
+		n, err := strconv.Atoi(count)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "go enqueuer: bad count in %q\n", item)
+			os.Exit(2)
+		}
+		for i := 1; i <= n; i++ {
+			job, err := enqueuer.Enqueue(name, work.Q{"n": i, "from": "go"})
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "go enqueuer: %v\n", err)
+				os.Exit(1)
+			}
+			fmt.Printf("go enqueued %-15s id=%s args=%v\n", job.Name, job.ID, job.Args)
+		}
+	}
 }
