@@ -235,8 +235,11 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON literal {name}")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)  # made once: one is built per call otherwise
+
+
 def loads(data: bytes | str) -> Any:
     """Parse JSON as Go would: invalid UTF-8 becomes U+FFFD; NaN/Infinity literals are refused."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         data = bytes(data).decode("utf-8", "replace")
-    return json.loads(data, parse_constant=_refuse_constant)
+    return _DECODER.decode(data)

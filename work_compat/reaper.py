@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,21 @@ logger = logging.getLogger(__name__)
 
 def _text(v: bytes | str | None) -> str:
     return "" if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+
+
+_COMPLETED_AT = re.compile(rb'^\{"completed_at":(-?\d+),')
+
+
+def _completed_at(raw: bytes) -> int | None:
+    """A history entry's completed_at; Go writes it first, so most entries need no full parse.
+    None for entries that cannot be parsed (kept, as in Go)."""
+    m = _COMPLETED_AT.match(raw)
+    if m is not None:
+        return int(m.group(1))
+    try:
+        return HistoryJob.from_json(raw).completed_at
+    except ValueError:
+        return None
 
 
 class Reaper:
@@ -128,11 +144,9 @@ class Reaper:
                 self.client.zremrangebyscore(self.keys.history_for(name), "-inf", cutoff)
         stale = []
         for job_id, raw in self.client.hscan_iter(self.keys.history_index(), count=100):
-            try:
-                if HistoryJob.from_json(raw).completed_at < cutoff:
-                    stale.append(job_id)
-            except ValueError:
-                continue  # unparsable entries are kept, as in Go
+            completed_at = _completed_at(raw)
+            if completed_at is not None and completed_at < cutoff:
+                stale.append(job_id)
         for start in range(0, len(stale), 500):
             self.client.hdel(self.keys.history_index(), *stale[start : start + 500])
 
