@@ -78,6 +78,8 @@ class JobProcessor:
     def process(self, fetched: Fetched, slot: int) -> Completion:
         try:
             job = decode_job(fetched.raw)
+            if not job.name:  # no pool can ever run it, and a retry member without a name blocks requeuers
+                raise DecodeError(fetched.raw, "the job has no name")
         except DecodeError as err:
             return self._bury_undecodable(fetched, err)
         if job.unique:

@@ -89,6 +89,8 @@ class WorkerPool(NamespaceBound):
         self._work: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._drained = threading.Event()
+        self._drain_round = 0  # bumped by drain(); only a fetch begun after that may end the drain
+        self._drain_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._pending_completions = 0
         self._pending_lock = threading.Lock()
@@ -164,15 +166,21 @@ class WorkerPool(NamespaceBound):
             return
         if not self.job_types:
             raise ConfigurationError("a worker pool needs at least one job: call job() before start()")
-        self._started = True
         s = self.settings
-        with self._conn.errors():
-            pipe = self._redis.pipeline(transaction=False)
-            for name, jt in self.job_types.items():
-                pipe.set(self.keys.jobs_max_concurrency(name), str(jt.options.max_concurrency))
-            pipe.sadd(self.keys.known_jobs(), *self.job_types)
-            pipe.execute()
+        # Before anything is written or marked started: a process pool refuses handlers its children
+        # cannot import here, and a failed start leaves a pool that stop() can ignore.
         self._runner = self._make_runner()
+        try:
+            with self._conn.errors():
+                pipe = self._redis.pipeline(transaction=False)
+                for name, jt in self.job_types.items():
+                    pipe.set(self.keys.jobs_max_concurrency(name), str(jt.options.max_concurrency))
+                pipe.sadd(self.keys.known_jobs(), *self.job_types)
+                pipe.execute()
+        except BaseException:
+            self._close_runners()
+            raise
+        self._started = True
         self._observer = Observer(self._redis, self.keys, self.worker_ids, clock=self._clock, period=s.observer_period)
         self._processor = JobProcessor(
             self._redis, self.keys, self.job_types, self._run, self._observer, clock=self._clock, settings=s
@@ -257,7 +265,9 @@ class WorkerPool(NamespaceBound):
         written; True if that happened within ``timeout`` seconds."""
         if not self._started:
             raise ConfigurationError("drain() needs a started pool")
-        self._drained.clear()
+        with self._drain_lock:
+            self._drain_round += 1
+            self._drained.clear()
         self._wake.set()
         return self._drained.wait(timeout)
 
@@ -326,6 +336,10 @@ class WorkerPool(NamespaceBound):
             if self._stopping.is_set():
                 break
             keys = self._fetch_keys()
+            drain_round = self._drain_round
+            # Quiet when the fetch begins: one that finds nothing while our jobs still hold a
+            # max_concurrency cap does not mean the queues are drained.
+            quiet = self._quiet()
             try:
                 reply = self._scripts.fetch_job(keys=keys, args=[self.pool_id, want]) if keys else None
                 errors = 0
@@ -343,8 +357,10 @@ class WorkerPool(NamespaceBound):
                     self._work.put(Fetched(reply[i], queue_key, _text(reply[i + 2]), queue_key[prefix_len:]))
                 continue
             empty += 1
-            if self._quiet():
-                self._drained.set()
+            if quiet:
+                with self._drain_lock:
+                    if drain_round == self._drain_round:
+                        self._drained.set()
             self._sleep(self.sleep_backoffs[min(empty, len(self.sleep_backoffs) - 1)] / 1000)
         for _ in range(self.concurrency):
             self._work.put(_STOP)

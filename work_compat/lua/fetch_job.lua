@@ -19,8 +19,9 @@ for i = 1, #KEYS, 6 do
   local r = 0
   if redis.call('llen', KEYS[i]) > 0 and not redis.call('get', KEYS[i + 2]) then
     local cap = tonumber(redis.call('get', KEYS[i + 5]))
-    local held = tonumber(redis.call('get', KEYS[i + 3]))
-    if not cap or cap == 0 or not held then
+    -- a missing lock counts as 0 (Go's one-job fetch calls that eligible; a batch must still stop at cap)
+    local held = tonumber(redis.call('get', KEYS[i + 3])) or 0
+    if not cap or cap == 0 then
       r = want
     elseif held < cap then
       r = cap - held

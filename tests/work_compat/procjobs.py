@@ -1,0 +1,67 @@
+"""Handlers for process-pool tests: module-level, so that spawned children can import them.
+
+Each reports to Redis (the URL and key come in the job's args), the only channel a child shares
+with the test.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from work_compat import Job
+
+
+def _redis(job: Job) -> redis.Redis:
+    return redis.Redis.from_url(job.arg_string("url"))
+
+
+def record_pid(job: Job) -> None:
+    """RPUSH this process's pid to the job's ``key``."""
+    with _redis(job) as r:
+        r.rpush(job.arg_string("key"), os.getpid())
+
+
+def sleep_then_record(job: Job) -> None:
+    """Sleep ``seconds``, then record the pid (a job that overruns a time limit never records)."""
+    time.sleep(job.arg_float64("seconds"))
+    record_pid(job)
+
+
+def die(job: Job) -> None:
+    """End the child process at once, as a segfault or an OOM kill would."""
+    os._exit(1)
+
+
+def checkin_and_wait(job: Job) -> None:
+    """Check in, then wait (at most 10 s) until the test pushes to ``go``."""
+    job.checkin("from the child")
+    with _redis(job) as r:
+        r.blpop([job.arg_string("go")], timeout=10)
+
+
+class Context:
+    """A pool context: each job gets a fresh one."""
+
+    def __init__(self) -> None:
+        self.trail: list[str] = []
+
+
+def tag_middleware(ctx: Context, job: Job, next: Callable[[], Any]) -> Any:
+    ctx.trail.append("middleware")
+    return next()
+
+
+def record_context(ctx: Context, job: Job) -> None:
+    """RPUSH the context's trail, joined, to ``key``."""
+    ctx.trail.append("handler")
+    with _redis(job) as r:
+        r.rpush(job.arg_string("key"), ",".join(ctx.trail))
+
+
+def fail(job: Job) -> None:
+    raise ValueError(f"failed in {os.getpid()}")
