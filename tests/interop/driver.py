@@ -45,6 +45,11 @@ class DriverError(RuntimeError):
     pass
 
 
+def _flags(flags: dict[str, str]) -> list[str]:
+    """``no_stop="true"`` -> ``-no-stop=true``: the ``=`` form suits Go's bool flags too."""
+    return [f"-{name.replace('_', '-')}={value}" for name, value in flags.items()]
+
+
 @dataclass
 class GoDriver:
     """One built driver bound to one Redis."""
@@ -74,16 +79,13 @@ class GoDriver:
 
     def work(self, ns: str, jobs: list[str], expect: int, timeout: int = 30, **flags: str) -> dict[str, Any]:
         args = ["work", *self.common(ns), "-jobs", ",".join(jobs), "-expect", str(expect), "-timeout", str(timeout)]
-        for name, value in flags.items():
-            args += [f"-{name.replace('_', '-')}", value]
+        args += _flags(flags)
         out: dict[str, Any] = self._run(args, timeout=timeout + 60)
         return out
 
     def start_work(self, ns: str, jobs: list[str], **flags: str) -> subprocess.Popen[str]:
         """Run a pool in the background (``-expect 0 -hold-seconds N`` style); caller waits on it."""
-        args = ["work", *self.common(ns), "-jobs", ",".join(jobs)]
-        for name, value in flags.items():
-            args += [f"-{name.replace('_', '-')}", value]
+        args = ["work", *self.common(ns), "-jobs", ",".join(jobs), *_flags(flags)]
         return subprocess.Popen([str(self.binary), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def list(self, ns: str, page: int = 1) -> dict[str, Any]:

@@ -496,6 +496,7 @@ type workConfig struct {
 	expect       int
 	timeout      time.Duration
 	hold         time.Duration
+	untilEmpty   bool
 	noStop       bool
 	fail         map[string]bool
 	skipDead     map[string]bool
@@ -514,6 +515,7 @@ func parseWorkFlags(argv []string) (*commonOpts, *workConfig, int) {
 	expect := fs.Int("expect", 0, "stop after this many handler runs were recorded (0: see -hold-seconds)")
 	timeout := fs.Float64("timeout", 30, "seconds to wait for -expect runs before giving up (exit 3)")
 	hold := fs.Float64("hold-seconds", 0, "with -expect 0: run the pool this many seconds, then stop")
+	untilEmpty := fs.Bool("until-empty", false, "with -expect 0: call Drain every 50 ms until the queues of -jobs are empty, then stop (bounded by -timeout)")
 	noStop := fs.Bool("no-stop", false, "exit abruptly after collection, without Drain/Stop (simulated crash)")
 	fail := fs.String("fail", "", "comma-separated job names whose handler returns an error")
 	skipDead := fs.String("skip-dead", "", "comma-separated job names registered with SkipDead")
@@ -533,6 +535,7 @@ func parseWorkFlags(argv []string) (*commonOpts, *workConfig, int) {
 		expect:      *expect,
 		timeout:     time.Duration(*timeout * float64(time.Second)),
 		hold:        time.Duration(*hold * float64(time.Second)),
+		untilEmpty:  *untilEmpty,
 		noStop:      *noStop,
 		fail:        map[string]bool{},
 		skipDead:    map[string]bool{},
@@ -547,6 +550,9 @@ func parseWorkFlags(argv []string) (*commonOpts, *workConfig, int) {
 	}
 	if cfg.expect < 0 {
 		return bad(errors.New("-expect must be >= 0"))
+	}
+	if cfg.untilEmpty && (cfg.expect > 0 || cfg.hold > 0) {
+		return bad(errors.New("-until-empty goes with -expect 0 and no -hold-seconds"))
 	}
 	registered := map[string]bool{}
 	for _, n := range cfg.jobs {
@@ -707,6 +713,41 @@ func findPoolID(pool *redis.Pool, ns string, before map[string]bool, wait time.D
 	}
 }
 
+// drainUntilEmpty calls Drain (which also wakes idle workers at once) every
+// 50 ms until the queues of jobs are empty; other pools may be taking jobs
+// from them too. It reports false when timeout passes first.
+func drainUntilEmpty(wp interface{ Drain() }, pool *redis.Pool, ns string, jobs []string, timeout time.Duration) bool {
+	deadline := time.After(timeout)
+	for {
+		drained := make(chan struct{})
+		go func() { wp.Drain(); close(drained) }()
+		select {
+		case <-drained:
+		case <-deadline:
+			return false
+		}
+		conn := pool.Get()
+		left := 0
+		for _, name := range jobs {
+			n, err := redis.Int(conn.Do("LLEN", namespacePrefix(ns)+"jobs:"+name))
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "driver work: LLEN: %v\n", err)
+				n = 1
+			}
+			left += n
+		}
+		conn.Close()
+		if left == 0 {
+			return true
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			return false
+		}
+	}
+}
+
 type workOutput struct {
 	Records   []*runRecord `json:"records"`
 	Count     int          `json:"count"`
@@ -764,6 +805,10 @@ func cmdWork(argv []string) int {
 		case <-time.After(cfg.timeout):
 			timedOut = true
 			fmt.Fprintf(os.Stderr, "driver work: timed out after %s waiting for %d runs\n", cfg.timeout, cfg.expect)
+		}
+	} else if cfg.untilEmpty {
+		if timedOut = !drainUntilEmpty(wp, pool, co.namespace, cfg.jobs, cfg.timeout); timedOut {
+			fmt.Fprintf(os.Stderr, "driver work: timed out after %s waiting for empty queues\n", cfg.timeout)
 		}
 	} else if cfg.hold > 0 {
 		time.Sleep(cfg.hold)
