@@ -10,6 +10,7 @@ import sys
 
 BENCHMARKS = {
     "enqueue": "bench.enqueue",
+    "workers": "bench.workers",
 }
 
 

@@ -55,6 +55,7 @@ class Reaper:
         keys: Keys,
         known_names: Callable[[], list[str]],
         *,
+        own_pool_id: str = "",
         clock: Clock,
         dead_after: float,
         first_delay: float,
@@ -66,6 +67,7 @@ class Reaper:
         self.scripts = scripts
         self.keys = keys
         self.known_names = known_names
+        self.own_pool_id = own_pool_id
         self.clock = clock
         self.dead_after = dead_after
         self.first_delay = first_delay
@@ -81,6 +83,8 @@ class Reaper:
         now = self.clock.now()
         for raw_id in self.client.smembers(self.keys.worker_pools()):
             pool_id = _text(raw_id)
+            if pool_id == self.own_pool_id:
+                continue  # we are running this: a clock jump must not make a pool reap itself
             beat, names = self.client.hmget(self.keys.heartbeat(pool_id), "heartbeat_at", "job_names")
             if beat is None:
                 dead[pool_id] = None

@@ -13,6 +13,7 @@ import multiprocessing.connection
 import pickle
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any
 from .errors import ConfigurationError, DeadNow, Discard, JobFate, PutBack, RetryAt
 from .job import Job, decode_job
 from .job_options import JobType
-from .middleware import NO_CONTEXT, Middleware, run_chain, run_chain_async
+from .middleware import NO_CONTEXT, Handler, Middleware, run_chain, run_chain_async
 
 __all__ = ["AsyncRunner", "Outcome", "ProcessRunner", "ThreadRunner", "error_text"]
 
@@ -30,7 +31,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one handler call came to. ``kind``: ok, error, retry_at, dead, put_back or discard."""
+    """What one handler call came to. ``kind``: ok, error, retry_at, dead, put_back, discard, or
+    abandoned (the pool killed the process running it while stopping)."""
 
     kind: str
     message: str = ""
@@ -64,10 +66,10 @@ def _context(factory: Callable[[], Any] | None) -> Any:
     return NO_CONTEXT if factory is None else factory()
 
 
-def call_handler(job_type: JobType, job: Job, middleware: Sequence[Middleware], context: Any) -> Outcome:
+def call_handler(handler: Handler, job: Job, middleware: Sequence[Middleware], context: Any) -> Outcome:
     """Run the sync chain here; any exception becomes the Outcome."""
     try:
-        run_chain(middleware, job_type.handler, job, context)
+        run_chain(middleware, handler, job, context)
     except JobFate as fate:
         return Outcome.from_fate(fate)
     except Exception as err:  # a handler's failure is data for the job, not a crash of the pool
@@ -84,7 +86,7 @@ class ThreadRunner:
         self.context = context
 
     def run(self, job_type: JobType, job: Job, raw: bytes, slot: int) -> Outcome:
-        return call_handler(job_type, job, self.middleware, _context(self.context))
+        return call_handler(job_type.handler, job, self.middleware, _context(self.context))
 
     def close(self) -> None:
         pass
@@ -127,7 +129,7 @@ def _child_main(conn: multiprocessing.connection.Connection, registry: bytes) ->
     # The parent decides when children stop; a Ctrl-C reaches the whole process group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    job_types, middleware, context = pickle.loads(registry)
+    handlers, middleware, context = pickle.loads(registry)
     while True:
         try:
             msg = conn.recv()
@@ -138,7 +140,7 @@ def _child_main(conn: multiprocessing.connection.Connection, registry: bytes) ->
         name, raw = msg
         job = decode_job(raw)
         job._checkin = lambda job_id, text: conn.send(("checkin", job_id, text))
-        outcome = call_handler(job_types[name], job, middleware, _context(context))
+        outcome = call_handler(handlers[name], job, middleware, _context(context))
         conn.send(("done", outcome))
 
 
@@ -165,8 +167,9 @@ class ProcessRunner:
         slots: int,
         on_checkin: Callable[[int, str, str], None],
     ) -> None:
+        handlers = {name: jt.handler for name, jt in job_types.items()}  # options stay in the parent
         try:
-            self.registry = pickle.dumps((job_types, list(middleware), context))
+            self.registry = pickle.dumps((handlers, list(middleware), context))
         except (pickle.PicklingError, AttributeError, TypeError) as err:
             raise ConfigurationError(
                 f"a process pool needs module-level handlers, middleware and context: {err}"
@@ -174,7 +177,8 @@ class ProcessRunner:
         self.mp = multiprocessing.get_context("spawn")
         self.on_checkin = on_checkin
         self.children: list[_Child | None] = [None] * slots
-        self.lock = threading.Lock()
+        self.busy: list[bool] = [False] * slots
+        self.closing = False
 
     def _spawn(self, slot: int) -> _Child:
         parent, child = self.mp.Pipe()
@@ -193,6 +197,7 @@ class ProcessRunner:
         child = self.children[slot] or self._spawn(slot)
         self.children[slot] = child
         limit = job_type.options.time_limit
+        self.busy[slot] = True
         try:
             child.conn.send((job_type.name, raw))
             while True:
@@ -206,9 +211,22 @@ class ProcessRunner:
                 outcome: Outcome = msg[1]
                 return outcome
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
+            child.process.join(timeout=1)  # reap it, so its exit code is known
             code = child.process.exitcode
+            if self.closing:  # the pool killed it while stopping: the job stays for a reaper
+                return Outcome("abandoned", "the pool stopped while the job ran")
             self._replace(slot, kill=True)
             return Outcome("error", f"WorkerLost: the worker process died (exit code {code}) while running the job")
+        finally:
+            self.busy[slot] = False
+
+    def kill_busy(self) -> None:
+        """Kill the children still running a job (a stop whose time is up); their jobs are left
+        in progress for a reaper rather than counted as failures."""
+        self.closing = True
+        for slot, child in enumerate(self.children):
+            if child is not None and self.busy[slot] and child.process.is_alive():
+                child.process.kill()
 
     def _replace(self, slot: int, kill: bool) -> None:
         child = self.children[slot]
@@ -220,16 +238,18 @@ class ProcessRunner:
         self.children[slot] = self._spawn(slot)
 
     def close(self) -> None:
-        for slot, child in enumerate(self.children):
-            if child is None:
-                continue
+        self.closing = True
+        live = [c for c in self.children if c is not None]
+        for child in live:
             try:
                 child.conn.send(None)
             except OSError:
                 pass
-            child.process.join(timeout=5)
+        deadline = time.monotonic() + 5
+        for child in live:  # one shared grace period, not one per child
+            child.process.join(max(0.0, deadline - time.monotonic()))
             if child.process.is_alive():
                 child.process.kill()
                 child.process.join(timeout=5)
             child.conn.close()
-            self.children[slot] = None
+        self.children = [None] * len(self.children)

@@ -12,12 +12,11 @@ from typing import Any
 __all__ = ["SCRIPT_NAMES", "Scripts", "source"]
 
 SCRIPT_NAMES = (
-    "fetch_job",
+    "work_step",
     "requeue_due",
     "reenqueue_job",
     "remove_stale_locks",
     "put_back",
-    "complete_jobs",
     "enqueue_unique",
     "enqueue_unique_in",
     "delete_single",
@@ -44,9 +43,8 @@ class Scripts:
         self.delete_single = client.register_script(_SOURCES["delete_single"])
         self.requeue_single_dead = client.register_script(_SOURCES["requeue_single_dead"])
         self.requeue_all_dead = client.register_script(_SOURCES["requeue_all_dead"])
-        self.fetch_job = client.register_script(_SOURCES["fetch_job"])
+        self.work_step = client.register_script(_SOURCES["work_step"])
         self.requeue_due = client.register_script(_SOURCES["requeue_due"])
         self.reenqueue_job = client.register_script(_SOURCES["reenqueue_job"])
         self.remove_stale_locks = client.register_script(_SOURCES["remove_stale_locks"])
         self.put_back = client.register_script(_SOURCES["put_back"])
-        self.complete_jobs = client.register_script(_SOURCES["complete_jobs"])

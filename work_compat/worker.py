@@ -1,223 +1,213 @@
-"""One job's path through a worker (gocraft ``worker.go``, protocol §4.6-4.11):
-decode -> release the unique lock -> look up the handler -> run -> decide the fate -> complete.
+"""One worker: complete what it ran and fetch what is next in one round trip, run, repeat
+(gocraft ``worker.go``, protocol §4.4-4.8).
 
-``process`` returns a Completion; ``write_completions`` writes a batch of them in one script call:
-per job, LREM of the exact fetched bytes, DECR/HINCRBY of the lock counters of the queue the fetch
-returned, the retry or dead ZADD, and the fork's three history writes, as Go's completion MULTI.
+Like a Go worker, each worker fetches for itself and backs off on its own when the queues are
+empty (10, 100, 1000, then 5000 ms). Unlike Go, it folds the completion of its last jobs and the
+next fetch into one ``work_step`` script call, and when jobs finish quickly it fetches a few at once
+(each fetched job counts in the lock counters as Go's fetch counts it). The effects in Redis are
+Go's, job for job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import redis
 
-from .backoff import job_backoff
-from .clock import Clock
-from .errors import DecodeError
-from .job import HistoryJob, Job, decode_job, make_identifier
-from .job_options import DEFAULT_MAX_FAILS, JobType
+from .job import HistoryJob
 from .keys import Keys
-from .pool_settings import PoolSettings, Semantics
-from .runner import Outcome
+from .processor import Completion, Fetched
 
-__all__ = ["STRAY_JOB_ERROR", "Completion", "Fetched", "JobProcessor", "write_completions"]
+if TYPE_CHECKING:
+    from .worker_pool import WorkerPool
+
+__all__ = ["StepGate", "Worker", "step_arguments"]
 
 logger = logging.getLogger(__name__)
 
-STRAY_JOB_ERROR = "stray job: no handler"  # Go's words, kept for tools that match on them
+FAST_JOB_SECONDS = 0.005  # jobs quicker than this on average let a worker fetch several at once
 
 
-@dataclass(frozen=True)
-class Fetched:
-    """What the fetch script returned for one job."""
-
-    raw: bytes
-    queue_key: str
-    inprogress_key: str
-    queue_name: str
+def _text(v: bytes | str) -> str:
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
 
 
-@dataclass
-class Completion:
-    """How one fetched job ends. ``kind``: success, retry, dead, discard or put_back."""
-
-    fetched: Fetched
-    kind: str
-    job: Job | None = None
-    score: int = 0
-    history_status: str | None = None
-    completed_at: int = 0
-
-
-class JobProcessor:
-    """Runs fetched jobs through a runner and turns what happened into a Completion."""
-
-    def __init__(
-        self,
-        client: Any,
-        keys: Keys,
-        job_types: dict[str, JobType],
-        run: Callable[[JobType, Job, bytes, int], Outcome],
-        observer: Any,
-        *,
-        clock: Clock,
-        settings: PoolSettings,
-    ) -> None:
-        self.client = client
-        self.keys = keys
-        self.job_types = job_types
-        self.run = run
-        self.observer = observer
-        self.clock = clock
-        self.settings = settings
-
-    def process(self, fetched: Fetched, slot: int) -> Completion:
-        try:
-            job = decode_job(fetched.raw)
-            if not job.name:  # no pool can ever run it, and a retry member without a name blocks requeuers
-                raise DecodeError(fetched.raw, "the job has no name")
-        except DecodeError as err:
-            return self._bury_undecodable(fetched, err)
-        if job.unique:
-            job = self._release_unique(job)
-        job_type = self.job_types.get(job.name)
-        if job_type is None:
-            logger.error("job %s %s (queue %s): %s", job.name, job.id, fetched.queue_name, STRAY_JOB_ERROR)
-            outcome = Outcome("error", STRAY_JOB_ERROR)
-        else:
-            job._checkin = lambda job_id, text: self.observer.checkin(slot, job_id, text)
-            self.observer.started(slot, job)
-            try:
-                outcome = self.run(job_type, job, fetched.raw, slot)
-            finally:
-                self.observer.done(slot)
-            if outcome.kind == "error":
-                logger.warning("job %s %s (queue %s) failed: %s", job.name, job.id, fetched.queue_name, outcome.message)
-        return self.decide(fetched, job, job_type, outcome)
-
-    def _release_unique(self, job: Job) -> Job:
-        """Uniqueness ends when a job starts (§4.7): GET and DEL its lock; a by-key lock holding a
-        newer submission's JSON makes that submission the job that runs."""
-        key = job.unique_key or self.keys.unique(job.name, job.args)
-        try:
-            held = self.client.get(key)
-            if held is None:
-                return job
-            self.client.delete(key)
-        except redis.RedisError as err:
-            logger.warning("could not release unique lock of job %s %s: %s", job.name, job.id, err)
-            return job
-        if held == b"1":
-            return job
-        try:
-            return decode_job(held)
-        except DecodeError:
-            return job
-
-    def _bury_undecodable(self, fetched: Fetched, err: DecodeError) -> Completion:
-        """A job no peer can decode goes to dead as a valid job that every client can list."""
-        now = self.clock.now()
-        text = fetched.raw.decode("utf-8", "replace")
-        logger.error("undecodable job in queue %s moved to dead: %s", fetched.queue_name, err.reason)
-        job = Job(
-            name=fetched.queue_name,
-            id=make_identifier(),
-            enqueued_at=now,
-            args={"raw": text},
-            fails=1,
-            last_err=f"cannot decode job: {err.reason}",
-            failed_at=now,
-        )
-        return Completion(fetched, "dead", job, now, "dead" if self.settings.history else None, now)
-
-    def decide(self, fetched: Fetched, job: Job, job_type: JobType | None, outcome: Outcome) -> Completion:
-        now = self.clock.now()
-        history = self.settings.history
-        if outcome.kind == "ok":
-            return Completion(fetched, "success", job, 0, "success" if history else None, now)
-        if outcome.kind == "put_back":
-            return Completion(fetched, "put_back", job)
-        if outcome.kind == "discard":
-            return Completion(fetched, "discard", job, 0, outcome.history_status if history else None, now)
-        job.fails += 1
-        job.last_err = outcome.message
-        job.failed_at = now
-        if outcome.kind == "retry_at":
-            if outcome.args is not None:
-                job.args = outcome.args
-            return Completion(fetched, "retry", job, outcome.at, "retry" if history else None, now)
-        if outcome.kind == "dead":
-            return Completion(fetched, "dead", job, now, "dead" if history else None, now)
-        kind = self._fate(job, job_type)
-        status = "retry" if kind == "retry" else "dead"
-        score = now
-        if kind == "retry":
-            handler_backoff = job_type.options.backoff if job_type else None
-            score = now + job_backoff(job, handler_backoff, fork=self.settings.semantics is Semantics.FORK)
-        return Completion(fetched, kind, job, score, status if history else None, now)
-
-    def _fate(self, job: Job, job_type: JobType | None) -> str:
-        """retry, dead or discard for a failed run (§4.9)."""
-        if self.settings.semantics is Semantics.FORK:
-            if job.max_retries is not None:
-                limit = job.max_retries
-            else:
-                limit = job_type.options.max_fails if job_type else DEFAULT_MAX_FAILS
-            if limit - job.fails > 0:
-                return "retry"
-        else:
-            if job_type is None:
-                return "dead"
-            if job_type.options.max_fails - job.fails > 0:
-                return "retry"
-        if job_type is not None and job_type.options.skip_dead:
-            return "discard"
-        return "dead"
-
-
-def write_completions(scripts: Any, keys: Keys, pool_id: str, batch: Sequence[Completion]) -> int:
-    """Write a batch of completions atomically; returns how many were still in progress.
-
-    Safe to call again with the same batch after a lost reply: each job is written only if its
-    fetched bytes are still in its in-progress list.
-    """
+def step_arguments(
+    keys: Keys, pool_id: str, done: list[Completion], fetch_keys: list[str], want: int
+) -> tuple[list[str], list[Any]]:
+    """KEYS and ARGV of ``work_step`` for completing ``done`` and fetching up to ``want`` jobs."""
     script_keys = [keys.retry(), keys.dead(), keys.history(), keys.history_index()]
-    script_args: list[Any] = [pool_id]
-    put_back: list[Completion] = []
-    for c in batch:
-        f = c.fetched
-        if c.kind == "put_back":
-            put_back.append(c)
-            continue
-        job = c.job
+    script_args: list[Any] = [pool_id, len(done), want]
+    for c in done:
+        f, job = c.fetched, c.job
         member = job.to_bytes() if job is not None and c.kind in ("retry", "dead") else b""
         entry = b""
         if job is not None and c.history_status:
             entry = HistoryJob(c.completed_at, c.history_status, job).to_json().encode("utf-8", "surrogatepass")
-        history_name = job.name if job is not None and job.name else f.queue_name
         script_keys += [
             f.inprogress_key,
             keys.jobs_lock(f.queue_name),
             keys.jobs_lock_info(f.queue_name),
-            keys.history_for(history_name),
+            keys.history_for(job.name if job is not None and job.name else f.queue_name),
         ]
         script_args += [f.raw, c.kind, c.score, member, entry, c.completed_at, job.id if job else ""]
-    done = 0
-    if len(script_keys) > 4:
-        done = int(scripts.complete_jobs(keys=script_keys, args=script_args))
-    if put_back:
-        back_keys: list[str] = []
-        for c in put_back:
+    return script_keys + fetch_keys, script_args
+
+
+class StepGate:
+    """Lets any number of work steps run, or none while the pool repairs its in-progress lists.
+
+    A repair must not run while a step is in flight: that step may have fetched jobs nobody has
+    registered as held yet.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._inflight = 0
+        self._closed = False
+
+    @contextlib.contextmanager
+    def step(self) -> Iterator[None]:
+        with self._cond:
+            while self._closed:
+                self._cond.wait()
+            self._inflight += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._inflight -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def closed(self) -> Iterator[None]:
+        with self._cond:
+            self._closed = True
+            while self._inflight:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._closed = False
+                self._cond.notify_all()
+
+
+class Worker:
+    """The loop of one worker slot of a pool."""
+
+    def __init__(self, pool: WorkerPool, slot: int) -> None:
+        self.pool = pool
+        self.slot = slot
+        self.wake = threading.Event()
+        self.drained_round = -1
+        self.thread = threading.Thread(target=self.run, name=f"work-compat-worker-{slot}", daemon=True)
+
+    def _step(self, done: list[Completion], want: int) -> list[Fetched]:
+        """One round trip: write ``done``, fetch up to ``want``. Raises redis errors."""
+        pool = self.pool
+        fetch_keys = pool.fetch_keys() if want else []
+        script_keys, script_args = step_arguments(pool.keys, pool.pool_id, done, fetch_keys, want if fetch_keys else 0)
+        with pool.gate.step():
+            reply = pool.scripts.work_step(keys=script_keys, args=script_args)
+            prefix_len = len(pool.keys.jobs_prefix())
+            fetched = []
+            for i in range(1, len(reply), 3):
+                queue_key = _text(reply[i + 1])
+                fetched.append(Fetched(reply[i], queue_key, _text(reply[i + 2]), queue_key[prefix_len:]))
+            pool.held_add(f.raw for f in fetched)  # before the gate opens: a repair sees them held
+        pool.held_remove(c.fetched.raw for c in done)
+        return fetched
+
+    def _put_back(self, done: list[Completion]) -> list[Completion]:
+        """Write the put-back completions (rare: they have their own script); return the others."""
+        back = [c for c in done if c.kind == "put_back"]
+        if not back:
+            return done
+        pool = self.pool
+        script_keys: list[str] = []
+        for c in back:
             f = c.fetched
-            back_keys += [
+            script_keys += [
                 f.inprogress_key,
                 f.queue_key,
-                keys.jobs_lock(f.queue_name),
-                keys.jobs_lock_info(f.queue_name),
+                pool.keys.jobs_lock(f.queue_name),
+                pool.keys.jobs_lock_info(f.queue_name),
             ]
-        done += int(scripts.put_back(keys=back_keys, args=[pool_id, *(c.fetched.raw for c in put_back)]))
-    return done
+        pool.scripts.put_back(keys=script_keys, args=[pool.pool_id, *(c.fetched.raw for c in back)])
+        pool.held_remove(c.fetched.raw for c in back)
+        return [c for c in done if c.kind != "put_back"]
+
+    def run(self) -> None:
+        pool = self.pool
+        backoffs = pool.sleep_backoffs
+        done: list[Completion] = []
+        want = 1
+        empty = 0
+        errors = 0
+        while True:
+            stopping = pool.stopping.is_set()
+            if stopping and not done:
+                break
+            if pool.needs_repair.is_set() and not stopping:
+                pool.repair_in_progress()
+            drain_round = pool.drain_round
+            quiet = not done
+            try:
+                done = self._put_back(done)
+                fetched = self._step(done, 0 if stopping else want)
+                errors = 0
+            except (redis.ConnectionError, redis.TimeoutError) as err:
+                # The step may have run with its reply lost: completions are safe to send again,
+                # and jobs it may have fetched are found by the repair before the next fetch.
+                errors += 1
+                pool.needs_repair.set()
+                logger.warning("worker %d: Redis unreachable (%d in a row): %s", self.slot, errors, err)
+                if stopping and errors > 5:
+                    logger.error(
+                        "worker %d: giving up on %d completions; those jobs stay in progress", self.slot, len(done)
+                    )
+                    break
+                self._sleep(min(0.01 * 2**errors, 2.0))
+                continue
+            except redis.RedisError as err:
+                logger.error("worker %d: work step failed: %s; %d jobs stay in progress", self.slot, err, len(done))
+                pool.held_remove(c.fetched.raw for c in done)
+                done = []
+                self._sleep(0.1)
+                continue
+            done = []
+            if not fetched:
+                if stopping:
+                    break
+                if quiet:
+                    self.drained_round = drain_round
+                    pool.worker_drained()
+                empty += 1
+                self._sleep(backoffs[min(empty, len(backoffs) - 1)] / 1000)
+                continue
+            empty = 0
+            started = time.monotonic()
+            for i, f in enumerate(fetched):
+                if pool.stopping.is_set():  # hand back what was fetched but not started
+                    done += [Completion(rest, "put_back") for rest in fetched[i:]]
+                    break
+                c = pool.processor.process(f, self.slot)
+                if c.kind == "abandoned":  # left in progress for a reaper
+                    continue
+                done.append(c)
+            want = self._next_want(want, len(fetched), time.monotonic() - started)
+
+    def _next_want(self, want: int, ran: int, seconds: float) -> int:
+        if ran and seconds / ran < FAST_JOB_SECONDS:
+            return min(want * 2, self.pool.settings.fetch_batch)
+        return 1
+
+    def _sleep(self, seconds: float) -> None:
+        if self.wake.wait(seconds):
+            self.wake.clear()

@@ -1,19 +1,18 @@
 """WorkerPool: run jobs beside Go pools on one namespace (gocraft ``worker_pool.go``, §4-5).
 
-A fetcher thread takes as many jobs as there are idle workers (the fetch script's effects are Go's,
-one job or several), ``concurrency`` worker threads run them through a runner (threads, an event
-loop for ``async def`` handlers, or child processes), and a completer writes finished jobs in
-batches. Beside them: the heartbeater, the observer, the two requeuers and the dead-pool reaper.
+``concurrency`` workers (see ``worker``) each complete and fetch in one round trip and run their
+jobs through a runner: the worker thread itself, an event loop for ``async def`` handlers, or a
+child process. Beside them: the heartbeater, the observer, the two requeuers and the dead-pool
+reaper.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import redis
@@ -29,21 +28,16 @@ from .middleware import Handler, Middleware
 from .namespace import NamespaceBound
 from .observer import Observer
 from .pool_settings import DEFAULT_SLEEP_BACKOFFS, PoolSettings
+from .processor import JobProcessor
 from .reaper import Reaper
 from .requeuer import Requeuer
 from .runner import AsyncRunner, Outcome, ProcessRunner, ThreadRunner
 from .sampler import PrioritySampler
-from .worker import Completion, Fetched, JobProcessor, write_completions
+from .worker import StepGate, Worker
 
 __all__ = ["WorkerPool"]
 
 logger = logging.getLogger(__name__)
-
-_STOP: Any = object()
-
-
-def _text(v: bytes | str) -> str:
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
 
 
 class WorkerPool(NamespaceBound):
@@ -82,18 +76,16 @@ class WorkerPool(NamespaceBound):
         self._extra_known: set[str] = set()
         self._fetch_filter: Callable[[str], bool] | None = None
         self._started = False
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
-        self._idle = concurrency
-        self._idle_cond = threading.Condition()
-        self._work: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._drained = threading.Event()
-        self._drain_round = 0  # bumped by drain(); only a fetch begun after that may end the drain
-        self._drain_lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._pending_completions = 0
-        self._pending_lock = threading.Lock()
+        self._aborted = False
+        self.stopping = threading.Event()
+        self.needs_repair = threading.Event()
+        self.gate = StepGate()
+        self.drain_round = 0
+        self._drain_cond = threading.Condition()
+        self._held: Counter[bytes] = Counter()
+        self._held_lock = threading.Lock()
+        self._repair_lock = threading.Lock()
+        self._workers: list[Worker] = []
 
     # -- registration -------------------------------------------------------------------------------
     def job(self, name: str, handler: Handler) -> WorkerPool:
@@ -166,6 +158,10 @@ class WorkerPool(NamespaceBound):
             return
         if not self.job_types:
             raise ConfigurationError("a worker pool needs at least one job: call job() before start()")
+        if not self.processes:
+            for name, jt in self.job_types.items():
+                if jt.options.time_limit is not None:
+                    logger.warning("job %s: time_limit applies to process pools only (processes=True); ignored", name)
         s = self.settings
         # Before anything is written or marked started: a process pool refuses handlers its children
         # cannot import here, and a failed start leaves a pool that stop() can ignore.
@@ -182,7 +178,8 @@ class WorkerPool(NamespaceBound):
             raise
         self._started = True
         self._observer = Observer(self._redis, self.keys, self.worker_ids, clock=self._clock, period=s.observer_period)
-        self._processor = JobProcessor(
+        self.scripts = self._scripts
+        self.processor = JobProcessor(
             self._redis, self.keys, self.job_types, self._run, self._observer, clock=self._clock, settings=s
         )
         self._sampler = PrioritySampler([(n, jt.options.priority) for n, jt in self.job_types.items()])
@@ -210,6 +207,7 @@ class WorkerPool(NamespaceBound):
             self._scripts,
             self.keys,
             self.known_names,
+            own_pool_id=self.pool_id,
             clock=self._clock,
             dead_after=s.dead_after,
             first_delay=s.reaper_first_delay,
@@ -222,10 +220,9 @@ class WorkerPool(NamespaceBound):
         self._observer.start()
         self._requeuer.start()
         self._reaper.start()
-        self._spawn(self._completer_loop, "work-compat-completer")
-        for slot in range(self.concurrency):
-            self._spawn(functools.partial(self._worker_loop, slot), f"work-compat-worker-{slot}")
-        self._spawn(self._fetcher_loop, "work-compat-fetcher")
+        self._workers = [Worker(self, slot) for slot in range(self.concurrency)]
+        for w in self._workers:
+            w.thread.start()
         logger.info(
             "worker pool %s started: %d workers on namespace %r for %s",
             self.pool_id,
@@ -255,65 +252,13 @@ class WorkerPool(NamespaceBound):
     def _child_checkin(self, slot: int, job_id: str, message: str) -> None:
         self._observer.checkin(slot, job_id, message)
 
-    def _spawn(self, target: Callable[[], None], name: str) -> None:
-        t = threading.Thread(target=target, name=name, daemon=True)
-        t.start()
-        self._threads.append(t)
-
-    def drain(self, timeout: float | None = None) -> bool:
-        """Wait until a fetch finds nothing while every worker is idle and every completion is
-        written; True if that happened within ``timeout`` seconds."""
-        if not self._started:
-            raise ConfigurationError("drain() needs a started pool")
-        with self._drain_lock:
-            self._drain_round += 1
-            self._drained.clear()
-        self._wake.set()
-        return self._drained.wait(timeout)
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Finish in-flight jobs, write their completions, then leave (clearing our heartbeat)."""
-        if not self._started or self._stopping.is_set():
-            return
-        limit = self.settings.stop_timeout if timeout is None else timeout
-        self._stopping.set()
-        self._wake.set()
-        with self._idle_cond:
-            self._idle_cond.notify_all()
-        deadline = time.monotonic() + limit
-        for t in self._threads:
-            t.join(max(0.0, deadline - time.monotonic()))
-        stuck = [t.name for t in self._threads if t.is_alive()]
-        if stuck:
-            logger.warning("stop: %s still running after %.0fs; their jobs stay in progress for a reaper", stuck, limit)
-        self._observer.stop()
-        self._heartbeater.stop(deregister=not stuck)
-        self._requeuer.stop()
-        self._reaper.stop()
-        self._close_runners()
-        logger.info("worker pool %s stopped", self.pool_id)
-
-    def abort(self) -> None:
-        """Stop at once: stop beating but leave the pool's entries, so a reaper (Go's or ours)
-        finds it dead and requeues its in-flight jobs. For a second SIGTERM; the process exits next."""
-        self._stopping.set()
-        self._wake.set()
-        if self._started:
-            self._heartbeater.stop(deregister=False)
-
-    def _close_runners(self) -> None:
-        self._runner.close()
-        async_runner = getattr(self, "_async_runner", None)
-        if async_runner is not None:
-            async_runner.close()
-
-    # -- the three loops ------------------------------------------------------------------------------
-    def _fetch_keys(self) -> list[str]:
+    def fetch_keys(self) -> list[str]:
+        """KEYS of a fetch: six per job name, in a freshly sampled priority order."""
         keys: list[str] = []
+        k = self.keys
         for name in self._sampler.order():
             if self._fetch_filter is not None and not self._fetch_filter(name):
                 continue
-            k = self.keys
             keys += [
                 k.jobs(name),
                 k.jobs_in_progress(name, self.pool_id),
@@ -324,113 +269,134 @@ class WorkerPool(NamespaceBound):
             ]
         return keys
 
-    def _fetcher_loop(self) -> None:
-        empty = 0
-        errors = 0
-        prefix_len = len(self.keys.jobs_prefix())
-        while not self._stopping.is_set():
-            with self._idle_cond:
-                while self._idle == 0 and not self._stopping.is_set():
-                    self._idle_cond.wait(0.5)
-                want = min(self._idle, self.settings.fetch_batch)
-            if self._stopping.is_set():
-                break
-            keys = self._fetch_keys()
-            drain_round = self._drain_round
-            # Quiet when the fetch begins: one that finds nothing while our jobs still hold a
-            # max_concurrency cap does not mean the queues are drained.
-            quiet = self._quiet()
-            try:
-                reply = self._scripts.fetch_job(keys=keys, args=[self.pool_id, want]) if keys else None
-                errors = 0
-            except redis.RedisError as err:
-                errors += 1
-                logger.warning("fetch failed (%d in a row): %s", errors, err)
-                self._sleep(min(0.01 * 2**errors, 1.0))
-                continue
-            if reply:
-                empty = 0
-                with self._idle_cond:
-                    self._idle -= len(reply) // 3
-                for i in range(0, len(reply), 3):
-                    queue_key = _text(reply[i + 1])
-                    self._work.put(Fetched(reply[i], queue_key, _text(reply[i + 2]), queue_key[prefix_len:]))
-                continue
-            empty += 1
-            if quiet:
-                with self._drain_lock:
-                    if drain_round == self._drain_round:
-                        self._drained.set()
-            self._sleep(self.sleep_backoffs[min(empty, len(self.sleep_backoffs) - 1)] / 1000)
-        for _ in range(self.concurrency):
-            self._work.put(_STOP)
+    # -- jobs held in memory, and the repair after a lost reply ------------------------------------
+    def held_add(self, values: Iterable[bytes]) -> None:
+        with self._held_lock:
+            for v in values:
+                self._held[v] += 1
 
-    def _quiet(self) -> bool:
-        with self._idle_cond:
-            idle = self._idle == self.concurrency
-        with self._pending_lock:
-            return idle and self._pending_completions == 0
+    def held_remove(self, values: Iterable[bytes]) -> None:
+        with self._held_lock:
+            for v in values:
+                self._held[v] -= 1
+                if self._held[v] <= 0:
+                    del self._held[v]
 
-    def _sleep(self, seconds: float) -> None:
-        if self._wake.wait(seconds):
-            self._wake.clear()
+    def repair_in_progress(self) -> None:
+        """Put back jobs in this pool's in-progress lists that no worker holds.
 
-    def _worker_loop(self, slot: int) -> None:
-        while True:
-            item = self._work.get()
-            if item is _STOP:
-                break
-            with self._pending_lock:
-                self._pending_completions += 1
-            try:
-                completion = self._processor.process(item, slot)
-            except Exception:  # a bug here must not lose the job: it stays in progress for a reaper
-                logger.exception("worker %d crashed on a job from %s; it stays in progress", slot, item.queue_key)
-                with self._pending_lock:
-                    self._pending_completions -= 1
-            else:
-                self._done.put(completion)
-            with self._idle_cond:
-                self._idle += 1
-                self._idle_cond.notify()
-        self._done.put(_STOP)
-
-    def _completer_loop(self) -> None:
-        stops = 0
-        while stops < self.concurrency:
-            batch: list[Completion] = []
-            item = self._done.get()
-            while True:
-                if item is _STOP:
-                    stops += 1
-                else:
-                    batch.append(item)
-                if len(batch) >= self.settings.completion_batch:
-                    break
+        After a reply is lost (Redis restarted, a connection cut), a fetch may have moved jobs that
+        no worker received. The pool is alive, so no reaper will take them: the pool must.
+        """
+        with self._repair_lock:
+            if not self.needs_repair.is_set():
+                return
+            with self.gate.closed():
                 try:
-                    item = self._done.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                self._write(batch)
+                    with self._held_lock:
+                        held = Counter(self._held)
+                    back_keys: list[str] = []
+                    back_raw: list[bytes] = []
+                    for name in self.job_types:
+                        inprogress = self.keys.jobs_in_progress(name, self.pool_id)
+                        for raw in self._redis.lrange(inprogress, 0, -1):
+                            if held[raw] > 0:
+                                held[raw] -= 1
+                                continue
+                            back_keys += [
+                                inprogress,
+                                self.keys.jobs(name),
+                                self.keys.jobs_lock(name),
+                                self.keys.jobs_lock_info(name),
+                            ]
+                            back_raw.append(raw)
+                    if back_raw:
+                        n = self._scripts.put_back(keys=back_keys, args=[self.pool_id, *back_raw])
+                        logger.warning(
+                            "pool %s: %s job(s) fetched with a lost reply went back to their queues", self.pool_id, n
+                        )
+                    self.needs_repair.clear()
+                except redis.RedisError as err:
+                    logger.warning("pool %s: repair of in-progress lists failed, will retry: %s", self.pool_id, err)
 
-    def _write(self, batch: list[Completion]) -> None:
-        delay = 0.05
-        while True:
-            try:
-                write_completions(self._scripts, self.keys, self.pool_id, batch)
-                break
-            except (redis.ConnectionError, redis.TimeoutError) as err:
-                if self._stopping.is_set() and delay > 5:
-                    logger.error("giving up writing %d completions: %s; the jobs stay in progress", len(batch), err)
-                    break
-                logger.warning("writing %d completions failed, retrying: %s", len(batch), err)
-                time.sleep(delay)
-                delay = min(delay * 2, 10)
-            except redis.RedisError as err:
-                logger.error("writing %d completions failed: %s; the jobs stay in progress", len(batch), err)
-                break
-        with self._pending_lock:
-            self._pending_completions -= len(batch)
-        if self._quiet():
-            self._wake.set()
+    # -- drain, stop, abort ---------------------------------------------------------------------------
+    def worker_drained(self) -> None:
+        with self._drain_cond:
+            self._drain_cond.notify_all()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every worker has found nothing to fetch since this call (with its own jobs
+        completed), as Go's Drain; True if that happened within ``timeout`` seconds."""
+        if not self._started:
+            raise ConfigurationError("drain() needs a started pool")
+        with self._drain_cond:
+            self.drain_round += 1
+            target = self.drain_round
+        for w in self._workers:
+            w.wake.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._drain_cond:
+            while not all(w.drained_round >= target for w in self._workers):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._drain_cond.wait(0.05 if left is None else min(left, 0.05))
+        return True
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Finish in-flight jobs, write their completions, then leave (clearing our heartbeat).
+
+        Jobs fetched but not started go back to the front of their queues. A handler still running
+        after ``timeout`` (default ``settings.stop_timeout``) is left behind: its job stays in
+        progress, and the pool stays registered (not beating) so that a reaper requeues it. In a
+        process pool the child running it is killed.
+        """
+        if not self._started or (self.stopping.is_set() and not self._aborted):
+            return
+        limit = self.settings.stop_timeout if timeout is None else timeout
+        self.stopping.set()
+        for w in self._workers:
+            w.wake.set()
+        deadline = time.monotonic() + limit
+        for w in self._workers:
+            w.thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [w.thread.name for w in self._workers if w.thread.is_alive()]
+        if stuck and self.processes:
+            self._runner.kill_busy()
+            for w in self._workers:
+                w.thread.join(5)
+        if stuck:
+            logger.warning("stop: %s still running after %.0fs; their jobs stay in progress for a reaper", stuck, limit)
+        self._observer.stop()
+        if not self._aborted:
+            self._heartbeater.stop(deregister=not stuck)
+        self._requeuer.stop()
+        self._reaper.stop()
+        self._close_runners()
+        self._aborted = False
+        logger.info("worker pool %s stopped", self.pool_id)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the workers left running by a ``stop()`` whose time ran out (a handler that
+        hung); True once none is left. Their late completions change nothing a reaper did."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for w in self._workers:
+            w.thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(w.thread.is_alive() for w in self._workers)
+
+    def abort(self) -> None:
+        """Stop at once: stop beating but leave the pool's entries, so a reaper (Go's or ours)
+        finds it dead and requeues its in-flight jobs. For a second SIGTERM; the process exits next
+        (a later ``stop()`` only ends the remaining threads)."""
+        self.stopping.set()
+        for w in self._workers:
+            w.wake.set()
+        if self._started:
+            self._aborted = True
+            self._heartbeater.stop(deregister=False)
+
+    def _close_runners(self) -> None:
+        self._runner.close()
+        async_runner = getattr(self, "_async_runner", None)
+        if async_runner is not None:
+            async_runner.close()

@@ -100,13 +100,9 @@ def test_abort_leaves_the_pool_for_a_reaper_which_recovers_its_job(
         assert redis_client.hget(k.jobs_lock_info("work"), aborted.pool_id) is None
     finally:
         release.set()
-        for t in aborted._threads:  # the aborted pool's own threads end once that job is written
-            t.join(10)
-        # abort() is for a process about to exit, after which stop() does nothing: end what it left
-        aborted._observer.stop()
-        aborted._requeuer.stop()
-        aborted._reaper.stop()
-        aborted._close_runners()
+        # abort() is for a process about to exit; stop() afterwards ends what it left running,
+        # after the held job's late completion, without registering the pool again
+        aborted.stop(timeout=10)
     # And the aborted pool's late completion of that job changed nothing
     assert redis_client.get(k.jobs_lock("work")) == b"0"
     assert redis_client.hget(k.jobs_lock_info("work"), other.pool_id) == b"0"

@@ -7,13 +7,14 @@
 -- ARGV[1]     P jobs: (the jobs prefix)
 -- ARGV[2]     now, epoch seconds
 -- ARGV[3]     the most jobs to move in this call
--- ARGV[4]     a fresh job id, used only to bury a member that is not a job (see below)
+-- ARGV[4]     a fresh random seed; a buried member's id is the first 24 hex digits of
+--             SHA1(seed .. member), so two members buried in one call get two ids
 -- returns     {moved, looked}: jobs moved, and due members examined (at most 1000 a call, so a
 --             pile of jobs nobody here knows cannot make one call slow)
 -- A due job whose name this pool does not know is left where it is, for a pool that knows it
 -- (as the fork does; the original kills it into dead), and the scan goes on past it. A member
 -- that is not JSON or has no name can never be moved by anyone: it goes to dead as a valid job,
--- {"id": ARGV[4], "t": now, "args": {"raw": <member>}, "err": ..., "failed_at": now}, so that
+-- {"id": <24 hex>, "t": now, "args": {"raw": <member>}, "err": ..., "failed_at": now}, so that
 -- listings show it instead of every requeuer failing on it forever.
 local known = {}
 for i = 3, #KEYS do known[KEYS[i]] = true end
@@ -32,7 +33,7 @@ while moved < limit and looked < 1000 do
     if type(name) ~= 'string' or name == '' then
       redis.call('zrem', KEYS[1], member)
       local reason = ok and 'job has no name' or 'job is not valid JSON'
-      local buried = cjson.encode({id = ARGV[4], t = now, args = {raw = member}, err = reason .. ' (moved from ' .. KEYS[1] .. ')', fails = 1, failed_at = now})
+      local buried = cjson.encode({id = string.sub(redis.sha1hex(ARGV[4] .. member), 1, 24), t = now, args = {raw = member}, err = reason .. ' (moved from ' .. KEYS[1] .. ')', fails = 1, failed_at = now})
       redis.call('zadd', KEYS[2], now, buried)
       offset = offset - 1
     elseif known[ARGV[1] .. name] then

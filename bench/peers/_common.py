@@ -1,0 +1,120 @@
+"""What every runner shares: the per-job report, the paced enqueue loop and the command line.
+
+The report: each handler writes one 32-byte record to the FIFO named by ``$BENCH_REPORT_FIFO``,
+four little-endian int64s (arg ``i``, start ns, end ns, enqueue ns or 0), with one ``write``. Writes
+under PIPE_BUF bytes are atomic, so concurrent threads and processes never interleave; the Go
+program writes the same record. Cost per job: one ``time.time_ns()`` pair and one syscall.
+
+Roles (``python -m bench.peers <name> ROLE``):
+
+- ``check``: exit 0 and print ``{"version": ...}`` when the system can run, exit 3 with the reason
+  on stdout when it cannot (not installed, not written yet).
+- ``enqueue``: enqueue ``-n`` jobs ``{"i": k, "s": "x" * 32}`` with the system's own API, print
+  ``{"seconds": ...}``.
+- ``latency``: enqueue ``--lead-in`` + ``-n`` jobs one at a time at ``--rate`` per second, each with
+  ``"t": time.time()`` taken just before its enqueue call.
+- ``worker``: run the worker (concurrency ``--concurrency``) until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import struct
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+FIFO_ENV = "BENCH_REPORT_FIFO"
+RECORD = struct.Struct("<qqqq")
+FILLER = "x" * 32
+JOB_NAME = "noop"
+NAMESPACE = "bench-workers"
+UNAVAILABLE = 3  # exit code of a runner whose system cannot run here
+
+_fd = -1
+
+
+def open_report() -> None:
+    """Open the FIFO now, so processes forked later inherit the descriptor (lazily opened otherwise)."""
+    global _fd
+    if _fd < 0 and os.environ.get(FIFO_ENV):
+        _fd = os.open(os.environ[FIFO_ENV], os.O_WRONLY)
+
+
+def report(i: int, start_ns: int, t: float | None) -> None:
+    """The one thing a no-op handler does: say which job ran, when it started and when it was enqueued."""
+    if _fd < 0:
+        open_report()
+    os.write(_fd, RECORD.pack(i, start_ns, time.time_ns(), 0 if t is None else int(t * 1e9)))
+
+
+def throughput_args(k: int) -> dict[str, Any]:
+    return {"i": k, "s": FILLER}
+
+
+def paced(total: int, rate: float, send: Callable[[int, float], object]) -> float:
+    """Call ``send(k, time.time())`` for k in 0..total-1 on a fixed schedule of ``rate`` per second."""
+    t0 = time.perf_counter()
+    for k in range(total):
+        delay = t0 + k / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        send(k, time.time())
+    return time.perf_counter() - t0
+
+
+class Unavailable(Exception):
+    """The system cannot run here (not installed, or not written yet)."""
+
+
+def emit(doc: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(doc) + "\n")
+    sys.stdout.flush()
+
+
+def run_cli(name: str, roles: dict[str, Callable[[argparse.Namespace], dict[str, Any] | None]], argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog=f"python -m bench.peers {name}")
+    p.add_argument("role", choices=sorted(roles))
+    p.add_argument("--url", default="redis://127.0.0.1:6379/0")
+    p.add_argument("--mode", default="", help="variant of the system (e.g. prefork or threads)")
+    p.add_argument("-n", type=int, default=10_000)
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--rate", type=float, default=200.0)
+    p.add_argument("--lead-in", type=int, default=0)
+    args = p.parse_args(argv)
+    try:
+        doc = roles[args.role](args)
+    except Unavailable as err:
+        emit({"unavailable": str(err)})
+        return UNAVAILABLE
+    if doc is not None:
+        emit(doc)
+    return 0
+
+
+def timed(fn: Callable[[], object]) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    fn()
+    return {"seconds": time.perf_counter() - t0}
+
+
+def wait_for_sigterm() -> str:
+    """Block the main thread until SIGTERM or SIGINT; return the signal's name."""
+    import signal
+    import threading
+
+    got: list[str] = []
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        got.append(signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not stop.wait(0.5):
+        pass
+    return got[0]

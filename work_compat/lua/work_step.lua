@@ -1,0 +1,83 @@
+-- work_step: complete the jobs a worker finished, then fetch its next jobs, in one round trip.
+-- The completion part is gocraft's completion MULTI (§4.8) per job; the fetch part is gocraft's
+-- redisLuaFetchJob (§4.6), taking up to ARGV[3] jobs (1 = exactly Go's fetch).
+-- KEYS[1..4]  P retry, P dead, P history, P history:index
+-- then four per completed job: its in-progress key, P jobs:N:lock, P jobs:N:lock_info,
+--             P history:M (N: the queue it was fetched from; M: its name)
+-- then six per job name to fetch, in the sampled order: P jobs:N, P jobs:N:POOL:inprogress,
+--             P jobs:N:paused, P jobs:N:lock, P jobs:N:lock_info, P jobs:N:max_concurrency
+-- ARGV[1]     the pool id
+-- ARGV[2]     the number of completed jobs
+-- ARGV[3]     the most jobs to fetch (0: only complete)
+-- then seven per completed job: the exact fetched bytes, the fate ("success", "retry", "dead" or
+--             "discard"), the fate's score, the fate's member (job JSON, or ""), the history
+--             entry (or ""), completed_at, the job id
+-- returns     {completed, job bytes, queue key, in-progress key, ...}
+--
+-- A completion writes only if its fetched bytes were still in progress (LREM removed one): a
+-- call repeated after a lost reply, or a job a reaper already requeued, does not change the lock
+-- counters twice. History writes use pcall: a job named "index" collides with the fork's id index
+-- and must not stop the other writes. A fetch group is eligible when its queue is not empty, its
+-- paused key does not exist and its lock is under max_concurrency (missing or 0: no cap); every
+-- job taken does INCR lock and HINCRBY lock_info POOL 1, as Go's fetch does. Several jobs come
+-- from the first eligible group in the sampled order before the next is tried: a group sampled
+-- first with probability p/sum then gets that share of the jobs, as with Go's one-job fetches.
+local pool = ARGV[1]
+local completed = tonumber(ARGV[2])
+local want = tonumber(ARGV[3])
+local done = 0
+for j = 0, completed - 1 do
+  local k = 5 + j * 4
+  local a = 4 + j * 7
+  if redis.call('lrem', KEYS[k], 1, ARGV[a]) == 1 then
+    redis.call('decr', KEYS[k + 1])
+    redis.call('hincrby', KEYS[k + 2], pool, -1)
+    local fate = ARGV[a + 1]
+    if fate == 'retry' then
+      redis.call('zadd', KEYS[1], ARGV[a + 2], ARGV[a + 3])
+    elseif fate == 'dead' then
+      redis.call('zadd', KEYS[2], ARGV[a + 2], ARGV[a + 3])
+    end
+    local entry = ARGV[a + 4]
+    if entry ~= '' then
+      redis.pcall('zadd', KEYS[3], ARGV[a + 5], entry)
+      redis.pcall('zadd', KEYS[k + 3], ARGV[a + 5], entry)
+      redis.pcall('hset', KEYS[4], ARGV[a + 6], entry)
+    end
+    done = done + 1
+  end
+end
+
+local out = {done}
+local first = 5 + completed * 4
+local room = {}
+for i = first, #KEYS, 6 do
+  local r = 0
+  if want > 0 and redis.call('llen', KEYS[i]) > 0 and not redis.call('get', KEYS[i + 2]) then
+    local cap = tonumber(redis.call('get', KEYS[i + 5]))
+    -- a missing lock counts as 0: Go's one-job fetch calls that eligible; a batch stops at the cap
+    local held = tonumber(redis.call('get', KEYS[i + 3])) or 0
+    if not cap or cap == 0 then
+      r = want
+    elseif held < cap then
+      r = cap - held
+    end
+  end
+  room[i] = r
+end
+for i = first, #KEYS, 6 do
+  while want > 0 and room[i] > 0 do
+    local job = redis.call('rpoplpush', KEYS[i], KEYS[i + 1])
+    if not job then
+      break
+    end
+    redis.call('incr', KEYS[i + 3])
+    redis.call('hincrby', KEYS[i + 4], pool, 1)
+    out[#out + 1] = job
+    out[#out + 1] = KEYS[i]
+    out[#out + 1] = KEYS[i + 1]
+    room[i] = room[i] - 1
+    want = want - 1
+  end
+end
+return out
