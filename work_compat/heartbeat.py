@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 from typing import Any
 
 import redis
 
 from .clock import Clock
 from .keys import Keys
+from .loop import BackgroundLoop
 
 __all__ = ["Heartbeater"]
 
@@ -29,8 +29,10 @@ def _hostname() -> str:
         return "hostname_errored"  # what Go writes when the lookup fails
 
 
-class Heartbeater:
+class Heartbeater(BackgroundLoop):
     """Beats at start and every ``period`` seconds; removes the pool's entries on a clean stop."""
+
+    name = "work-compat-heartbeat"
 
     def __init__(
         self,
@@ -44,11 +46,11 @@ class Heartbeater:
         clock: Clock,
         period: float,
     ) -> None:
+        super().__init__(period)
         self.client = client
         self.keys = keys
         self.pool_id = pool_id
         self.clock = clock
-        self.period = period
         self.started_at = clock.now()
         self.fields = {
             "job_names": ",".join(sorted(job_names)),
@@ -57,8 +59,6 @@ class Heartbeater:
             "host": _hostname(),
             "pid": str(os.getpid()),
         }
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="work-compat-heartbeat", daemon=True)
 
     def beat(self) -> None:
         pipe = self.client.pipeline(transaction=False)
@@ -69,14 +69,10 @@ class Heartbeater:
 
     def start(self) -> None:
         self.beat()  # the first beat is synchronous: the pool is visible before it fetches
-        self._thread.start()
+        super().start()
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.period):
-            try:
-                self.beat()
-            except redis.RedisError as err:
-                logger.warning("heartbeat of pool %s failed: %s", self.pool_id, err)
+    def tick(self) -> None:
+        self.beat()
 
     def stop(self, *, deregister: bool = True) -> None:
         """Stop beating; unless told otherwise, remove the pool from ``worker_pools``.
@@ -84,9 +80,7 @@ class Heartbeater:
         ``deregister=False`` leaves the entries for a reaper (Go's or ours) to find, which is what a
         hard stop wants: the jobs still in progress are then requeued by that reaper.
         """
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=self.period + 5)
+        self.stop_loop()
         if not deregister:
             return
         try:

@@ -17,6 +17,7 @@ from . import gojson
 from .clock import Clock
 from .job import Job
 from .keys import Keys
+from .loop import BackgroundLoop
 
 __all__ = ["OBSERVATION_TTL", "Observer"]
 
@@ -39,18 +40,18 @@ class _Slot:
     written: dict[str, str] = field(default_factory=dict)
 
 
-class Observer:
+class Observer(BackgroundLoop):
     """Tracks every worker slot and writes their observation hashes."""
 
+    name = "work-compat-observer"
+
     def __init__(self, client: Any, keys: Keys, worker_ids: list[str], *, clock: Clock, period: float) -> None:
+        super().__init__(period)
         self.client = client
         self.keys = keys
         self.clock = clock
-        self.period = period
         self.slots = [_Slot(w) for w in worker_ids]
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="work-compat-observer", daemon=True)
 
     def started(self, slot: int, job: Job) -> None:
         s = self.slots[slot]
@@ -103,22 +104,17 @@ class Observer:
                 pipe.expire(key, OBSERVATION_TTL)
         pipe.execute()
 
-    def start(self) -> None:
-        self._thread.start()
+    def tick(self) -> None:
+        self.flush()
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.period):
-            try:
-                self.flush()
-            except redis.RedisError as err:
-                logger.warning("writing worker observations failed: %s", err)
-                for s in self.slots:
-                    s.dirty = True
+    def on_error(self, err: redis.RedisError) -> None:
+        logger.warning("writing worker observations failed: %s", err)
+        with self._lock:
+            for s in self.slots:
+                s.dirty = True
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=self.period + 5)
+        self.stop_loop()
         try:
             for s in self.slots:
                 s.busy, s.dirty = False, True

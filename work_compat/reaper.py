@@ -9,17 +9,14 @@ than the retention are cleaned at the end of every run.
 from __future__ import annotations
 
 import logging
-import random
 import re
-import threading
 from collections.abc import Callable
 from typing import Any
-
-import redis
 
 from .clock import Clock
 from .job import HistoryJob
 from .keys import Keys
+from .loop import BackgroundLoop
 
 __all__ = ["Reaper"]
 
@@ -45,8 +42,10 @@ def _completed_at(raw: bytes) -> int | None:
         return None
 
 
-class Reaper:
+class Reaper(BackgroundLoop):
     """Finds dead pools and recovers their jobs; cleans old history."""
+
+    name = "work-compat-reaper"
 
     def __init__(
         self,
@@ -63,6 +62,7 @@ class Reaper:
         jitter: float,
         history_retention: int | None,
     ) -> None:
+        super().__init__(period, first_delay=first_delay, jitter=jitter)
         self.client = client
         self.scripts = scripts
         self.keys = keys
@@ -70,12 +70,7 @@ class Reaper:
         self.own_pool_id = own_pool_id
         self.clock = clock
         self.dead_after = dead_after
-        self.first_delay = first_delay
-        self.period = period
-        self.jitter = jitter
         self.history_retention = history_retention
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="work-compat-reaper", daemon=True)
 
     def dead_pools(self) -> dict[str, list[str] | None]:
         """Pool id -> its job names (None when its heartbeat hash is gone) for every dead pool."""
@@ -154,19 +149,8 @@ class Reaper:
         for start in range(0, len(stale), 500):
             self.client.hdel(self.keys.history_index(), *stale[start : start + 500])
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def _loop(self) -> None:
-        wait = self.first_delay
-        while not self._stop.wait(wait):
-            try:
-                self.reap()
-            except redis.RedisError as err:
-                logger.warning("reaping dead pools failed: %s", err)
-            wait = self.period + random.uniform(0, self.jitter)
+    def tick(self) -> None:
+        self.reap()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
+        self.stop_loop(30)

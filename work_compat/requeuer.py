@@ -10,23 +10,23 @@ unknown name cannot block the set.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
-
-import redis
 
 from .clock import Clock
 from .job import make_identifier
 from .keys import Keys
+from .loop import BackgroundLoop
 
 __all__ = ["Requeuer"]
 
 logger = logging.getLogger(__name__)
 
 
-class Requeuer:
+class Requeuer(BackgroundLoop):
     """Moves due members of the given sorted sets to the queues of ``known_names``."""
+
+    name = "work-compat-requeuer"
 
     def __init__(
         self,
@@ -39,15 +39,13 @@ class Requeuer:
         period: float,
         batch: int,
     ) -> None:
+        super().__init__(period)
         self.script = script
         self.keys = keys
         self.zset_keys = zset_keys
         self.known_names = known_names
         self.clock = clock
-        self.period = period
         self.batch = batch
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="work-compat-requeuer", daemon=True)
 
     def run_once(self) -> int:
         """Move everything due now; returns how many jobs moved."""
@@ -64,17 +62,8 @@ class Requeuer:
                     break
         return total
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.period):
-            try:
-                self.run_once()
-            except redis.RedisError as err:
-                logger.warning("requeuing due jobs failed: %s", err)
+    def tick(self) -> None:
+        self.run_once()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=self.period + 10)
+        self.stop_loop()

@@ -1,0 +1,58 @@
+"""A background loop: a daemon thread that runs ``tick()`` on a cadence until stopped.
+
+The heartbeater, observer, requeuers, reaper and periodic enqueuer are all one of these. A failing
+tick is logged and the loop goes on (Redis may come back); it never dies silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+
+import redis
+
+__all__ = ["BackgroundLoop"]
+
+logger = logging.getLogger(__name__)
+
+
+class BackgroundLoop:
+    """Calls ``tick()`` after ``first_delay`` (default: one period), then every ``period`` plus a
+    uniform 0..``jitter`` seconds, until ``stop()``."""
+
+    name = "work-compat-loop"
+
+    def __init__(self, period: float, *, first_delay: float | None = None, jitter: float = 0.0) -> None:
+        self.period = period
+        self.first_delay = period if first_delay is None else first_delay
+        self.jitter = jitter
+        self._stop_event = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def on_error(self, err: redis.RedisError) -> None:
+        """Called when a tick fails on Redis; the default logs it."""
+        logger.warning("%s: %s", self.name, err)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        wait = self.first_delay
+        while not self._stop_event.wait(wait):
+            try:
+                self.tick()
+            except redis.RedisError as err:
+                self.on_error(err)
+            except Exception:  # a bug in a tick must not end the loop for good
+                logger.exception("%s: tick failed", self.name)
+            wait = self.period + (random.uniform(0, self.jitter) if self.jitter else 0.0)
+
+    def stop_loop(self, timeout: float | None = None) -> None:
+        """Stop the thread, waiting for a tick in progress (up to ``timeout``)."""
+        self._stop_event.set()
+        if self._thread.is_alive():
+            self._thread.join(self.period + 10 if timeout is None else timeout)
