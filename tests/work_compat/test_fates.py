@@ -410,3 +410,31 @@ def test_with_history_off_no_history_is_written(make_pool: MakePool, enq: Enqueu
     assert pool.drain(10)
     assert redis_client.zcard(pool.keys.retry()) == 1 and redis_client.zcard(pool.keys.dead()) == 1
     assert redis_client.keys(pool.keys.history() + "*") == []
+
+
+def test_metadata_outside_args_survives_failure_retry_and_the_requeuer(
+    make_pool: MakePool, redis_client: redis.Redis, client: Client, clock: ManualClock
+) -> None:
+    # Given a job whose JSON carries a field of its own beside args (as celery_shim stores there)
+    keys = client.keys
+    raw = b'{"name":"meta","id":"m1","t":1800000000,"args":{"n":1},"celery":{"retries":0,"root":"r-1"}}'
+    redis_client.lpush(keys.jobs("meta"), raw)
+    redis_client.sadd(keys.known_jobs(), "meta")
+    seen: list[dict[str, object]] = []
+
+    def flaky(job: Job) -> None:
+        seen.append(dict(job.extra))
+        if len(seen) == 1:
+            raise RuntimeError("first run fails")
+
+    pool = make_pool(1)
+    pool.job_with_options("meta", JobOptions(backoff=lambda job: 5), flaky)
+    pool.start()
+    assert pool.drain(10)
+
+    # When it failed once, it sits in retry with the field; and when it is due it runs with it again
+    (retry,), _ = client.retry_jobs()
+    assert retry.job.extra == {"celery": {"retries": 0, "root": "r-1"}}
+    clock.advance(5)
+    wait_until(lambda: len(seen) == 2, what="the retried job to run")
+    assert seen == [{"celery": {"retries": 0, "root": "r-1"}}] * 2
