@@ -1,6 +1,7 @@
 """The ``work-compat`` command: ``worker``, ``enqueue`` (Go's ``workenqueue``), ``fakedata``, ``demo``.
 
-The only module that reads the environment or configures logging. Each subcommand parses its
+With ``cron.local_zone`` (Go's ``TZ`` fallback for cron specs), the only module that reads the
+environment, and the only one that configures logging. Each subcommand parses its
 flags, builds objects and calls one function.
 """
 
