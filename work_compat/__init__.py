@@ -49,6 +49,7 @@ from .worker_pool import WorkerPool
 __version__ = "0.1.0"
 
 __all__ = [
+    "CronSpecError",
     "ArgError",
     "BackoffStrategy",
     "Client",

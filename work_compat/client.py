@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import tzinfo
 from typing import Any, TypeVar
 
 import redis
@@ -17,10 +18,18 @@ import redis
 from .client_types import PeriodicSchedule, Queue, RedisStats, WorkerObservation, WorkerPoolHeartbeat
 from .clock import SYSTEM_CLOCK, Clock
 from .connection import RedisTarget
-from .errors import DecodeError, InvalidJobNameError, NotDeletedError, NotRetriedError, ScheduleNotFoundError
+from .cron import ConstantDelaySchedule, CronSpecError, local_zone
+from .errors import (
+    DecodeError,
+    InvalidJobNameError,
+    NotDeletedError,
+    NotRetriedError,
+    ScheduleNotFoundError,
+    WorkCompatError,
+)
 from .job import DeadJob, HistoryJob, Job, RetryJob, ScheduledJob, decode_job
-from .keys import validate_job_name
 from .namespace import NamespaceBound
+from .periodic import REMOVAL_WINDOW, PeriodicJob, schedule_job
 
 __all__ = ["PAGE_SIZE", "Client"]
 
@@ -51,10 +60,18 @@ def _undecodable(raw: bytes, err: DecodeError) -> Job:
 
 
 class Client(NamespaceBound):
-    """Read and manage one namespace: queues, pools, workers, scheduled/retry/dead, history, schedules."""
+    """Read and manage one namespace: queues, pools, workers, scheduled/retry/dead, history, schedules.
 
-    def __init__(self, namespace: str, redis: RedisTarget, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    ``zone`` is the zone the pools evaluate unprefixed cron specs in (None: the process local zone,
+    as theirs); the client needs it only to find a runtime schedule's instances when it disables,
+    deletes or replaces one.
+    """
+
+    def __init__(
+        self, namespace: str, redis: RedisTarget, *, clock: Clock = SYSTEM_CLOCK, zone: tzinfo | None = None
+    ) -> None:
         super().__init__(namespace, redis, clock=clock)
+        self._zone = zone
 
     # -- pools and workers -----------------------------------------------------------------------
     def worker_pool_heartbeats(self) -> list[WorkerPoolHeartbeat]:
@@ -370,37 +387,69 @@ class Client(NamespaceBound):
     def add_periodic_schedule(self, schedule: PeriodicSchedule) -> PeriodicSchedule:
         """Store (or replace) a schedule under its name; sets created_at (if 0) and updated_at.
 
-        Unlike Go's client, names that would break the key layout are refused here.
+        Unlike Go's client, this refuses a schedule no pool could enqueue: a spec that is invalid or
+        never fires (CronSpecError, naming the field), a job name that breaks the key layout
+        (InvalidJobNameError), args with a number Go cannot decode (ValueError). Replacing a
+        schedule with another job name, spec or args, or with a disabled one, removes the old one's
+        instances already scheduled, as ``disable_periodic_schedule`` does.
         """
         if not schedule.name:
             raise ValueError("a periodic schedule needs a name")
         try:
-            validate_job_name(schedule.job_name)
+            schedule_job(schedule, zone=self._evaluation_zone())
+        except CronSpecError as err:
+            raise CronSpecError(err.spec, err.field, f"{err.reason} (periodic schedule {schedule.name!r})") from None
         except InvalidJobNameError as err:
+            raise InvalidJobNameError(err.name, f"{err.reason} (periodic schedule {schedule.name!r})") from None
+        except ValueError as err:
             raise ValueError(f"periodic schedule {schedule.name!r}: {err}") from None
         now = self._clock.now()
         if not schedule.created_at:
             schedule.created_at = now
         schedule.updated_at = now
         data = schedule.to_json()
+        key = self.keys.periodic_schedules()
         with self._conn.errors():
-            self._redis.hset(self.keys.periodic_schedules(), schedule.name, data.encode("utf-8"))
+            old = self._redis.hget(key, schedule.name)
+            self._redis.hset(key, schedule.name, data.encode("utf-8"))
+        old_job = self._stored_job(schedule.name, old)
+        if old_job is not None:
+            new_job = self._job_of(PeriodicSchedule.from_json(data))
+            if not schedule.enabled or new_job is None or new_job.member(0) != old_job.member(0):
+                self._remove_instances(old_job)
         return schedule
 
     def delete_periodic_schedule(self, name: str) -> None:
-        """Remove a schedule; a missing name is not an error (as in Go)."""
+        """Remove a schedule and its instances already scheduled; a missing name is not an error.
+
+        Go's client only removes the schedule, leaving up to 4 minutes of instances to run; this
+        one also removes those within the next horizon + period (6 min), recomputed from the stored
+        schedule in the client's ``zone``. A code-defined periodic job with the same job name, spec
+        and args writes the same members: it loses them too and writes them again at its next run.
+        A pool's run that read the schedule just before may still add one more batch.
+        """
+        key = self.keys.periodic_schedules()
         with self._conn.errors():
-            self._redis.hdel(self.keys.periodic_schedules(), name)
+            old = self._redis.hget(key, name)
+            self._redis.hdel(key, name)
+        old_job = self._stored_job(name, old)
+        if old_job is not None:
+            self._remove_instances(old_job)
 
     def enable_periodic_schedule(self, name: str) -> None:
         """Turn a schedule on; ScheduleNotFoundError when there is none of that name."""
         self._set_enabled(name, True)
 
     def disable_periodic_schedule(self, name: str) -> None:
-        """Turn a schedule off; ScheduleNotFoundError when there is none of that name."""
-        self._set_enabled(name, False)
+        """Turn a schedule off and remove its instances already scheduled (see
+        ``delete_periodic_schedule``; Go's client leaves them); ScheduleNotFoundError when there is
+        none of that name."""
+        schedule = self._set_enabled(name, False)
+        job = self._job_of(schedule)
+        if job is not None:
+            self._remove_instances(job)
 
-    def _set_enabled(self, name: str, enabled: bool) -> None:
+    def _set_enabled(self, name: str, enabled: bool) -> PeriodicSchedule:
         key = self.keys.periodic_schedules()
         with self._conn.errors():
             raw = self._redis.hget(key, name)
@@ -410,6 +459,39 @@ class Client(NamespaceBound):
             schedule.enabled = enabled
             schedule.updated_at = self._clock.now()
             self._redis.hset(key, name, schedule.to_json().encode("utf-8"))
+        return schedule
+
+    def _evaluation_zone(self) -> tzinfo:
+        return self._zone if self._zone is not None else local_zone()
+
+    def _job_of(self, schedule: PeriodicSchedule) -> PeriodicJob | None:
+        """The periodic job pools make of a schedule; None when they skip it (nothing to remove)."""
+        try:
+            return schedule_job(schedule, zone=self._evaluation_zone())
+        except (WorkCompatError, ValueError):
+            return None
+
+    def _stored_job(self, name: str, raw: bytes | None) -> PeriodicJob | None:
+        if raw is None:
+            return None
+        try:
+            return self._job_of(PeriodicSchedule.from_json(raw))
+        except ValueError as err:
+            logger.warning("periodic schedule %s cannot be parsed: %s", name, err)
+            return None
+
+    def _remove_instances(self, job: PeriodicJob) -> None:
+        """ZREM the job's members for the instants from now to REMOVAL_WINDOW ahead.
+
+        Go's ``@every`` counts from each run, so its instants cannot be recomputed: those stay.
+        """
+        if isinstance(job.schedule, ConstantDelaySchedule):
+            return
+        now = self._clock.now()
+        members = list(job.members(now, now + REMOVAL_WINDOW))
+        if members:
+            with self._conn.errors():
+                self._redis.zrem(self.keys.scheduled(), *members)
 
     # -- server ------------------------------------------------------------------------------------
     def redis_info(self) -> RedisStats:

@@ -44,6 +44,9 @@ class PoolSettings:
     history: bool = True
     history_retention: int = 15 * 24 * 3600
     stop_timeout: float = 30.0
+    periodic_period: float = 120.0
+    periodic_jitter: float = 30.0
+    periodic_horizon: int = 240
 
     def __post_init__(self) -> None:
         for name in ("heartbeat_period", "observer_period", "requeue_period", "dead_after", "reaper_period"):
@@ -51,4 +54,9 @@ class PoolSettings:
                 raise ConfigurationError(f"{name} must be positive")
         if self.fetch_batch < 1 or self.completion_batch < 1 or self.requeue_batch < 1:
             raise ConfigurationError("fetch_batch, completion_batch and requeue_batch must be 1 or more")
+        if self.periodic_period <= 0 or self.periodic_jitter < 0:
+            raise ConfigurationError("periodic_period must be positive and periodic_jitter not negative")
+        if self.periodic_period + self.periodic_jitter >= self.periodic_horizon:
+            # Each instant must fall within the horizon of some run, or it is never enqueued.
+            raise ConfigurationError("periodic_period + periodic_jitter must be shorter than periodic_horizon")
         object.__setattr__(self, "semantics", Semantics(self.semantics))

@@ -2,23 +2,26 @@
 
 ``concurrency`` workers (see ``worker``) each complete and fetch in one round trip and run their
 jobs through a runner: the worker thread itself, an event loop for ``async def`` handlers, or a
-child process. Beside them: the heartbeater, the observer, the two requeuers and the dead-pool
-reaper.
+child process. Beside them: the heartbeater, the observer, the two requeuers, the dead-pool
+reaper and the periodic enqueuer (see ``periodic``).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta, tzinfo
 from typing import Any
 
 import redis
 
 from .clock import SYSTEM_CLOCK, Clock
 from .connection import RedisTarget
+from .cron import local_zone
 from .errors import ConfigurationError
 from .heartbeat import Heartbeater
 from .job import make_identifier
@@ -27,6 +30,7 @@ from .keys import validate_job_name
 from .middleware import Handler, Middleware
 from .namespace import NamespaceBound
 from .observer import Observer
+from .periodic import AlignedEvery, PeriodicEnqueuer, PeriodicJob, every_seconds, parse_spec, periodic_member
 from .pool_settings import DEFAULT_SLEEP_BACKOFFS, PoolSettings
 from .processor import JobProcessor
 from .reaper import Reaper
@@ -43,8 +47,12 @@ logger = logging.getLogger(__name__)
 class WorkerPool(NamespaceBound):
     """A pool of ``concurrency`` workers on one namespace, as ``work.NewWorkerPool`` makes.
 
-    Register with ``job`` / ``job_with_options`` and ``middleware``, then ``start()``;
-    ``drain()`` waits until the queues are empty, ``stop()`` finishes in-flight jobs and leaves.
+    Register with ``job`` / ``job_with_options`` and ``middleware``, and periodic jobs with
+    ``periodically_enqueue`` and friends, then ``start()``; ``drain()`` waits until the queues are
+    empty, ``stop()`` finishes in-flight jobs and leaves.
+
+    ``zone`` evaluates cron specs without a ``CRON_TZ=`` prefix; None is the process local zone,
+    as Go's ``time.Local`` (``cron.local_zone``). Pools sharing periodic jobs must agree on it.
     """
 
     def __init__(
@@ -58,6 +66,7 @@ class WorkerPool(NamespaceBound):
         processes: bool = False,
         settings: PoolSettings | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        zone: tzinfo | None = None,
     ) -> None:
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be 1 or more, got {concurrency!r}")
@@ -69,6 +78,8 @@ class WorkerPool(NamespaceBound):
         self.sleep_backoffs = tuple(sleep_backoffs)
         self.processes = processes
         self.settings = settings or PoolSettings()
+        self.zone = zone if zone is not None else local_zone()
+        self.periodic_jobs: list[PeriodicJob] = []
         self.pool_id = make_identifier()
         self.worker_ids = [make_identifier() for _ in range(concurrency)]
         self.job_types: dict[str, JobType] = {}
@@ -113,6 +124,57 @@ class WorkerPool(NamespaceBound):
         self._extra_known.update(names)
         return self
 
+    # -- periodic jobs (gocraft PeriodicallyEnqueue; the fork's WithArgs, Daily, Hourly, Every) ------
+    def periodically_enqueue(self, spec: str, job_name: str) -> WorkerPool:
+        """Enqueue ``job_name`` (args null) at every instant of the cron ``spec``.
+
+        robfig's syntax, as Go's pools read it: six fields with seconds first, or five with
+        minutes first (Go's v0.5.1 reads five as seconds to months: write six to be read alike),
+        ``CRON_TZ=``/``TZ=`` prefixes, ``@daily`` and the other descriptors. Pools that define the
+        same job with the same spec and args enqueue each instant once between them.
+
+        Raises:
+            CronSpecError: the spec is invalid or never fires; ``field`` names the part at fault.
+            InvalidJobNameError: the name would break the key layout.
+        """
+        return self.periodically_enqueue_with_args(spec, job_name, None)
+
+    def periodically_enqueue_with_args(self, spec: str, job_name: str, args: Mapping[str, Any] | None) -> WorkerPool:
+        """As ``periodically_enqueue``, with ``args`` on every instance (``{}`` stays ``{}``, as Go's)."""
+        self._require_not_started()
+        validate_job_name(job_name)
+        schedule = parse_spec(spec, zone=self.zone, horizon=self.settings.periodic_horizon)
+        job_args = None if args is None else copy.deepcopy(dict(args))
+        periodic_member(job_name, spec, 0, job_args)  # EncodeError now, not in the enqueuer later
+        self.periodic_jobs.append(PeriodicJob(job_name, schedule, job_args))
+        return self
+
+    def daily(self, job_name: str, hour: int, minute: int) -> WorkerPool:
+        """Enqueue ``job_name`` every day at ``hour:minute`` in the pool's zone (spec ``"M H * * *"``).
+
+        Five fields, as the fork writes them; a gocraft v0.5.1 pool reads five fields as seconds to
+        months, so it would not share these instances (write six fields with ``periodically_enqueue``).
+        """
+        return self.periodically_enqueue(f"{_whole(minute, 'minute')} {_whole(hour, 'hour')} * * *", job_name)
+
+    def hourly(self, job_name: str, minute: int) -> WorkerPool:
+        """Enqueue ``job_name`` every hour at ``minute`` (spec ``"M * * * *"``; see ``daily``)."""
+        return self.periodically_enqueue(f"{_whole(minute, 'minute')} * * * *", job_name)
+
+    def every(self, job_name: str, interval: float | timedelta) -> WorkerPool:
+        """Enqueue ``job_name`` at every multiple of ``interval`` (seconds) since the Unix epoch.
+
+        Deliberately not Go's ``Every`` (``@every``, relative to each enqueue run, so never
+        de-duplicated and silent for 4 min or more): the instants are aligned, so every Python
+        pool writes the same ones, and any interval fires. The id reads
+        ``periodic:<name>:@every <Go duration>:<t>``. Sub-second parts are dropped.
+        """
+        self._require_not_started()
+        validate_job_name(job_name)
+        seconds = interval.total_seconds() if isinstance(interval, timedelta) else interval
+        self.periodic_jobs.append(PeriodicJob(job_name, AlignedEvery(every_seconds(seconds))))
+        return self
+
     def set_fetch_filter(self, keep: Callable[[str], bool] | None) -> WorkerPool:
         """Ask ``keep(job_name)`` before every fetch; False leaves that name out of it (rate limits)."""
         self._fetch_filter = keep
@@ -142,10 +204,14 @@ class WorkerPool(NamespaceBound):
         pool._middleware = list(self._middleware)
         pool._extra_known = set(self._extra_known)
         pool._fetch_filter = self._fetch_filter
+        pool.zone = self.zone
+        pool.periodic_jobs = list(self.periodic_jobs)
         return pool
 
     def known_names(self) -> list[str]:
-        return sorted(set(self.job_types) | self._extra_known)
+        """Names this pool's requeuers move to their queues: its jobs, ``add_known_job_names``
+        and its periodic jobs (whose instances would otherwise wait for another pool)."""
+        return sorted(set(self.job_types) | self._extra_known | {pj.job_name for pj in self.periodic_jobs})
 
     def _require_not_started(self) -> None:
         if self._started:
@@ -215,6 +281,16 @@ class WorkerPool(NamespaceBound):
             jitter=s.reaper_jitter,
             history_retention=s.history_retention if s.history else None,
         )
+        self._periodic = PeriodicEnqueuer(
+            self._redis,
+            self.keys,
+            self.periodic_jobs,
+            clock=self._clock,
+            zone=self.zone,
+            period=s.periodic_period,
+            jitter=s.periodic_jitter,
+            horizon=s.periodic_horizon,
+        )
         with self._conn.errors():
             self._heartbeater.start()
         self._observer.start()
@@ -223,6 +299,7 @@ class WorkerPool(NamespaceBound):
         self._workers = [Worker(self, slot) for slot in range(self.concurrency)]
         for w in self._workers:
             w.thread.start()
+        self._periodic.start()  # its first run is done when start() returns
         logger.info(
             "worker pool %s started: %d workers on namespace %r for %s",
             self.pool_id,
@@ -372,6 +449,7 @@ class WorkerPool(NamespaceBound):
             self._heartbeater.stop(deregister=not stuck)
         self._requeuer.stop()
         self._reaper.stop()
+        self._periodic.stop()
         self._close_runners()
         self._aborted = False
         logger.info("worker pool %s stopped", self.pool_id)
@@ -400,3 +478,9 @@ class WorkerPool(NamespaceBound):
         async_runner = getattr(self, "_async_runner", None)
         if async_runner is not None:
             async_runner.close()
+
+
+def _whole(value: int, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigurationError(f"{field} must be an int, got {value!r}")
+    return value

@@ -83,10 +83,21 @@ class GoDriver:
         out: dict[str, Any] = self._run(args, timeout=timeout + 60)
         return out
 
-    def start_work(self, ns: str, jobs: list[str], **flags: str) -> subprocess.Popen[str]:
-        """Run a pool in the background (``-expect 0 -hold-seconds N`` style); caller waits on it."""
+    def start_work(
+        self, ns: str, jobs: list[str], env: dict[str, str] | None = None, **flags: str
+    ) -> subprocess.Popen[str]:
+        """Run a pool in the background (``-expect 0 -hold-seconds N`` style); caller waits on it.
+
+        ``env`` adds to (or overrides) this process's environment, e.g. ``{"TZ": "UTC"}``.
+        """
         args = ["work", *self.common(ns), "-jobs", ",".join(jobs), *_flags(flags)]
-        return subprocess.Popen([str(self.binary), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            [str(self.binary), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=None if env is None else {**os.environ, **env},
+        )
 
     def list(self, ns: str, page: int = 1) -> dict[str, Any]:
         out: dict[str, Any] = self._run(["list", *self.common(ns), "-page", str(page)])

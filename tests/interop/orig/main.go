@@ -506,6 +506,41 @@ type workConfig struct {
 	sleep        map[string]time.Duration
 	checkin      map[string]string
 	backoffFixed map[string]int64
+	periodic     []periodicJob
+}
+
+// periodicJob is one item of -periodic: PeriodicallyEnqueue(spec, name).
+type periodicJob struct {
+	spec string
+	name string
+}
+
+// parsePeriodic parses -periodic "spec=name,spec2=name2". A spec may hold commas
+// ("0,30 * * * * *=a"): an item runs up to the comma after a name, and splits at
+// its last "=" (job names hold neither "=" nor ",").
+func parsePeriodic(s string) ([]periodicJob, error) {
+	var out []periodicJob
+	item := ""
+	for _, part := range strings.Split(s, ",") {
+		if item != "" {
+			item += ","
+		}
+		item += part
+		i := strings.LastIndexByte(item, '=')
+		if i < 0 {
+			continue // a comma inside the spec: the name comes later
+		}
+		spec, name := strings.TrimSpace(item[:i]), strings.TrimSpace(item[i+1:])
+		if spec == "" || name == "" {
+			return nil, fmt.Errorf("-periodic: %q is not spec=name", item)
+		}
+		out = append(out, periodicJob{spec: spec, name: name})
+		item = ""
+	}
+	if strings.TrimSpace(item) != "" {
+		return nil, fmt.Errorf("-periodic: %q is not spec=name", item)
+	}
+	return out, nil
 }
 
 func parseWorkFlags(argv []string) (*commonOpts, *workConfig, int) {
@@ -525,6 +560,7 @@ func parseWorkFlags(argv []string) (*commonOpts, *workConfig, int) {
 	sleepMs := fs.String("sleep-ms", "", "name=MS,... handler run time in milliseconds")
 	checkin := fs.String("checkin", "", "name=msg,... call job.Checkin(msg) at the start of the handler")
 	backoffFixed := fs.String("backoff-fixed", "", "name=SECONDS,... constant-seconds custom Backoff")
+	periodic := fs.String("periodic", "", "spec=name,... PeriodicallyEnqueue(spec, name) on the pool (specs may hold commas)")
 	if !parseFlags(fs, argv) {
 		return nil, nil, exitUsage
 	}
@@ -586,6 +622,9 @@ func parseWorkFlags(argv []string) (*commonOpts, *workConfig, int) {
 		return bad(err)
 	}
 	if cfg.backoffFixed, err = parseNameInts("backoff-fixed", *backoffFixed); err != nil {
+		return bad(err)
+	}
+	if cfg.periodic, err = parsePeriodic(*periodic); err != nil {
 		return bad(err)
 	}
 	sleeps, err := parseNameInts("sleep-ms", *sleepMs)
@@ -782,6 +821,21 @@ func cmdWork(argv []string) int {
 			opts.Backoff = func(*Job) int64 { return secs }
 		}
 		wp.JobWithOptions(name, opts, h)
+	}
+	for _, p := range cfg.periodic {
+		// The library panics on a spec its cron parser refuses: report it as bad usage.
+		if err := func() (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("%v", r)
+				}
+			}()
+			wp.PeriodicallyEnqueue(p.spec, p.name)
+			return nil
+		}(); err != nil {
+			fmt.Fprintf(os.Stderr, "driver work: -periodic %q=%q: %v\n", p.spec, p.name, err)
+			return exitUsage
+		}
 	}
 
 	before, err := poolMembers(pool, co.namespace)
