@@ -49,13 +49,13 @@ from .worker_pool import WorkerPool
 __version__ = "0.1.0"
 
 __all__ = [
-    "CronSpecError",
     "ArgError",
     "BackoffStrategy",
     "Client",
     "Clock",
     "ConfigurationError",
     "Connection",
+    "CronSpecError",
     "DeadJob",
     "DeadNow",
     "DecodeError",
