@@ -31,6 +31,11 @@ class NamespaceBound:
         self._scripts = Scripts(self._redis)
         self._clock = clock
 
+    def ping(self) -> None:
+        """Check that Redis answers; RedisUnavailableError (naming the address) when it does not."""
+        with self._conn.errors():
+            self._redis.ping()
+
     def close(self) -> None:
         """Close the connection this object made from a URL."""
         self._conn.close()

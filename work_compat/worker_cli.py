@@ -15,7 +15,7 @@ from types import FrameType
 from typing import Any
 
 from .enqueue import Enqueuer
-from .errors import ConfigurationError
+from .errors import ConfigurationError, RedisUnavailableError
 from .job import Job
 from .job_options import JobOptions
 from .worker_pool import WorkerPool
@@ -72,6 +72,8 @@ def run_worker(pool: WorkerPool) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if not _wait_for_redis(pool, stop):
+        return 0
     pool.start()
     print(
         f"work-compat worker: pool {pool.pool_id}, {pool.concurrency} "
@@ -83,6 +85,21 @@ def run_worker(pool: WorkerPool) -> int:
         pass
     pool.stop()
     return 0
+
+
+def _wait_for_redis(pool: WorkerPool, stop: threading.Event) -> bool:
+    """Wait until Redis answers (a worker often starts before its Redis, as in docker compose);
+    False if told to stop meanwhile."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            pool.ping()
+            return True
+        except RedisUnavailableError as err:
+            logger.warning("%s; retrying in %.1fs", err, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, 10.0)
+    return False
 
 
 FAKE_JOBS = ("foobar", "lobster", "wat", "bad", "slow")
