@@ -70,8 +70,13 @@ def _python_pool(url: str, namespace: str, client: Client) -> None:
         print(f"  python pool ran {job.name} id={job.id} args={job.args}")
         count(job)
 
+    def tick(job: Job) -> None:
+        print(f"  python pool ran periodic {job.id}")
+        count(job)
+
     pool = WorkerPool(8, namespace, url)
-    pool.job("generate_report", report).job("track_event", count)
+    pool.job("generate_report", report).job("track_event", count).job("tick", tick)
+    pool.every("tick", 1)  # a periodic job: instants at whole seconds, one run each across pools
     started = time.monotonic()
     pool.start()
     try:
@@ -80,6 +85,9 @@ def _python_pool(url: str, namespace: str, client: Client) -> None:
         beats = client.worker_pool_heartbeats()
         print(f"  ran {sum(ran.values())} jobs in {elapsed:.2f}s: {dict(sorted(ran.items()))}")
         print(f"  live pools seen by the client: {[(b.worker_pool_id, b.host, b.pid, b.job_names) for b in beats]}")
+        deadline = time.monotonic() + 5
+        while ran.get("tick", 0) < 2 and time.monotonic() < deadline:  # two periodic runs, bounded
+            time.sleep(0.1)
     finally:
         pool.stop()
     print(_table([(q.job_name, q.count, q.latency) for q in client.queues()], ("queue", "jobs", "latency s")))
