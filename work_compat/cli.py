@@ -1,6 +1,6 @@
 """The ``work-compat`` command: ``worker``, ``enqueue`` (Go's ``workenqueue``), ``fakedata``, ``demo``.
 
-With ``cron.local_zone`` (Go's ``TZ`` fallback for cron specs), the only module that reads the
+With ``gotime.local_zone`` (Go's ``TZ`` fallback for cron specs), the only module that reads the
 environment, and the only one that configures logging. Each subcommand parses its
 flags, builds objects and calls one function.
 """
