@@ -82,32 +82,36 @@ class Enqueuer(NamespaceBound):
     # -- plain ------------------------------------------------------------------------------------
     def enqueue(self, job_name: str, args: Mapping[str, Any] | None = None) -> Job:
         """LPUSH a job onto its queue; returns the Job as stored."""
-        validate_job_name(job_name)
-        now = self._clock.now()
-        job = Job(job_name, self._make_id(), now, _as_args(args))
-        data = job.to_bytes()
-        with self._conn.errors():
-            if self._known_due(job_name, now):
-                pipe = self._redis.pipeline(transaction=False)
-                pipe.lpush(self.keys.jobs(job_name), data)
-                pipe.sadd(self.keys.known_jobs(), job_name)
-                pipe.execute()
-                self._known_until[job_name] = now + KNOWN_JOBS_CACHE_SECONDS
-            else:
-                self._redis.lpush(self.keys.jobs(job_name), data)
-        return job
+        return self.enqueue_job(Job(job_name, self._make_id(), self._clock.now(), _as_args(args)))
 
     def enqueue_in(self, job_name: str, seconds_from_now: int, args: Mapping[str, Any] | None = None) -> ScheduledJob:
         """Schedule a job ``seconds_from_now`` ahead (zero or negative: due at once)."""
-        validate_job_name(job_name)
         now = self._clock.now()
         job = Job(job_name, self._make_id(), now, _as_args(args))
         run_at = now + int(seconds_from_now)
+        self.enqueue_job(job, run_at=run_at)
+        return ScheduledJob(run_at=run_at, job=job)
+
+    def enqueue_job(self, job: Job, *, run_at: int | None = None) -> Job:
+        """Put a Job you built on its queue (or in ``scheduled`` at ``run_at``), with the commands
+        ``enqueue``/``enqueue_in`` use. For layers that choose the id or keep fields beside ``args``
+        (``job.extra``; Go ignores them, Lua moves keep them)."""
+        validate_job_name(job.name)
+        now = self._clock.now()
         data = job.to_bytes()
         with self._conn.errors():
-            self._redis.zadd(self.keys.scheduled(), {data: run_at})
-            self._add_to_known_jobs(job_name, now)
-        return ScheduledJob(run_at=run_at, job=job)
+            if run_at is not None:
+                self._redis.zadd(self.keys.scheduled(), {data: int(run_at)})
+                self._add_to_known_jobs(job.name, now)
+            elif self._known_due(job.name, now):
+                pipe = self._redis.pipeline(transaction=False)
+                pipe.lpush(self.keys.jobs(job.name), data)
+                pipe.sadd(self.keys.known_jobs(), job.name)
+                pipe.execute()
+                self._known_until[job.name] = now + KNOWN_JOBS_CACHE_SECONDS
+            else:
+                self._redis.lpush(self.keys.jobs(job.name), data)
+        return job
 
     # -- unique -----------------------------------------------------------------------------------
     def enqueue_unique(self, job_name: str, args: Mapping[str, Any] | None = None) -> Job | None:

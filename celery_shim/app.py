@@ -1,0 +1,398 @@
+"""Celery: the app object — conf, task registry, ``send_task`` and publishing (Celery's ``celery.app.base``).
+
+The app never connects at construction (example apps are built with ``amqp://`` URLs and must
+still import); the first publish resolves ``broker_url`` to a Redis connection and the gocraft
+namespace (D3), and refuses non-Redis brokers with the equivalent Redis setting (D18).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, overload
+from urllib.parse import urlsplit
+
+from work_compat import Connection, Enqueuer, InvalidJobNameError, Job, Keys, connect, validate_job_name
+
+from .arguments import encode_args, unbound_args
+from .config import NOT_YET_HONOURED, Settings
+from .exceptions import CeleryShimError, ImproperlyConfigured
+from .options import plan_publish
+from .publish import push_with_retries
+from .registry import TaskRegistry
+from .result import AsyncResult
+from .task import Task as BaseTask
+
+__all__ = ["Celery", "InvalidTaskNameError", "current_app", "shared_task"]
+
+logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+_WHITESPACE = re.compile(r"\s")
+
+
+class InvalidTaskNameError(CeleryShimError, ValueError):
+    """A task name that cannot be a gocraft job name (``:``, ``,``, whitespace, ...)."""
+
+
+# -- the current app and shared tasks: the one place celery_shim keeps module state ---------------
+# Celery's shared_task binds a task to every app, present and future, and resolves the "current"
+# app at call time. Apps are held weakly; the current app is the last one built with
+# set_as_current=True (or the default app, made on first need).
+_lock = threading.Lock()
+_current: Celery | None = None
+_apps: weakref.WeakSet[Celery] = weakref.WeakSet()
+_shared: list[BaseTask] = []
+
+
+def current_app() -> Celery:
+    """The current app: the last one made with ``set_as_current=True``, else a default app."""
+    global _current
+    with _lock:
+        app = _current
+    if app is None:
+        app = Celery("default")
+    return app
+
+
+@overload
+def shared_task(fun: F) -> BaseTask: ...
+@overload
+def shared_task(*, name: str | None = ..., **options: Any) -> Callable[[F], BaseTask]: ...
+def shared_task(fun: Any = None, **options: Any) -> Any:
+    """Declare a task not tied to one app: it is registered with every app, and uses the current one."""
+
+    def create(f: Callable[..., Any]) -> BaseTask:
+        task = _make_task(f, None, None, BaseTask, **options)
+        with _lock:
+            _shared.append(task)
+            apps = list(_apps)
+        for app in apps:
+            app.tasks.register(task)
+        return task
+
+    if fun is not None and callable(fun):
+        return create(fun)
+    return create
+
+
+def _make_task(
+    fun: Callable[..., Any],
+    app: Celery | None,
+    main: str | None,
+    base: type[BaseTask],
+    *,
+    name: str | None = None,
+    bind: bool = False,
+    **options: Any,
+) -> BaseTask:
+    module = fun.__module__
+    if module == "__main__" and main:
+        module = main
+    task_name = name if name is not None else f"{module}.{fun.__name__}"
+    _check_task_name(task_name)
+    serializer = options.get("serializer")
+    if serializer not in (None, "json"):
+        raise ImproperlyConfigured(
+            f"task {task_name!r}: serializer {serializer!r} is not supported; Go peers read json"
+        )
+    attrs: dict[str, Any] = {
+        "name": task_name,
+        "run": fun if bind else staticmethod(fun),
+        "_app": app,
+        "__doc__": fun.__doc__,
+        "__module__": fun.__module__,
+        "__wrapped__": fun,
+        **options,
+    }
+    if app is not None:
+        attrs.setdefault("typing", app.strict_typing)
+    cls = type(fun.__name__, (base,), attrs)
+    task: BaseTask = cls()
+    return task
+
+
+def _check_task_name(name: str) -> None:
+    """Job name = task name verbatim (D3); refuse what breaks gocraft's key layout."""
+    try:
+        validate_job_name(name)
+    except InvalidJobNameError as err:
+        raise InvalidTaskNameError(f"task name {name!r} cannot be a gocraft job name: {err}") from err
+    if _WHITESPACE.search(name):
+        raise InvalidTaskNameError(f"task name {name!r} cannot be a gocraft job name: it contains whitespace")
+
+
+def _redis_equivalent(url: str) -> str:
+    """A Redis URL on the same host, for the error message that refuses a non-Redis broker."""
+    try:
+        host = urlsplit(url).hostname or "localhost"
+    except ValueError:
+        host = "localhost"
+    return f"redis://{host}:6379/0"
+
+
+class Celery:
+    """A Celery app over gocraft/work: ``Celery('proj', broker='redis://...')``.
+
+    Keyword arguments other than the named ones become settings, as in Celery.
+    """
+
+    def __init__(
+        self,
+        main: str | None = None,
+        *,
+        broker: str | None = None,
+        backend: str | None = None,
+        include: Sequence[str] | None = None,
+        set_as_current: bool = True,
+        config_source: Any = None,
+        task_cls: type[BaseTask] | None = None,
+        namespace: str | None = None,
+        strict_typing: bool = True,
+        autofinalize: bool = True,
+        **settings: Any,
+    ) -> None:
+        global _current
+        self.main = main
+        self.strict_typing = strict_typing
+        self.task_cls = task_cls or BaseTask
+        self.conf = Settings()
+        if config_source is not None:
+            self.conf.config_from_object(config_source, namespace=namespace)
+        if settings:
+            self.conf.update(settings)
+        if broker is not None:
+            self.conf.broker_url = broker
+        if backend is not None:
+            self.conf.result_backend = backend
+        if include is not None:
+            self.conf.include = tuple(include)
+        self.tasks = TaskRegistry()
+        self.now: Callable[[], float] = time.time  # replaceable in tests; eta/countdown arithmetic
+        self._warned: set[str] = set()
+        self._broker: tuple[str, str, Connection, Keys] | None = None
+        self._enqueuer: Enqueuer | None = None
+        self._base_task: type[BaseTask] | None = None
+        with _lock:
+            _apps.add(self)
+            shared = list(_shared)
+            if set_as_current:
+                _current = self
+        for task in shared:
+            self.tasks.register(task)
+
+    def __repr__(self) -> str:
+        return f"<Celery {self.main or '__main__'} at {id(self):#x}>"
+
+    # -- configuration ----------------------------------------------------------------------------
+    def config_from_object(
+        self, obj: Any, silent: bool = False, force: bool = False, namespace: str | None = None
+    ) -> None:
+        """Read settings live from a module path, ``"mod:attr"``, class or object (see Settings)."""
+        try:
+            self.conf.config_from_object(obj, namespace=namespace)
+        except ImproperlyConfigured:
+            if silent:
+                return
+            raise
+
+    def set_current(self) -> None:
+        global _current
+        with _lock:
+            _current = self
+
+    def check_settings(self) -> None:
+        """Refuse settings the shim cannot honour; warn once for those it does not honour yet."""
+        serializer = self.conf.task_serializer
+        if serializer != "json":
+            raise ImproperlyConfigured(f"task_serializer={serializer!r} is not supported: Go peers read only json")
+        accept = self.conf.accept_content
+        if accept and any(c not in ("json", "application/json") for c in accept):
+            self._warn_once("accept_content", "accept_content lists non-json types; only json is used")
+        for name in NOT_YET_HONOURED:
+            if self.conf.is_set(name):
+                self._warn_once(name, f"setting {name} is not honoured by celery_shim yet; it has no effect")
+
+    def _warn_once(self, key: str, message: str, *args: Any) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message, *args)
+
+    # -- tasks ------------------------------------------------------------------------------------
+    @property
+    def Task(self) -> type[BaseTask]:
+        """The app's task base class: subclass it for custom tasks bound to this app."""
+        if self._base_task is None:
+            self._base_task = type("Task", (self.task_cls,), {"_app": self, "__module__": __name__})
+        return self._base_task
+
+    @overload
+    def task(self, fun: F) -> BaseTask: ...
+    @overload
+    def task(self, *, name: str | None = ..., bind: bool = ..., **options: Any) -> Callable[[F], BaseTask]: ...
+    def task(self, fun: Any = None, **options: Any) -> Any:
+        """``@app.task`` or ``@app.task(name=..., bind=True, max_retries=..., queue=...)``."""
+
+        def create(f: Callable[..., Any]) -> BaseTask:
+            base = options.pop("base", None) or self.Task
+            name = options.get("name")
+            if name and name in self.tasks:
+                existing: BaseTask = self.tasks[name]
+                return existing
+            task = _make_task(f, self, self.main, base, **options)
+            self.tasks.register(task)
+            return task
+
+        if fun is not None and callable(fun):
+            return create(fun)
+        if isinstance(fun, str):
+            options["name"] = fun
+        return create
+
+    def register_task(self, task: BaseTask | type[BaseTask]) -> BaseTask:
+        """Register a Task subclass (or instance) that defines ``run``."""
+        obj = task() if isinstance(task, type) else task
+        if not obj.name:
+            raise InvalidTaskNameError("a class-based task needs a name")
+        _check_task_name(obj.name)
+        self.tasks.register(obj)
+        return obj
+
+    # -- publishing -------------------------------------------------------------------------------
+    def send_task(
+        self,
+        name: str,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        countdown: float | None = None,
+        eta: Any = None,
+        task_id: str | None = None,
+        **options: Any,
+    ) -> AsyncResult:
+        """Publish task ``name`` by name; a locally registered task's signature names the args (D1).
+
+        As in Celery, ``task_always_eager`` does not apply. For a name with no local task,
+        positionals go under ``"*args"`` — declare a stub task to give them names Go can read.
+        """
+        _check_task_name(name)
+        call_args = tuple(args or ())
+        call_kwargs = dict(kwargs or {})
+        if self.conf.task_always_eager:
+            self._warn_once("send_task_eager", "task_always_eager has no effect on send_task")
+        task = self.tasks.get(name)
+        if task is not None:
+            job_args = task.bind_args(call_args, call_kwargs)
+        else:
+            if call_args:
+                self._warn_once(
+                    f"unbound:{name}",
+                    "send_task(%r) with positional args and no local task: they go under '*args', which Go "
+                    "handlers cannot read by name; declare @app.task(name=%r) with the parameters",
+                    name,
+                    name,
+                )
+            job_args = unbound_args(call_args, call_kwargs)
+        options.update(countdown=countdown, eta=eta, task_id=task_id)
+        return self.publish(name, job_args, options, queue=task.queue if task is not None else None)
+
+    def publish(
+        self, name: str, job_args: Mapping[str, Any], options: Mapping[str, Any], *, queue: str | None = None
+    ) -> AsyncResult:
+        """Write one gocraft job for task ``name`` with the named args; returns its AsyncResult."""
+        self.check_settings()
+        plan = plan_publish(options, self.now())
+        for ignored in plan.ignored:
+            self._warn_once(f"option:{ignored}", "call option %r is not supported per message; ignored", ignored)
+        wanted = options.get("queue")
+        if wanted is not None and wanted != (queue or self.conf.task_default_queue):
+            # A gocraft queue is one list per job name: another queue would mean another name (D10).
+            self._warn_once(
+                f"queue:{name}:{wanted}", "task %s cannot be sent to queue %r; it keeps its own", name, wanted
+            )
+        encoded = encode_args(job_args)
+        job_id = plan.job_id or str(uuid.uuid4())
+        job = Job(name, job_id, int(plan.now), encoded)
+        if plan.meta:
+            job.extra["celery"] = _json_meta(plan.meta)
+        use_retry = plan.publish_retry if plan.publish_retry is not None else bool(self.conf.task_publish_retry)
+        policy = (plan.retry_policy or self.conf.task_publish_retry_policy) if use_retry else None
+        push_with_retries(self.enqueuer, job, plan.run_at, policy)
+        logger.debug("published task %s id %s (run_at %s)", name, job_id, plan.run_at)
+        return AsyncResult(job_id, task_name=name, app=self)
+
+    # -- broker -----------------------------------------------------------------------------------
+    @property
+    def namespace(self) -> str:
+        """The gocraft namespace (D3): ``gocraft_namespace``, else the transport's
+        ``global_keyprefix`` (trailing ``:`` dropped), else ``main``, else ``celery``."""
+        ns = self.conf.gocraft_namespace
+        if ns:
+            return str(ns)
+        prefix = (self.conf.broker_transport_options or {}).get("global_keyprefix")
+        if prefix:
+            return str(prefix).rstrip(":")
+        return self.main or "celery"
+
+    def _connection(self) -> tuple[Connection, Keys]:
+        url = self.conf.broker_url
+        namespace = self.namespace
+        cached = self._broker
+        if cached is not None and cached[0] == url and cached[1] == namespace:
+            return cached[2], cached[3]
+        conn = connect(self._redis_url(url))
+        keys = Keys(namespace)
+        conn.require_namespace_fits(namespace)
+        self._broker = (url, namespace, conn, keys)
+        self._enqueuer = None
+        return conn, keys
+
+    @staticmethod
+    def _redis_url(url: Any) -> str:
+        if not url:
+            raise ImproperlyConfigured(
+                "broker_url is not set: set broker_url='redis://localhost:6379/0' (CELERY_BROKER_URL in Django)"
+            )
+        text = str(url)
+        if text.startswith(_REDIS_SCHEMES):
+            return text
+        if text.startswith("redis+socket://"):
+            return "unix://" + text[len("redis+socket://") :]
+        if text.startswith("memory://"):
+            raise ImproperlyConfigured("broker_url='memory://' (the in-process mode) is not implemented yet")
+        raise ImproperlyConfigured(
+            f"broker_url={text.split('://', 1)[0]}://... is not supported: celery_shim speaks gocraft/work on "
+            f"Redis; set broker_url={_redis_equivalent(text)!r} (CELERY_BROKER_URL in Django settings)"
+        )
+
+    @property
+    def enqueuer(self) -> Enqueuer:
+        """A work_compat Enqueuer on the app's broker and namespace, built on first use."""
+        conn, keys = self._connection()
+        if self._enqueuer is None:
+            self._enqueuer = Enqueuer(keys.namespace, conn)
+        return self._enqueuer
+
+    def close(self) -> None:
+        """Close the broker connection the app made."""
+        if self._broker is not None:
+            self._broker[2].close()
+            self._broker = None
+            self._enqueuer = None
+
+    def AsyncResult(self, task_id: str) -> AsyncResult:
+        return AsyncResult(task_id, app=self)
+
+
+def _json_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``"celery"`` metadata object (D4), JSON-ready (headers go through D2's encoding)."""
+    out = dict(meta)
+    if "headers" in out:
+        out["headers"] = encode_args(out["headers"])
+    return out

@@ -1,0 +1,127 @@
+"""A Celery call ``(args, kwargs)`` <-> a gocraft args object (spec D1), and value encoding (D2).
+
+gocraft jobs carry one JSON object of named args, which Go handlers read by key
+(``job.ArgString("address")``). So a call is bound to the task function's signature and every
+bound parameter becomes a key; positional overflow into ``*args`` goes under the reserved key
+``"*args"`` (no Python parameter can have that name) and extra ``**kwargs`` keys go in as-is.
+Defaults are not written. A Go-enqueued ``{"address": "x"}`` maps back to ``f(address="x")``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from .exceptions import EncodeError
+
+__all__ = ["VAR_ARGS_KEY", "bind_call", "call_from_args", "encode_args", "unbound_args"]
+
+VAR_ARGS_KEY = "*args"
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def bind_call(signature: inspect.Signature, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The args object for calling ``signature`` with ``args``/``kwargs``; TypeError if it can't bind."""
+    bound = signature.bind(*args, **kwargs)  # raises TypeError, as calling the function would
+    out: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        kind = signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            if value:
+                out[VAR_ARGS_KEY] = list(value)
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            for key, extra in value.items():
+                if key == VAR_ARGS_KEY:
+                    raise TypeError(f"{VAR_ARGS_KEY!r} is reserved for positional overflow; it cannot be a keyword")
+                out[key] = extra
+        else:
+            out[name] = value
+    return out
+
+
+def unbound_args(args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The args object for a task with no local signature: positionals under ``"*args"``."""
+    if VAR_ARGS_KEY in kwargs:
+        raise TypeError(f"{VAR_ARGS_KEY!r} is reserved for positional overflow; it cannot be a keyword")
+    out = dict(kwargs)
+    if args:
+        out[VAR_ARGS_KEY] = list(args)
+    return out
+
+
+def call_from_args(
+    signature: inspect.Signature, job_args: Mapping[str, Any] | None
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Rebuild ``(args, kwargs)`` from an args object, Go-written or ours.
+
+    Leading positional parameters present in the object are passed positionally (as Celery's
+    request shows them) until the first one that is absent; the rest go by keyword. Keys the
+    signature does not know are passed by keyword too, so the call fails as it would in Python.
+    """
+    remaining = dict(job_args or {})
+    overflow = remaining.pop(VAR_ARGS_KEY, None)
+    positional: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    contiguous = True
+    for name, param in signature.parameters.items():
+        if param.kind in _POSITIONAL:
+            if name in remaining and contiguous:
+                positional.append(remaining.pop(name))
+            elif overflow and param.default is not inspect.Parameter.empty and contiguous:
+                positional.append(param.default)  # a gap before *args can only be filled positionally
+            else:
+                contiguous = False
+                if param.kind is inspect.Parameter.POSITIONAL_ONLY and name in remaining:
+                    raise TypeError(f"positional-only argument {name!r} follows a missing one")
+        elif param.kind is inspect.Parameter.VAR_POSITIONAL:
+            if overflow:
+                if not contiguous:
+                    raise TypeError(f"{VAR_ARGS_KEY!r} given but a positional parameter before it is missing")
+                positional.extend(overflow if isinstance(overflow, list) else [overflow])
+                overflow = None
+    if overflow:
+        raise TypeError(f"the function takes no *args, but the job has {VAR_ARGS_KEY!r}")
+    kwargs.update(remaining)
+    return tuple(positional), kwargs
+
+
+def encode_args(job_args: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON-ready copy of an args object (D2): datetimes, dates and times as ISO-8601 strings,
+    Decimal and UUID as strings, tuples as lists. Anything else non-JSON raises EncodeError naming
+    the argument, before anything is written."""
+    return {name: _encode(value, name, name) for name, value in job_args.items()}
+
+
+def _encode(value: Any, argument: str, path: str) -> Any:
+    if value is None or type(value) in (str, bool, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise EncodeError(argument, value, f"{path} is {value!r}, which JSON cannot carry")
+        return float(value)
+    if isinstance(value, (str, bool, int)):  # subclasses (IntEnum, str Enum): their plain value
+        for base in (bool, int, str):
+            if isinstance(value, base):
+                return base(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise EncodeError(argument, value, f"{path} has a {type(key).__name__} key {key!r}; JSON keys are str")
+            out[key] = _encode(item, argument, f"{path}.{key}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_encode(item, argument, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, (bytes, bytearray)):
+        raise EncodeError(argument, value, f"{path} is bytes; send text or base64 (Go reads JSON strings)")
+    raise EncodeError(argument, value, f"{path} is a {type(value).__name__}, which JSON cannot carry")

@@ -1,0 +1,315 @@
+"""Task: ``@app.task`` functions and their calling API (Celery's ``celery.app.task``).
+
+Publishing binds the call to the function's signature (D1), encodes the values (D2) and hands the
+named args to the app, which writes one gocraft job. Eager mode (``task_always_eager``, ``apply()``)
+runs the same bind, encoding and JSON round trip, then calls the function in this process (D19).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import json
+import logging
+import threading
+import traceback
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from work_compat import gojson
+
+from . import states
+from .arguments import bind_call, call_from_args, encode_args, unbound_args
+from .canvas import Signature
+from .exceptions import Ignore, MaxRetriesExceededError, Reject, Retry
+from .options import plan_publish
+from .result import AsyncResult, EagerResult
+
+if TYPE_CHECKING:
+    from .app import Celery
+
+__all__ = ["Context", "Task"]
+
+logger = logging.getLogger(__name__)
+
+
+class Context:
+    """``task.request``: what the running call knows about itself (Celery's ``Context``)."""
+
+    id: str | None = None
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] | None = None
+    retries: int = 0
+    is_eager: bool = False
+    called_directly: bool = True
+    eta: str | None = None
+    expires: str | None = None
+    headers: dict[str, Any] | None = None
+    root_id: str | None = None
+    parent_id: str | None = None
+    hostname: str | None = None
+    delivery_info: dict[str, Any] | None = None
+    correlation_id: str | None = None
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
+
+    def __repr__(self) -> str:
+        return f"<Context: {vars(self)!r}>"
+
+
+def _iso(epoch: Any) -> str | None:
+    if epoch is None:
+        return None
+    return dt.datetime.fromtimestamp(float(epoch), dt.timezone.utc).isoformat()
+
+
+class Task:
+    """Base class of every task; ``@app.task`` makes a subclass whose ``run`` is the function."""
+
+    name: ClassVar[str | None] = None
+    _app: ClassVar[Celery | None] = None
+    typing: ClassVar[bool] = True
+    max_retries: ClassVar[int | None] = 3
+    default_retry_delay: ClassVar[float] = 180
+    queue: ClassVar[str | None] = None
+    priority: ClassVar[int | None] = None
+    expires: ClassVar[float | dt.datetime | None] = None
+    ignore_result: ClassVar[bool] = False
+    serializer: ClassVar[str] = "json"
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    # -- identity and context ---------------------------------------------------------------------
+    @property
+    def app(self) -> Celery:
+        """The app this task belongs to; a shared task answers the current app."""
+        bound = type(self)._app
+        if bound is not None:
+            return bound
+        from .app import current_app
+
+        return current_app()
+
+    def _stack(self) -> list[Context]:
+        stack: list[Context] | None = getattr(self._local, "stack", None)
+        if stack is None:
+            stack = self._local.stack = []
+        return stack
+
+    @property
+    def request(self) -> Context:
+        """The context of the call running in this thread (a called-directly default otherwise)."""
+        stack = self._stack()
+        return stack[-1] if stack else Context()
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("tasks must define the run method")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task in this process, as a plain function call (``request.called_directly``)."""
+        stack = self._stack()
+        stack.append(Context(args=args, kwargs=kwargs, called_directly=True))
+        try:
+            return self.run(*args, **kwargs)
+        finally:
+            stack.pop()
+
+    def bind_args(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """The gocraft args object for this call (D1); TypeError when it does not bind."""
+        signature = inspect.signature(self.run)
+        if self.typing:
+            return bind_call(signature, args, kwargs)
+        try:
+            return bind_call(signature, args, kwargs)
+        except TypeError:
+            return unbound_args(args, kwargs)
+
+    # -- calling ----------------------------------------------------------------------------------
+    def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """``apply_async(args, kwargs)`` with no options."""
+        return self.apply_async(args, kwargs)
+
+    def apply_async(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        task_id: str | None = None,
+        producer: Any = None,
+        link: Any = None,
+        link_error: Any = None,
+        shadow: str | None = None,
+        **options: Any,
+    ) -> AsyncResult:
+        """Publish one gocraft job for this call; with ``task_always_eager``, run it here instead."""
+        call_args, call_kwargs = _check_call(args, kwargs)
+        if self.expires is not None:
+            options.setdefault("expires", self.expires)
+        app = self.app
+        if app.conf.task_always_eager:
+            return self.apply(call_args, call_kwargs, task_id=task_id or str(uuid.uuid4()), link=link, **options)
+        job_args = self.bind_args(call_args, call_kwargs)
+        options.update(task_id=task_id, link=link, link_error=link_error, shadow=shadow)
+        return app.publish(self.name or "", job_args, options, queue=self.queue)
+
+    def apply(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        task_id: str | None = None,
+        retries: int | None = None,
+        throw: bool | None = None,
+        headers: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> EagerResult:
+        """Run the task in this process and return its EagerResult (D19).
+
+        The call goes through the same bind, encoding and JSON round trip as a published job, so
+        an argument that would fail in production fails here. ``retry()`` re-runs the task at once
+        (no sleeping) with ``retries + 1``; ``throw`` (default ``task_eager_propagates``) re-raises
+        a failure instead of returning a FAILURE result.
+        """
+        app = self.app
+        app.check_settings()
+        call_args, call_kwargs = _check_call(args, kwargs)
+        task_id = task_id or str(uuid.uuid4())
+        retries = retries or 0
+        if throw is None:
+            throw = bool(app.conf.task_eager_propagates)
+        job_args = json.loads(gojson.dumps(encode_args(self.bind_args(call_args, call_kwargs))))
+        run_args, run_kwargs = call_from_args(inspect.signature(self.run), job_args)
+        plan = plan_publish(options, app.now())
+        request = Context(
+            id=task_id,
+            args=run_args,
+            kwargs=run_kwargs,
+            retries=retries,
+            is_eager=True,
+            called_directly=False,
+            eta=_iso(plan.meta.get("eta")),
+            expires=_iso(plan.meta.get("expires")),
+            headers=dict(headers) if headers else None,
+            root_id=plan.meta.get("root_id", task_id),
+            parent_id=plan.meta.get("parent_id"),
+            delivery_info={"is_eager": True, "exchange": None, "routing_key": self.queue, "priority": None},
+        )
+        stack = self._stack()
+        stack.append(request)
+        tb: str | None = None
+        retry_with: Signature | None = None
+        try:
+            retval: Any = self.run(*run_args, **run_kwargs)
+            state = states.SUCCESS
+        except Retry as exc:
+            if throw:  # Celery propagates the Retry itself; the re-run does not happen
+                raise
+            retval, state = exc, states.RETRY
+            retry_with = exc.sig
+        except Ignore as exc:
+            retval, state = exc, states.IGNORED
+        except Reject as exc:
+            retval, state = exc, states.REJECTED
+        except Exception as exc:
+            if throw:
+                raise
+            retval, state, tb = exc, states.FAILURE, traceback.format_exc()
+        finally:
+            stack.pop()
+        if retry_with is not None:
+            return retry_with.apply(retries=retries + 1, throw=throw)
+        return EagerResult(task_id, retval, state, traceback=tb, name=self.name, retries=retries)
+
+    # -- retries ----------------------------------------------------------------------------------
+    def retry(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        exc: BaseException | None = None,
+        throw: bool = True,
+        eta: dt.datetime | None = None,
+        countdown: float | None = None,
+        max_retries: int | None = None,
+        **options: Any,
+    ) -> Retry:
+        """Ask for this task to run again; raises Retry (``raise self.retry(...)`` reads well).
+
+        Past ``max_retries`` (the task's, or this call's), re-raises ``exc`` if given, else raises
+        MaxRetriesExceededError. Called directly (not through a worker or ``apply``), it re-raises.
+        """
+        request = self.request
+        if request.called_directly:
+            raise exc if exc is not None else Retry("Task can be retried", None)
+        limit = self.max_retries if max_retries is None else max_retries
+        if limit is not None and request.retries >= limit:
+            if exc is not None:
+                raise exc
+            raise MaxRetriesExceededError(
+                f"Can't retry {self.name}[{request.id}] args:{request.args} kwargs:{request.kwargs}",
+                task_args=request.args,
+                task_kwargs=request.kwargs,
+            )
+        if eta is None and countdown is None:
+            countdown = self.default_retry_delay
+        sig = self.signature_from_request(request, args, kwargs, countdown=countdown, eta=eta, **options)
+        ret = Retry(exc=exc, when=eta or countdown, is_eager=request.is_eager, sig=sig)
+        # A worker turns this into a gocraft retry entry (D6); in eager mode apply() re-runs sig.
+        if throw:
+            raise ret
+        return ret
+
+    def signature_from_request(
+        self,
+        request: Context,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Signature:
+        """The call to make again for ``retry()``: same id and headers, new args if given."""
+        opts = {"task_id": request.id, "headers": request.headers, **options}
+        return Signature(
+            self,
+            request.args if args is None else args,
+            request.kwargs if kwargs is None else kwargs,
+            {k: v for k, v in opts.items() if v is not None},
+        )
+
+    # -- signatures and results -------------------------------------------------------------------
+    def signature(
+        self, args: Sequence[Any] | None = None, kwargs: Mapping[str, Any] | None = None, **options: Any
+    ) -> Signature:
+        immutable = bool(options.pop("immutable", False))
+        return Signature(self, args, kwargs, options, immutable=immutable)
+
+    subtask = signature
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A partial call: ``add.s(2)``."""
+        return Signature(self, args, kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """An immutable call, which ignores the args it is later given."""
+        return Signature(self, args, kwargs, immutable=True)
+
+    def AsyncResult(self, task_id: str) -> AsyncResult:
+        return AsyncResult(task_id, task_name=self.name, app=self.app)
+
+    def __repr__(self) -> str:
+        return f"<@task: {self.name}>"
+
+
+def _check_call(args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Celery's argument types for apply_async: args a list or tuple, kwargs a mapping."""
+    if args is None:
+        args = ()
+    if kwargs is None:
+        kwargs = {}
+    if not isinstance(args, (list, tuple)):
+        raise TypeError("argument 'args' must be a list or tuple")
+    if not isinstance(kwargs, Mapping):
+        raise TypeError("argument 'kwargs' must be a mapping")
+    return tuple(args), dict(kwargs)
