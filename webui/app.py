@@ -1,0 +1,43 @@
+"""make_app: the Tornado application for one namespace, with no module state [flower app.py].
+
+The Client, Enqueuer, settings and the thread pool that runs their blocking calls travel in the
+application's settings, so handlers reach them through ``self.application`` and two apps on two
+namespaces can share a process.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, ThreadPoolExecutor
+
+import tornado.web
+
+from work_compat import Client, Enqueuer
+
+from .handlers.base import NotFoundHandler
+from .routes import routes
+from .settings import WebSettings
+
+__all__ = ["make_app"]
+
+
+def make_app(
+    client: Client,
+    enqueuer: Enqueuer,
+    settings: WebSettings | None = None,
+    *,
+    executor: Executor | None = None,
+) -> tornado.web.Application:
+    """Build the application. Without ``executor`` it makes a thread pool of ``max_workers``,
+    found at ``app.settings["work_executor"]``; whoever stops serving shuts it down."""
+    settings = settings or WebSettings(namespace=client.namespace)
+    if executor is None:
+        executor = ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="webui")
+    return tornado.web.Application(
+        routes(settings.url_prefix),
+        default_handler_class=NotFoundHandler,
+        work_client=client,
+        work_enqueuer=enqueuer,
+        web_settings=settings,
+        work_executor=executor,
+        compress_response=False,
+    )

@@ -1,0 +1,1 @@
+"""Request handlers: ``base`` (shared plumbing), ``api`` (the JSON API)."""

@@ -1,0 +1,341 @@
+"""The JSON API on the fork's workwebui paths and payload shapes (protocol §7.3).
+
+Bodies are Go's bytes: each value's own ``to_json()`` (work_compat writes Go's field order and
+escaping) laid out as Go's MarshalIndent. Where the fork answers 500 for everything, these routes
+say what went wrong: 400 bad input, 404 unknown, 409 already moved, 503 Redis down.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from work_compat import (
+    BackoffStrategy,
+    EnqueueOptions,
+    Job,
+    PeriodicSchedule,
+    RedisUnavailableError,
+    RetryOptions,
+    WorkCompatError,
+    gojson,
+)
+
+from ..jsonfmt import array, obj
+from .base import ApiError, BaseHandler
+
+__all__ = [
+    "BusyWorkersHandler",
+    "DashboardHandler",
+    "DeadJobActionHandler",
+    "DeadJobsBulkHandler",
+    "EnqueueHandler",
+    "HealthcheckHandler",
+    "HistoryJobHandler",
+    "HistoryJobsHandler",
+    "PeriodicScheduleHandler",
+    "PeriodicScheduleToggleHandler",
+    "PeriodicSchedulesHandler",
+    "QueuesHandler",
+    "RedisInfoHandler",
+    "WorkerPoolsHandler",
+    "ZsetDeleteHandler",
+    "ZsetPageHandler",
+]
+
+_UINT_RE = re.compile(r"[0-9]+")
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+_INT64_MAX = 2**63 - 1
+_MAX_PAGE = 2**40  # far beyond any real set, small enough for Redis's LIMIT offset
+
+
+# Go decodes the enqueue body's numbers into float64 (§7.3), so 2.50 is re-encoded as 2.5 and
+# 12345678901234567890 as 12345678901234567000. NaN and Infinity are not JSON.
+def _refuse(name: str) -> Any:
+    raise ValueError(f"invalid JSON literal {name}")
+
+
+_GO_NUMBERS = json.JSONDecoder(parse_int=float, parse_constant=_refuse)
+_STRATEGIES = {"linear": BackoffStrategy.LINEAR, "fixed": BackoffStrategy.FIXED}
+
+
+def _page(handler: BaseHandler) -> int:
+    """``?page=``: missing or empty is 1, 0 is 1, anything but an unsigned decimal is a 400."""
+    raw = handler.get_query_argument("page", "", strip=False)
+    if raw == "":
+        return 1
+    if not _UINT_RE.fullmatch(raw) or int(raw) > _MAX_PAGE:
+        raise ApiError(400, f"invalid page {raw!r}: want a page number from 1")
+    return max(int(raw), 1)
+
+
+def _int64(name: str, raw: str) -> int:
+    """A numeric path segment, as Go's ParseInt(raw, 10, 64) reads it; 400 otherwise."""
+    if not _INT_RE.fullmatch(raw) or not -(2**63) <= int(raw) <= _INT64_MAX:
+        raise ApiError(400, f"invalid {name} {raw!r}: want a base-10 integer")
+    return int(raw)
+
+
+def _json_body(handler: BaseHandler, decoder: json.JSONDecoder | None = None) -> Any:
+    try:
+        text = handler.request.body.decode("utf-8", "replace")
+        return decoder.decode(text) if decoder else gojson.loads(text)
+    except ValueError as err:
+        raise ApiError(400, f"request body is not valid JSON: {err}") from err
+
+
+def _ignore_failures(fn: Any, default: Any) -> Any:
+    """The dashboard shows 0 for a sub-query that fails, as Go's does; but Redis down is a 503."""
+    try:
+        return fn()
+    except RedisUnavailableError:
+        raise
+    except WorkCompatError:
+        return default
+
+
+class HealthcheckHandler(BaseHandler):
+    """``GET /healthcheck``: ``OK`` when Redis answers (Flower's probe route); 503 JSON otherwise."""
+
+    requires_auth = False
+
+    async def get(self) -> None:
+        await self.run_blocking(self.client.ping)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish("OK")
+
+
+class DashboardHandler(BaseHandler):
+    """``GET /api/dashboard``: counts of queues, sets, history, workers and schedules."""
+
+    async def get(self) -> None:
+        self.write_go_json(await self.run_blocking(self._counts))
+
+    def _counts(self) -> str:
+        c = self.client
+        queues = _ignore_failures(c.queues, [])
+        pools = _ignore_failures(c.worker_pool_heartbeats, [])
+        busy = _ignore_failures(lambda: [o for o in c.worker_observations() if o.is_busy], [])
+
+        def count(pairs: list[tuple[str, int]]) -> str:
+            return obj((k, str(v)) for k, v in pairs)
+
+        def total(page_fn: Any) -> int:
+            return int(_ignore_failures(lambda: page_fn(1)[1], 0))
+
+        return obj(
+            [
+                ("queues", count([("total", len(queues)), ("jobs", sum(q.count for q in queues))])),
+                ("retry", count([("count", total(c.retry_jobs))])),
+                ("scheduled", count([("count", total(c.scheduled_jobs))])),
+                ("dead", count([("count", total(c.dead_jobs))])),
+                ("history", count([("count", _ignore_failures(c.history_count, 0))])),
+                (
+                    "workers",
+                    count(
+                        [
+                            ("active", len(busy)),
+                            ("total", sum(len(p.worker_ids or []) for p in pools)),
+                            ("pools", len(pools)),
+                        ]
+                    ),
+                ),
+                ("schedules", count([("count", len(_ignore_failures(c.periodic_schedules, [])))])),
+            ]
+        )
+
+
+class QueuesHandler(BaseHandler):
+    """``GET /api/queues``: every known job name's queue (``[]`` when none)."""
+
+    async def get(self) -> None:
+        queues = await self.run_blocking(self.client.queues)
+        self.write_go_json(array(q.to_json() for q in queues))
+
+
+class WorkerPoolsHandler(BaseHandler):
+    """``GET /api/worker_pools``: every pool's heartbeat, by pool id."""
+
+    async def get(self) -> None:
+        pools = await self.run_blocking(self.client.worker_pool_heartbeats)
+        self.write_go_json(array(p.to_json() for p in pools))
+
+
+class BusyWorkersHandler(BaseHandler):
+    """``GET /api/busy_workers``: observations of busy workers; ``null`` when none is, as Go."""
+
+    async def get(self) -> None:
+        observations = await self.run_blocking(self.client.worker_observations)
+        busy = [o for o in observations if o.is_busy]
+        self.write_go_json(array(o.to_json() for o in busy) if busy else "null")
+
+
+class ZsetPageHandler(BaseHandler):
+    """``GET /api/{retry,scheduled,dead}_jobs?page=``: ``{"count":total,"jobs":[...]}``, 20 a page."""
+
+    def initialize(self, which: str) -> None:
+        self.which = which
+
+    async def get(self) -> None:
+        page = _page(self)
+        c = self.client
+        pages: dict[str, Callable[[int], tuple[Sequence[Any], int]]] = {
+            "retry": c.retry_jobs,
+            "scheduled": c.scheduled_jobs,
+            "dead": c.dead_jobs,
+        }
+        items, total = await self.run_blocking(pages[self.which], page)
+        self.write_go_json(obj([("count", str(total)), ("jobs", array(i.to_json() for i in items))]))
+
+
+class ZsetDeleteHandler(BaseHandler):
+    """``POST /api/delete_{dead,retry,scheduled}_job/{score}/{job_id}``; 409 when it is gone."""
+
+    def initialize(self, which: str) -> None:
+        self.which = which
+
+    async def post(self, score: str, job_id: str) -> None:
+        at = _int64({"dead": "died_at", "retry": "retry_at", "scheduled": "run_at"}[self.which], score)
+        fn = {
+            "dead": self.client.delete_dead_job,
+            "retry": self.client.delete_retry_job,
+            "scheduled": self.client.delete_scheduled_job,
+        }[self.which]
+        await self.run_blocking(fn, at, job_id)
+        self.write_ok()
+
+
+class DeadJobActionHandler(BaseHandler):
+    """``POST /api/retry_dead_job/{died_at}/{job_id}``: back to its queue; 409 when not retried."""
+
+    async def post(self, died_at: str, job_id: str) -> None:
+        await self.run_blocking(self.client.retry_dead_job, _int64("died_at", died_at), job_id)
+        self.write_ok()
+
+
+class DeadJobsBulkHandler(BaseHandler):
+    """``POST /api/delete_all_dead_jobs`` and ``/api/retry_all_dead_jobs``."""
+
+    def initialize(self, action: str) -> None:
+        self.action = action
+
+    async def post(self) -> None:
+        fn = self.client.delete_all_dead_jobs if self.action == "delete" else self.client.retry_all_dead_jobs
+        await self.run_blocking(fn)
+        self.write_ok()
+
+
+class PeriodicSchedulesHandler(BaseHandler):
+    """``GET /api/periodic_schedules`` (``[]`` when none) and ``POST`` to add or replace one.
+
+    Unlike the fork, a schedule no pool could run (bad spec, bad job name, no name) is a 400.
+    """
+
+    async def get(self) -> None:
+        schedules = await self.run_blocking(self.client.periodic_schedules)
+        self.write_go_json(array(s.to_json() for s in schedules))
+
+    async def post(self) -> None:
+        try:
+            schedule = PeriodicSchedule.from_json(self.request.body)
+        except ValueError as err:
+            raise ApiError(400, f"request body is not a periodic schedule: {err}") from err
+        await self.run_blocking(self.client.add_periodic_schedule, schedule, bad_input=(ValueError,))
+        self.write_ok()
+
+
+class PeriodicScheduleHandler(BaseHandler):
+    """``DELETE /api/periodic_schedules/{name}``: ok even when there was none (as Go)."""
+
+    async def delete(self, name: str) -> None:
+        await self.run_blocking(self.client.delete_periodic_schedule, name)
+        self.write_ok()
+
+
+class PeriodicScheduleToggleHandler(BaseHandler):
+    """``POST /api/periodic_schedules/{name}/enable|disable``; 404 when there is none of that name."""
+
+    async def post(self, name: str, action: str) -> None:
+        fn = self.client.enable_periodic_schedule if action == "enable" else self.client.disable_periodic_schedule
+        await self.run_blocking(fn, name)
+        self.write_ok()
+
+
+class HistoryJobsHandler(BaseHandler):
+    """``GET /api/history_jobs?page=&job_name=``: completed attempts, newest first."""
+
+    async def get(self) -> None:
+        page = _page(self)
+        job_name = self.get_query_argument("job_name", "")
+        items, total = await self.run_blocking(self.client.history_jobs, page, job_name)
+        self.write_go_json(obj([("count", str(total)), ("jobs", array(i.to_json() for i in items))]))
+
+
+class HistoryJobHandler(BaseHandler):
+    """``GET /api/history_jobs/{job_id}``: the latest attempt; 404 ``job not found``."""
+
+    async def get(self, job_id: str) -> None:
+        item = await self.run_blocking(self.client.history_job_by_id, job_id)
+        if item is None:
+            raise ApiError(404, "job not found")
+        self.write_go_json(item.to_json())
+
+
+class RedisInfoHandler(BaseHandler):
+    """``GET /api/redis_info``: the fork's summary of INFO."""
+
+    async def get(self) -> None:
+        stats = await self.run_blocking(self.client.redis_info)
+        self.write_go_json(stats.to_json())
+
+
+def _int_member(body: dict[str, Any], name: str, where: str) -> int:
+    """An integer member Go would decode into an int field (whole floats only; 0 when absent)."""
+    v = body.get(name)
+    if v is None:
+        return 0
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not float(v).is_integer():
+        raise ApiError(400, f"{where}{name} must be an integer")
+    return int(v)
+
+
+def enqueue_request(body: Any) -> tuple[str, dict[str, Any] | None, EnqueueOptions]:
+    """Read the fork's enqueue body: job_name, args, delay (s), retry{max_retries, strategy, base_delay}."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    job_name = body.get("job_name")
+    if job_name is not None and not isinstance(job_name, str):
+        raise ApiError(400, "job_name must be a string")
+    if not job_name:
+        raise ApiError(400, "job_name is required")
+    args = body.get("args")
+    if args is not None and not isinstance(args, dict):
+        raise ApiError(400, "args must be a JSON object")
+    delay = _int_member(body, "delay", "")
+    retry = body.get("retry")
+    options: RetryOptions | None = None
+    if retry is not None:
+        if not isinstance(retry, dict):
+            raise ApiError(400, "retry must be a JSON object")
+        strategy = retry.get("strategy")
+        options = RetryOptions(
+            max_retries=_int_member(retry, "max_retries", "retry."),
+            # Go: "linear" -> 1, "fixed" -> 2, anything else (missing included) -> 0
+            strategy=_STRATEGIES.get(strategy, BackoffStrategy.EXPONENTIAL)
+            if isinstance(strategy, str)
+            else BackoffStrategy.EXPONENTIAL,
+            base_delay=_int_member(retry, "base_delay", "retry."),
+        )
+    return job_name, args, EnqueueOptions(delay=max(delay, 0), retry=options)
+
+
+class EnqueueHandler(BaseHandler):
+    """``POST /api/enqueue``: ``EnqueueWithOptions`` (never unique); answers with the Job."""
+
+    async def post(self) -> None:
+        job_name, args, options = enqueue_request(_json_body(self, _GO_NUMBERS))
+        job: Job | None = await self.run_blocking(self.enqueuer.enqueue_with_options, job_name, args, options)
+        assert job is not None  # only a unique enqueue returns None
+        self.write_go_json(job.to_json())
