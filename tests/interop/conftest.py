@@ -7,12 +7,11 @@ missing Go toolchain fails the run under CI=true and skips elsewhere (CI also fa
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from tests.interop.driver import LIBRARIES, GoDriver, build, find_go
+from tests.interop.driver import LIBRARIES, GoDriver, build, require_go
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.interop
@@ -37,12 +36,7 @@ def go_binary_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def go_driver(go_lib: str, go_binary_dir: Path, redis_server: RedisServer) -> GoDriver:
-    go = find_go()
-    if go is None:
-        message = "the Go toolchain is not installed: the interop tests need `go` on PATH"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    go = require_go("the interop tests")
     if go_lib not in _built:
         _built[go_lib] = build(go_lib, go_binary_dir, go)
     return GoDriver(go_lib, _built[go_lib], redis_server.url)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.interop.driver import find_go
+from tests.interop.driver import require_go
 from work_compat.cron import CronSpecError, go_duration, local_zone, parse
 from work_compat.errors import ConfigurationError
 
@@ -287,12 +287,7 @@ GoResults = dict[tuple[str, str, int], dict[str, Any]]
 @pytest.fixture(scope="session")
 def go_cron(tmp_path_factory: pytest.TempPathFactory) -> GoResults:
     """robfig's answers for every (Go zone, spec, start), from one Go process per zone."""
-    go = find_go()
-    if go is None:
-        message = "the Go toolchain is not installed: the cron comparison needs `go` on PATH"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    go = require_go("the cron comparison")
     binary = build_cron_program(tmp_path_factory.mktemp("go-cron"), go)
     answers: GoResults = {}
     for key, (tz, _) in GO_ZONES.items():
