@@ -238,6 +238,21 @@ class Client(NamespaceBound):
         """A page of 20 dead jobs, oldest death first, and the total."""
         return self._zset_page(self.keys.dead(), page, lambda s, j: DeadJob(s, j))
 
+    def scheduled_count(self) -> int:
+        """How many jobs ``scheduled`` holds (the total of ``scheduled_jobs``, without a page)."""
+        with self._conn.errors():
+            return int(self._redis.zcard(self.keys.scheduled()))
+
+    def retry_count(self) -> int:
+        """How many jobs wait to retry."""
+        with self._conn.errors():
+            return int(self._redis.zcard(self.keys.retry()))
+
+    def dead_count(self) -> int:
+        """How many jobs are dead."""
+        with self._conn.errors():
+            return int(self._redis.zcard(self.keys.dead()))
+
     def _delete_single(self, key: str, score: int, job_id: str) -> bytes:
         with self._conn.errors():
             count, member = self._scripts.delete_single(keys=[key], args=[int(score), job_id])

@@ -269,3 +269,11 @@ def test_redis_info_summarises_the_server(client: Client, enq: Enqueuer) -> None
     info = client.redis_info()
     assert info.version.count(".") == 2 and info.db_keys >= 2 and info.connected_clients >= 1
     assert json.loads(info.to_json())["version"] == info.version
+
+
+def test_counts_of_the_sorted_sets(client: Client, enq: Enqueuer, redis_client: redis.Redis) -> None:
+    enq.enqueue_in("a", 60, {})
+    enq.enqueue_in("a", 90, {})
+    redis_client.zadd(client.keys.dead(), {dead_job("d", 1, T0).to_bytes(): T0})
+    assert (client.scheduled_count(), client.retry_count(), client.dead_count()) == (2, 0, 1)
+    assert client.scheduled_count() == client.scheduled_jobs()[1]

@@ -122,15 +122,15 @@ class DashboardHandler(BaseHandler):
         def count(pairs: list[tuple[str, int]]) -> str:
             return obj((k, str(v)) for k, v in pairs)
 
-        def total(page_fn: Any) -> int:
-            return int(_ignore_failures(lambda: page_fn(1)[1], 0))
+        def total(count_fn: Any) -> int:
+            return int(_ignore_failures(count_fn, 0))
 
         return obj(
             [
                 ("queues", count([("total", len(queues)), ("jobs", sum(q.count for q in queues))])),
-                ("retry", count([("count", total(c.retry_jobs))])),
-                ("scheduled", count([("count", total(c.scheduled_jobs))])),
-                ("dead", count([("count", total(c.dead_jobs))])),
+                ("retry", count([("count", total(c.retry_count))])),
+                ("scheduled", count([("count", total(c.scheduled_count))])),
+                ("dead", count([("count", total(c.dead_count))])),
                 ("history", count([("count", _ignore_failures(c.history_count, 0))])),
                 (
                     "workers",
