@@ -322,9 +322,15 @@ class PeriodicEnqueuer(BackgroundLoop):
         return True
 
     def start(self) -> None:
-        """Run once now (so a started pool has its instances in ``scheduled``), then on a timer."""
+        """Run once now, past the gate, then on a timer (gated).
+
+        The first run ignores ``last_periodic_enqueue``: any Go pool that starts sets it, periodic
+        jobs or not, and a pool starting within 2 s of one would otherwise leave its own jobs
+        unscheduled until its next run, minutes later. Writing the same members again is harmless.
+        """
         try:
-            self.tick()
+            if self.jobs or self.client.exists(self.keys.periodic_schedules()):
+                self.enqueue()
         except redis.RedisError as err:
             self.on_error(err)
         super().start()

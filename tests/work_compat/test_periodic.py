@@ -175,6 +175,17 @@ def test_the_gate_lets_a_run_through_unless_a_pool_ran_within_two_seconds(
         assert redis_client.get(pool.keys.last_periodic_enqueue()) == str(T0).encode()
 
 
+def test_a_starting_pool_schedules_its_jobs_even_if_another_pool_just_passed_the_gate(
+    make_pool: MakePool, redis_client: redis.Redis, clock: ManualClock
+) -> None:
+    # Given a Go pool (with or without periodic jobs) that ran its enqueuer this very second
+    pool = make_pool(zone=UTC).job("noop", lambda job: None).periodically_enqueue("*/20 * * * * *", "tick")
+    redis_client.set(pool.keys.last_periodic_enqueue(), str(T0))
+    # When this pool starts, its first run ignores the gate: its own instants are there at once
+    pool.start()
+    assert instants_of(redis_client, pool, "tick")
+
+
 @pytest.mark.parametrize(("offset", "first", "last"), [(0, 20, 220), (5, 20, 240), (19, 20, 240), (20, 40, 240)])
 def test_a_run_adds_the_instants_strictly_after_now_and_before_now_plus_the_horizon(
     make_pool: MakePool, redis_client: redis.Redis, clock: ManualClock, offset: int, first: int, last: int
