@@ -22,6 +22,7 @@ from work_compat import Connection, Enqueuer, InvalidJobNameError, Job, Keys, co
 from .arguments import encode_args, unbound_args
 from .config import NOT_YET_HONOURED, Settings
 from .exceptions import CeleryShimError, ImproperlyConfigured
+from .memory import memory_connection
 from .options import plan_publish
 from .publish import push_with_retries
 from .registry import TaskRegistry
@@ -346,7 +347,10 @@ class Celery:
         cached = self._broker
         if cached is not None and cached[0] == url and cached[1] == namespace:
             return cached[2], cached[3]
-        conn = connect(self._redis_url(url))
+        if str(url or "").startswith("memory://"):
+            conn = memory_connection(str(url))
+        else:
+            conn = connect(self._redis_url(url))
         keys = Keys(namespace)
         conn.require_namespace_fits(namespace)
         self._broker = (url, namespace, conn, keys)
@@ -364,8 +368,6 @@ class Celery:
             return text
         if text.startswith("redis+socket://"):
             return "unix://" + text[len("redis+socket://") :]
-        if text.startswith("memory://"):
-            raise ImproperlyConfigured("broker_url='memory://' (the in-process mode) is not implemented yet")
         raise ImproperlyConfigured(
             f"broker_url={text.split('://', 1)[0]}://... is not supported: celery_shim speaks gocraft/work on "
             f"Redis; set broker_url={_redis_equivalent(text)!r} (CELERY_BROKER_URL in Django settings)"

@@ -17,6 +17,7 @@ from celery_shim import Celery
 from celery_shim.app import InvalidTaskNameError
 from celery_shim.arguments import call_from_args
 from celery_shim.exceptions import EncodeError, ImproperlyConfigured
+from celery_shim.memory import memory_connection
 from tests.celery_shim.conftest import T0
 from work_compat import Enqueuer, Job, Keys, decode_job
 
@@ -250,7 +251,6 @@ def test_send_task_uses_a_local_signature_or_star_args(
     [
         ("amqp://guest:guest@rabbit:5672//", "redis://rabbit:6379/0"),
         ("sqs://", "redis://localhost:6379/0"),
-        ("memory://", "not implemented yet"),
         (None, "broker_url is not set"),
     ],
 )
@@ -265,6 +265,26 @@ def test_non_redis_brokers_are_refused_on_first_use(url: str | None, hint: str) 
         add.delay(1, 2)
     app.conf.task_always_eager = True  # eager mode never needs the broker
     assert add.delay(1, 2).get() == 3
+
+
+def test_memory_broker_runs_the_same_publish_in_process() -> None:
+    # Given an app on a memory:// URL (process-wide, as kombu's memory transport)
+    app = Celery("proj", broker="memory://publish-test", gocraft_namespace="mem")
+
+    @app.task(name="send_email")
+    def send_email(address: str, subject: str = "hi") -> None: ...
+
+    try:
+        # When a task is delayed and another scheduled
+        send_email.delay("a@b")
+        send_email.apply_async(("c@d",), countdown=30)
+        # Then the gocraft job is there for another client of the same URL, with named args
+        client = memory_connection("memory://publish-test").client
+        (raw,) = client.lrange("mem:jobs:send_email", 0, -1)
+        assert decode_job(raw).args == {"address": "a@b"}
+        assert client.zcard("mem:scheduled") == 1 and client.sismember("mem:known_jobs", "send_email")
+    finally:
+        app.close()
 
 
 def test_namespace_resolution(broker_url: str) -> None:
