@@ -2,7 +2,7 @@
 
 Which libraries run is ``--go-libs`` (default ``orig``): the proxy serves gocraft/work v0.5.1 but
 refuses LarnTechKe/work entirely, so ``fork`` can only be selected where the proxy serves it. A
-missing Go toolchain fails the run under CI=true and skips elsewhere (CI also fails on skips).
+missing Go toolchain fails the tests that need it.
 """
 
 from __future__ import annotations
