@@ -38,9 +38,10 @@ def _text(v: bytes | str) -> str:
 
 
 def step_arguments(
-    keys: Keys, pool_id: str, done: list[Completion], fetch_keys: list[str], want: int
+    keys: Keys, pool_id: str, done: list[Completion], fetch_keys: list[str], quotas: list[int], want: int
 ) -> tuple[list[str], list[Any]]:
-    """KEYS and ARGV of ``work_step`` for completing ``done`` and fetching up to ``want`` jobs."""
+    """KEYS and ARGV of ``work_step`` for completing ``done`` and fetching up to ``want`` jobs
+    (``quotas``: how many each group of ``fetch_keys`` is asked for first)."""
     script_keys = [keys.retry(), keys.dead(), keys.history(), keys.history_index()]
     script_args: list[Any] = [pool_id, len(done), want]
     for c in done:
@@ -56,7 +57,7 @@ def step_arguments(
             keys.history_for(job.name if job is not None and job.name else f.queue_name),
         ]
         script_args += [f.raw, c.kind, c.score, member, entry, c.completed_at, job.id if job else ""]
-    return script_keys + fetch_keys, script_args
+    return script_keys + fetch_keys, script_args + quotas
 
 
 class StepGate:
@@ -111,8 +112,10 @@ class Worker:
     def _step(self, done: list[Completion], want: int) -> list[Fetched]:
         """One round trip: write ``done``, fetch up to ``want``. Raises redis errors."""
         pool = self.pool
-        fetch_keys = pool.fetch_keys() if want else []
-        script_keys, script_args = step_arguments(pool.keys, pool.pool_id, done, fetch_keys, want if fetch_keys else 0)
+        fetch_keys, quotas = pool.fetch_plan(want) if want else ([], [])
+        script_keys, script_args = step_arguments(
+            pool.keys, pool.pool_id, done, fetch_keys, quotas, want if fetch_keys else 0
+        )
         with pool.gate.step():
             reply = pool.scripts.work_step(keys=script_keys, args=script_args)
             prefix_len = len(pool.keys.jobs_prefix())

@@ -329,13 +329,12 @@ class WorkerPool(NamespaceBound):
     def _child_checkin(self, slot: int, job_id: str, message: str) -> None:
         self._observer.checkin(slot, job_id, message)
 
-    def fetch_keys(self) -> list[str]:
-        """KEYS of a fetch: six per job name, in a freshly sampled priority order."""
+    def fetch_plan(self, want: int) -> tuple[list[str], list[int]]:
+        """KEYS of a fetch (six per job name, in a freshly sampled priority order) and each name's quota."""
         keys: list[str] = []
+        quotas: list[int] = []
         k = self.keys
-        for name in self._sampler.order():
-            if self._fetch_filter is not None and not self._fetch_filter(name):
-                continue
+        for name, quota in self._sampler.plan(want, self._fetch_filter):
             keys += [
                 k.jobs(name),
                 k.jobs_in_progress(name, self.pool_id),
@@ -344,7 +343,8 @@ class WorkerPool(NamespaceBound):
                 k.jobs_lock_info(name),
                 k.jobs_max_concurrency(name),
             ]
-        return keys
+            quotas.append(quota)
+        return keys, quotas
 
     # -- jobs held in memory, and the repair after a lost reply ------------------------------------
     def held_add(self, values: Iterable[bytes]) -> None:

@@ -12,6 +12,7 @@
 -- then seven per completed job: the exact fetched bytes, the fate ("success", "retry", "dead" or
 --             "discard"), the fate's score, the fate's member (job JSON, or ""), the history
 --             entry (or ""), completed_at, the job id
+-- then one per job name to fetch: its quota, how many of the jobs it is asked for first
 -- returns     {completed, job bytes, queue key, in-progress key, ...}
 --
 -- A completion writes only if its fetched bytes were still in progress (LREM removed one): a
@@ -19,9 +20,10 @@
 -- counters twice. History writes use pcall: a job named "index" collides with the fork's id index
 -- and must not stop the other writes. A fetch group is eligible when its queue is not empty, its
 -- paused key does not exist and its lock is under max_concurrency (missing or 0: no cap); every
--- job taken does INCR lock and HINCRBY lock_info POOL 1, as Go's fetch does. Several jobs come
--- from the first eligible group in the sampled order before the next is tried: a group sampled
--- first with probability p/sum then gets that share of the jobs, as with Go's one-job fetches.
+-- job taken does INCR lock and HINCRBY lock_info POOL 1, as Go's fetch does. A first pass takes
+-- each group's quota (drawn by priority, as that many one-job Go fetches would choose); what an
+-- empty, paused or capped group leaves untaken then goes to the eligible groups in the sampled
+-- order, as a Go fetch falls through to its next queue.
 local pool = ARGV[1]
 local completed = tonumber(ARGV[2])
 local want = tonumber(ARGV[3])
@@ -65,11 +67,13 @@ for i = first, #KEYS, 6 do
   end
   room[i] = r
 end
-for i = first, #KEYS, 6 do
-  while want > 0 and room[i] > 0 do
+local quota_at = 4 + completed * 7
+local function take(i, n)
+  while want > 0 and n > 0 and room[i] > 0 do
     local job = redis.call('rpoplpush', KEYS[i], KEYS[i + 1])
     if not job then
-      break
+      room[i] = 0
+      return
     end
     redis.call('incr', KEYS[i + 3])
     redis.call('hincrby', KEYS[i + 4], pool, 1)
@@ -78,6 +82,13 @@ for i = first, #KEYS, 6 do
     out[#out + 1] = KEYS[i + 1]
     room[i] = room[i] - 1
     want = want - 1
+    n = n - 1
   end
+end
+for i = first, #KEYS, 6 do
+  take(i, tonumber(ARGV[quota_at + (i - first) / 6]) or 0)
+end
+for i = first, #KEYS, 6 do
+  take(i, want)
 end
 return out
