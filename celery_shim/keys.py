@@ -1,0 +1,77 @@
+"""Every Redis key and channel celery_shim adds to a gocraft namespace, built in one place.
+
+Two families: the shim's side keys live under the gocraft namespace (``<ns>:celery:...``, spec D4,
+D14, D15, D17), which Go never reads; result keys follow Celery's own Redis backend layout
+(``celery-task-meta-<id>``, D5) so a stock Celery client reading the same backend sees them. The
+result prefix is optional, as Celery's ``result_backend_transport_options['global_keyprefix']``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from work_compat import namespace_prefix
+
+__all__ = ["ResultKeys", "ShimKeys"]
+
+
+@dataclass(frozen=True)
+class ShimKeys:
+    """Side keys of one gocraft namespace; Go pools never touch them."""
+
+    namespace: str
+
+    def _p(self) -> str:
+        return namespace_prefix(self.namespace) + "celery:"
+
+    def canvas(self, task_id: str) -> str:
+        """The continuation of a task (link, link_error, chain, chord): a JSON string (D15)."""
+        return f"{self._p()}canvas:{task_id}"
+
+    def chord(self, group_id: str) -> str:
+        """How many header tasks of a chord have finished (INCR counter, D15)."""
+        return f"{self._p()}chord:{group_id}"
+
+    def revoked(self) -> str:
+        """Revoked task ids: a sorted set scored by revoke time (D17)."""
+        return f"{self._p()}revoked"
+
+    def rate_limits(self) -> str:
+        """Rate limits set at runtime: a hash task name -> rate (``"10/s"``, D14)."""
+        return f"{self._p()}rate_limits"
+
+    def time_limits(self) -> str:
+        """Time limits set at runtime: a hash task name -> JSON ``{"soft":..,"hard":..}``."""
+        return f"{self._p()}time_limits"
+
+    def control(self) -> str:
+        """The pub/sub channel of remote-control commands for Python workers (D17)."""
+        return f"{self._p()}control"
+
+    def abort(self, task_id: str) -> str:
+        """The abort flag of an AbortableTask."""
+        return f"{self._p()}abort:{task_id}"
+
+
+@dataclass(frozen=True)
+class ResultKeys:
+    """Celery's Redis result-backend keys (``celery.backends.redis`` layout)."""
+
+    prefix: str = ""
+
+    def task(self, task_id: str) -> str:
+        """The task's result and state as JSON; also the pub/sub channel ``get()`` listens on."""
+        return f"{self.prefix}celery-task-meta-{task_id}"
+
+    def group(self, group_id: str) -> str:
+        """A saved GroupResult."""
+        return f"{self.prefix}celery-taskset-meta-{group_id}"
+
+    def task_pattern(self) -> str:
+        """SCAN pattern over every stored task result."""
+        return f"{self.prefix}celery-task-meta-*"
+
+    def task_id_of(self, key: str) -> str | None:
+        """The task id in a result key, or None for another key."""
+        head = f"{self.prefix}celery-task-meta-"
+        return key[len(head) :] if key.startswith(head) else None
