@@ -144,6 +144,25 @@ def all_systems(arq_python: str) -> list[System]:
             "worker --pool=threads --concurrency=8; otherwise as prefork",
         ),
         System(
+            "celery_shim_threads",
+            "celery_shim threads",
+            "celery_shim",
+            "celery_shim_peer",
+            "threads",
+            10,
+            "the Celery runner's task module with `from celery_shim import Celery`; WorkController(app, "
+            "concurrency=8, pool='threads'); no result backend; job history on (default)",
+        ),
+        System(
+            "celery_shim_prefork",
+            "celery_shim prefork",
+            "celery_shim",
+            "celery_shim_peer",
+            "prefork",
+            11,
+            "as threads, with pool='prefork' (child processes)",
+        ),
+        System(
             "rq",
             "RQ",
             "peer",
@@ -647,6 +666,25 @@ def summarize(systems: list[System], results: dict[str, dict[str, Any]]) -> None
         res["ratio_vs_go"] = rate / go if rate and go else None
         res["ratio_vs_best_python_peer"] = rate / best_peer[0] if rate and best_peer else None
     results["_best_python_peer"] = {"key": best_peer[1], "jobs_per_s": best_peer[0]} if best_peer else {}
+    # celery_shim against Celery itself: task throughput and delay() throughput, best of each side
+    for s in systems:
+        res = results[s.key]
+        enq = [r["enqueue_s"] for r in res.get("runs", []) if r.get("enqueue_s")]
+        res["enqueue_per_s"] = args_n(res) / min(enq) if enq and args_n(res) else None
+    celery = [results[s.key] for s in systems if s.key.startswith("celery_") and s.kind == "peer"]
+    best_tasks = max((r.get("jobs_per_s") or 0 for r in celery), default=0)
+    best_delay = max((r.get("enqueue_per_s") or 0 for r in celery), default=0)
+    for s in systems:
+        res = results[s.key]
+        res["ratio_vs_celery"] = res["jobs_per_s"] / best_tasks if res.get("jobs_per_s") and best_tasks else None
+        res["delay_ratio_vs_celery"] = (
+            res["enqueue_per_s"] / best_delay if res.get("enqueue_per_s") and best_delay else None
+        )
+
+
+def args_n(res: dict[str, Any]) -> int:
+    """Jobs enqueued per throughput run, as recorded with the results."""
+    return int(res.get("n") or 0)
 
 
 def fmt(v: float | None, spec: str, suffix: str = "") -> str:
@@ -715,6 +753,30 @@ def render_markdown(
         "process); PSS splits shared pages between processes, so it adds up to what the tree really uses.",
         "- Every handler does the same: two `time_ns()` calls and one 32-byte write to a FIFO the runner reads.",
         "",
+    ]
+    shim = [s for s in systems if s.kind == "celery_shim" or (s.kind == "peer" and s.key.startswith("celery_"))]
+    if any(s.kind == "celery_shim" for s in shim):
+        lines += [
+            "### celery_shim against Celery",
+            "",
+            "| system | delay()/s | ratio vs Celery | tasks/s | ratio vs Celery |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for s in shim:
+            res = results[s.key]
+            if res["status"] != "ok":
+                lines.append(f"| {s.label} | {res.get('status_text', 'n/a')} | | | |")
+                continue
+            delay = f"{fmt(res.get('enqueue_per_s'), ',.0f')} | {fmt(res.get('delay_ratio_vs_celery'), '.2f', 'x')}"
+            tasks = f"{fmt(res.get('jobs_per_s'), ',.0f')} | {fmt(res.get('ratio_vs_celery'), '.2f', 'x')}"
+            lines.append(f"| {s.label} | {delay} | {tasks} |")
+        lines += [
+            "",
+            f"- delay()/s: {a.n:,} `noop.apply_async(kwargs=...)` calls one at a time from one process, best run; "
+            "tasks/s as jobs/s above. Ratios over the better of Celery's prefork and threads rows.",
+            "",
+        ]
+    lines += [
         "| system | version | configuration |",
         "| --- | --- | --- |",
     ]
@@ -741,7 +803,7 @@ def version_text(s: System) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.workers", description=__doc__.split("\n\n")[0])
-    p.add_argument("--redis", metavar="URL", help="use this Redis instead of a private one: databases 1-9 are FLUSHED")
+    p.add_argument("--redis", metavar="URL", help="use this Redis instead of a private one: databases 1-11 are FLUSHED")
     p.add_argument(
         "--only",
         metavar="LIST",
@@ -823,13 +885,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         server = EmbeddedRedis().start()
         base_url = server.url
-    results: dict[str, dict[str, Any]] = {s.key: {"key": s.key, "label": s.label, "runs": []} for s in systems}
+    results: dict[str, dict[str, Any]] = {
+        s.key: {"key": s.key, "label": s.label, "runs": [], "n": args.n} for s in systems
+    }
     try:
         client = redis.Redis.from_url(base_url)
         client.ping()
         databases = int(client.config_get("databases").get("databases") or 16)
-        if databases < 10:
-            raise SystemExit(f"this Redis has {databases} databases; the benchmark uses 1-9")
+        if databases < 12:
+            raise SystemExit(f"this Redis has {databases} databases; the benchmark uses 1-11")
         with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
             bench = Bench(args, base_url, go_binary, Path(tmp))
             print(f"Redis at {base_url}; {args.n:,} jobs, concurrency {args.concurrency}", file=sys.stderr)

@@ -12,7 +12,7 @@ import sys
 
 from bench.peers._common import run_cli
 
-SYSTEMS = ("work_compat_pool", "celery_peer", "rq_peer", "dramatiq_peer", "arq_peer", "huey_peer")
+SYSTEMS = ("work_compat_pool", "celery_peer", "celery_shim_peer", "rq_peer", "dramatiq_peer", "arq_peer", "huey_peer")
 
 
 def main(argv: list[str]) -> int:
