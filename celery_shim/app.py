@@ -178,6 +178,7 @@ class Celery:
         self.tasks = TaskRegistry()
         self.now: Callable[[], float] = time.time  # replaceable in tests; eta/countdown arithmetic
         self._warned: set[str] = set()
+        self._settings_checked_until = 0.0
         self._broker: tuple[str, str, Connection, Keys] | None = None
         self._enqueuer: Enqueuer | None = None
         self._base_task: type[BaseTask] | None = None
@@ -214,6 +215,10 @@ class Celery:
         serializer = self.conf.task_serializer
         if serializer != "json":
             raise ImproperlyConfigured(f"task_serializer={serializer!r} is not supported: Go peers read only json")
+        now = time.monotonic()
+        if now < self._settings_checked_until:  # the warnings below are once-only; no need per publish
+            return
+        self._settings_checked_until = now + 1.0
         accept = self.conf.accept_content
         if accept and any(c not in ("json", "application/json") for c in accept):
             self._warn_once("accept_content", "accept_content lists non-json types; only json is used")

@@ -120,9 +120,21 @@ class Task:
         finally:
             stack.pop()
 
+    def run_signature(self) -> inspect.Signature:
+        """The signature of ``run``, cached until ``run`` is replaced (tests patch it)."""
+        run = self.run
+        target = getattr(run, "__func__", run)
+        cached = self.__dict__.get("_signature")
+        if cached is not None and cached[0] is target:
+            sig: inspect.Signature = cached[1]
+            return sig
+        sig = inspect.signature(run)
+        self.__dict__["_signature"] = (target, sig)
+        return sig
+
     def bind_args(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """The gocraft args object for this call (D1); TypeError when it does not bind."""
-        signature = inspect.signature(self.run)
+        signature = self.run_signature()
         if self.typing:
             return bind_call(signature, args, kwargs)
         try:
