@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from work_compat import Connection, Enqueuer, InvalidJobNameError, Job, Keys, connect, validate_job_name
 
 from .arguments import encode_args, unbound_args
+from .backend import Backend, RedisBackend, backend_from_conf
 from .config import NOT_YET_HONOURED, Settings
 from .exceptions import CeleryShimError, ImproperlyConfigured
 from .memory import memory_connection
@@ -182,6 +183,7 @@ class Celery:
         self._broker: tuple[str, str, Connection, Keys] | None = None
         self._enqueuer: Enqueuer | None = None
         self._base_task: type[BaseTask] | None = None
+        self._backend: tuple[Any, Backend] | None = None
         with _lock:
             _apps.add(self)
             shared = list(_shared)
@@ -386,8 +388,29 @@ class Celery:
             self._enqueuer = Enqueuer(keys.namespace, conn)
         return self._enqueuer
 
+    @property
+    def backend(self) -> Backend:
+        """The result backend ``result_backend`` names (D5), built on first use and rebuilt when
+        the setting changes; a DisabledBackend when none is set."""
+        url = self.conf.result_backend
+        cached = self._backend
+        if cached is not None and cached[0] == url:
+            return cached[1]
+        backend = backend_from_conf(self.conf, broker=lambda: self._connection()[0])
+        self._close_backend()
+        self._backend = (url, backend)
+        return backend
+
+    def _close_backend(self) -> None:
+        cached, self._backend = self._backend, None
+        if cached is not None and isinstance(cached[1], RedisBackend):
+            broker = self._broker
+            if broker is None or broker[2] is not cached[1].conn:
+                cached[1].conn.close()
+
     def close(self) -> None:
-        """Close the broker connection the app made."""
+        """Close the broker and result backend connections the app made."""
+        self._close_backend()
         if self._broker is not None:
             self._broker[2].close()
             self._broker = None

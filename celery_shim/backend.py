@@ -1,0 +1,424 @@
+"""Result backends: Celery's own Redis result layout, and the disabled backend (spec D5).
+
+``RedisBackend`` writes ``celery-task-meta-<id>`` as Celery 5's Redis backend does (JSON with
+``status, result, traceback, children, date_done, task_id``, the extended request fields with
+``result_extended``, SETEX with ``result_expires``, PUBLISH of the same bytes on the key's name),
+so a stock Celery client on the same Redis reads what the shim wrote, and the shim reads what
+Celery wrote. ``DisabledBackend`` stands in when no ``result_backend`` is set: writes are no-ops,
+reads raise Celery's NotImplementedError.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from work_compat import Connection, connect
+from work_compat.connection import redact_url
+
+from . import states
+from .exceptions import ImproperlyConfigured, TimeoutError
+from .keys import ResultKeys
+from .memory import memory_connection
+from .result_codec import decode_meta, dumps, exception_to_dict, loads
+
+__all__ = ["NO_BACKEND_MESSAGE", "Backend", "DisabledBackend", "RedisBackend", "UnusableBackend", "backend_from_conf"]
+
+logger = logging.getLogger(__name__)
+
+NO_BACKEND_MESSAGE = "No result backend is configured.\nPlease see the documentation for more information."
+DEFAULT_EXPIRES = 86400.0
+
+
+def _pending(task_id: str) -> dict[str, Any]:
+    return {"status": states.PENDING, "result": None, "traceback": None, "children": None, "task_id": task_id}
+
+
+def _as_tuple(child: Any) -> Any:
+    as_tuple = getattr(child, "as_tuple", None)
+    return as_tuple() if callable(as_tuple) else child
+
+
+def _request_get(request: Any, name: str) -> Any:
+    if request is None:
+        return None
+    if isinstance(request, Mapping):
+        return request.get(name)
+    return getattr(request, name, None)
+
+
+class RedisBackend:
+    """Celery's Redis result layout on one Redis connection.
+
+    ``expires`` is the TTL of a stored result in seconds (None or 0: kept forever);
+    ``failure_expires`` the TTL of FAILURE results (None: ``expires``, Celery 5.7's
+    ``result_failure_expires``); ``extended`` adds the request's name, args, kwargs, worker,
+    retries and queue (``result_extended``).
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        keys: ResultKeys | None = None,
+        expires: float | None = DEFAULT_EXPIRES,
+        failure_expires: float | None = None,
+        extended: bool = False,
+        now: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.keys = keys or ResultKeys()
+        self.expires = expires
+        self.failure_expires = failure_expires
+        self.extended = extended
+        self._now = now or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    @property
+    def _redis(self) -> Any:
+        return self.conn.client
+
+    def __repr__(self) -> str:
+        return f"<RedisBackend {self.conn.address}>"
+
+    # -- writing ----------------------------------------------------------------------------------
+    def meta_for(
+        self, task_id: str, result: Any, state: str, traceback: str | None = None, request: Any = None
+    ) -> dict[str, Any]:
+        """The JSON-ready document Celery stores for this state (exceptions as Celery's dicts)."""
+        if state in states.EXCEPTION_STATES and isinstance(result, BaseException):
+            result = exception_to_dict(result)
+        children = None if request is None else [_as_tuple(c) for c in _request_get(request, "children") or ()]
+        meta: dict[str, Any] = {
+            "status": state,
+            "result": result,
+            "traceback": traceback,
+            "children": children,
+            "date_done": self._now().isoformat() if state in states.READY_STATES else None,
+        }
+        group = _request_get(request, "group")
+        if group:
+            meta["group_id"] = group
+        parent = _request_get(request, "parent_id")
+        if parent:
+            meta["parent_id"] = parent
+        if self.extended and request is not None:
+            delivery = _request_get(request, "delivery_info") or {}
+            meta.update(
+                name=_request_get(request, "task") or _request_get(request, "name"),
+                args=_request_get(request, "args"),
+                kwargs=_request_get(request, "kwargs"),
+                worker=_request_get(request, "hostname"),
+                retries=_request_get(request, "retries"),
+                queue=delivery.get("routing_key") if isinstance(delivery, Mapping) else None,
+            )
+        meta["task_id"] = task_id
+        return meta
+
+    def store_result(
+        self, task_id: str, result: Any, state: str, traceback: str | None = None, request: Any = None
+    ) -> None:
+        """Write the task's state and result, and publish it for waiting ``get()`` calls.
+
+        As in Celery, a stored SUCCESS is final: a late duplicate run (at-least-once delivery)
+        does not overwrite it.
+        """
+        meta = self.meta_for(task_id, result, state, traceback, request)
+        try:
+            payload = dumps(meta)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"result of task {task_id} cannot be stored as JSON: {err}") from err
+        key = self.keys.task(task_id)
+        ttl = self.expires
+        if state == states.FAILURE and self.failure_expires is not None:
+            ttl = self.failure_expires
+        with self.conn.errors():
+            current = self._redis.get(key)
+            if current is not None and _status_of(current) == states.SUCCESS:
+                logger.debug("task %s already has a SUCCESS result; %s not stored", task_id, state)
+                return
+            pipe = self._redis.pipeline(transaction=False)
+            if ttl:
+                pipe.setex(key, max(1, int(ttl)), payload)
+            else:
+                pipe.set(key, payload)
+            pipe.publish(key, payload)
+            pipe.execute()
+
+    def mark_as_started(self, task_id: str, request: Any = None, **meta: Any) -> None:
+        """STARTED with ``meta`` (Celery's worker stores ``pid`` and ``hostname``) as the result."""
+        self.store_result(task_id, meta, states.STARTED, request=request)
+
+    def forget(self, task_id: str) -> None:
+        """Delete the stored result."""
+        with self.conn.errors():
+            self._redis.delete(self.keys.task(task_id))
+
+    # -- reading ----------------------------------------------------------------------------------
+    def raw_meta(self, task_id: str) -> dict[str, Any] | None:
+        """The stored document as JSON values (exceptions still dicts), or None when absent."""
+        with self.conn.errors():
+            data = self._redis.get(self.keys.task(task_id))
+        return _parse(task_id, data)
+
+    def get_task_meta(self, task_id: str) -> dict[str, Any]:
+        """The stored meta with exceptions rebuilt; ``{"status": "PENDING", "result": None, ...}``
+        when nothing is stored."""
+        meta = self.raw_meta(task_id)
+        if meta is None:
+            return _pending(task_id)
+        return decode_meta(meta)
+
+    def get_many(self, task_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Metas of several tasks in one round trip (PENDING for those absent)."""
+        ids = list(task_ids)
+        if not ids:
+            return {}
+        with self.conn.errors():
+            values = self._redis.mget([self.keys.task(i) for i in ids])
+        out = {}
+        for task_id, data in zip(ids, values):
+            meta = _parse(task_id, data)
+            out[task_id] = _pending(task_id) if meta is None else decode_meta(meta)
+        return out
+
+    def exists(self, task_id: str) -> bool:
+        """Whether a result (of any state) is stored for ``task_id``."""
+        with self.conn.errors():
+            return bool(self._redis.exists(self.keys.task(task_id)))
+
+    def wait_for(self, task_id: str, timeout: float | None = None, interval: float = 0.5) -> dict[str, Any]:
+        """Block until the task's stored state is ready; returns its meta.
+
+        Listens on the key's channel so a PUBLISH wakes it at once, and re-reads the key every
+        ``interval`` seconds as well (a message can be missed across a reconnect, and Celery
+        writers on other setups may not publish). TimeoutError after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = max(0.01, float(interval))
+        pubsub = self._subscribe(self.keys.task(task_id))
+        try:
+            while True:
+                meta = self.get_task_meta(task_id)
+                if meta["status"] in states.READY_STATES:
+                    return meta
+                nap = interval
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError("The operation timed out.")
+                    nap = min(nap, left)
+                if pubsub is None:
+                    time.sleep(nap)
+                    continue
+                try:
+                    self._wait_message(pubsub, nap)
+                except Exception as err:  # a dropped subscription: fall back to polling
+                    logger.debug("result subscription for %s lost (%s); polling", task_id, err)
+                    _close(pubsub)
+                    pubsub = None
+        finally:
+            if pubsub is not None:
+                _close(pubsub)
+
+    def _subscribe(self, channel: str) -> Any:
+        try:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(channel)
+            return pubsub
+        except Exception as err:  # Cluster without pub/sub support, fakeredis quirks, ...
+            logger.debug("cannot subscribe to %s (%s); polling", channel, err)
+            return None
+
+    @staticmethod
+    def _wait_message(pubsub: Any, seconds: float) -> None:
+        """Return when a message arrives or ``seconds`` pass."""
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if pubsub.get_message(timeout=left) is not None:
+                return
+
+    # -- groups -----------------------------------------------------------------------------------
+    def save_group(self, group_id: str, result_tuple: Any) -> None:
+        """Store a GroupResult as Celery does: ``{"result": <as_tuple()>}`` with the result TTL."""
+        payload = dumps({"result": result_tuple})
+        key = self.keys.group(group_id)
+        with self.conn.errors():
+            if self.expires:
+                self._redis.setex(key, max(1, int(self.expires)), payload)
+            else:
+                self._redis.set(key, payload)
+
+    def restore_group(self, group_id: str) -> Any:
+        """The stored ``as_tuple()`` of a group, or None."""
+        with self.conn.errors():
+            data = self._redis.get(self.keys.group(group_id))
+        if data is None:
+            return None
+        try:
+            doc = loads(data)
+        except ValueError:
+            logger.warning("stored group %s is not JSON; ignored", group_id)
+            return None
+        return doc.get("result") if isinstance(doc, dict) else None
+
+    def delete_group(self, group_id: str) -> None:
+        with self.conn.errors():
+            self._redis.delete(self.keys.group(group_id))
+
+
+def _parse(task_id: str, data: bytes | str | None) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    try:
+        meta = loads(data)
+    except ValueError:
+        logger.warning("stored result of task %s is not JSON; read as PENDING", task_id)
+        return None
+    if not isinstance(meta, dict) or "status" not in meta:
+        logger.warning("stored result of task %s has no status; read as PENDING", task_id)
+        return None
+    return meta
+
+
+def _status_of(data: bytes | str) -> str | None:
+    try:
+        meta = loads(data)
+    except ValueError:
+        return None
+    return meta.get("status") if isinstance(meta, dict) else None
+
+
+def _close(pubsub: Any) -> None:
+    try:
+        pubsub.close()
+    except Exception:  # closing a broken connection must not hide the real outcome
+        pass
+
+
+class DisabledBackend:
+    """No ``result_backend``: nothing is stored, and reading a result raises (as in Celery)."""
+
+    def __repr__(self) -> str:
+        return "<DisabledBackend>"
+
+    def store_result(
+        self, task_id: str, result: Any, state: str, traceback: str | None = None, request: Any = None
+    ) -> None:
+        return None
+
+    def mark_as_started(self, task_id: str, request: Any = None, **meta: Any) -> None:
+        return None
+
+    def save_group(self, group_id: str, result_tuple: Any) -> None:
+        return None
+
+    def _disabled(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(NO_BACKEND_MESSAGE)
+
+    get_task_meta = raw_meta = get_many = exists = wait_for = forget = _disabled
+    restore_group = delete_group = _disabled
+
+
+class UnusableBackend(DisabledBackend):
+    """A ``result_backend`` URL the shim accepts at construction but cannot use (``rpc://``, ...).
+
+    Every use, writes included, raises ImproperlyConfigured naming the Redis equivalent (D18).
+    """
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"<UnusableBackend: {self.error}>"
+
+    def _disabled(self, *args: Any, **kwargs: Any) -> Any:
+        raise self.error
+
+    def store_result(
+        self, task_id: str, result: Any, state: str, traceback: str | None = None, request: Any = None
+    ) -> None:
+        raise self.error
+
+    def mark_as_started(self, task_id: str, request: Any = None, **meta: Any) -> None:
+        raise self.error
+
+    def save_group(self, group_id: str, result_tuple: Any) -> None:
+        raise self.error
+
+    get_task_meta = raw_meta = get_many = exists = wait_for = forget = _disabled
+    restore_group = delete_group = _disabled
+
+
+# -- building the app's backend from its settings --------------------------------------------------
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "sentinel://")
+_MEMORY_SCHEMES = ("memory://", "cache+memory://")
+
+Backend = RedisBackend | DisabledBackend
+
+
+def _seconds(value: Any, setting: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ImproperlyConfigured(f"{setting}={value!r} is not a number of seconds or a timedelta") from None
+
+
+def backend_from_conf(
+    conf: Mapping[str, Any],
+    *,
+    broker: Callable[[], Connection] | None = None,
+    now: Callable[[], dt.datetime] | None = None,
+) -> Backend:
+    """The backend ``conf.result_backend`` names; never connects (redis-py connects on first use).
+
+    ``broker`` gives the app's broker connection: a backend URL equal to the broker URL shares
+    it, and ``cache+memory://``/``memory://`` with a ``memory://`` broker use the broker's
+    in-process Redis (the pytest setup Celery documents). Other schemes (``rpc://``, ``amqp://``,
+    ``db+...``, ``cache+memory://`` beside a real broker) give a backend that raises
+    ImproperlyConfigured, naming the Redis setting to use, on first use (D18).
+    """
+    url = conf.get("result_backend")
+    if not url:
+        return DisabledBackend()
+    text = str(url)
+    broker_url = str(conf.get("broker_url") or "")
+    options = conf.get("result_backend_transport_options") or {}
+    keys = ResultKeys(str(options.get("global_keyprefix") or ""))
+    expires = _seconds(conf.get("result_expires"), "result_expires")
+    failure = _seconds(conf.get("result_failure_expires"), "result_failure_expires")
+    extended = bool(conf.get("result_extended", False))
+
+    def make(conn: Connection) -> RedisBackend:
+        return RedisBackend(conn, keys=keys, expires=expires, failure_expires=failure, extended=extended, now=now)
+
+    if text.startswith("redis+socket://"):
+        text = "unix://" + text[len("redis+socket://") :]
+    if text.startswith(_MEMORY_SCHEMES):
+        if broker_url.startswith("memory://"):
+            return make(memory_connection(broker_url))
+        return UnusableBackend(_refusal(text, broker_url))
+    if text.startswith(_REDIS_SCHEMES):
+        if broker is not None and text == broker_url:
+            return make(broker())
+        return make(connect(text))
+    return UnusableBackend(_refusal(text, broker_url))
+
+
+def _refusal(url: str, broker_url: str) -> ImproperlyConfigured:
+    scheme = url.split("://", 1)[0] if "://" in url else url
+    redis_broker = broker_url.startswith(("redis://", "rediss://", "unix://"))
+    suggestion = redact_url(broker_url) if redis_broker else "redis://localhost:6379/0"
+    return ImproperlyConfigured(
+        f"result_backend={scheme}://... is not supported: celery_shim stores results in Redis; set "
+        f"result_backend={suggestion!r} (CELERY_RESULT_BACKEND in Django settings)"
+    )
