@@ -4,9 +4,11 @@
 //
 //	go run . -redis redis://127.0.0.1:6379/0 -ns demo -jobs send_email,resize_image -expect 5
 //	go run . -redis redis://127.0.0.1:6379/0 -ns demo -enqueue generate_report=3
+//	go run . -redis redis://127.0.0.1:6379/0 -ns shop -enqueue shop.tasks.resize_image=1 -args '{"path":"/a.png","width":320}'
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -28,6 +30,7 @@ func main() {
 	expect := flag.Int("expect", 0, "exit after this many jobs (0: run until interrupted)")
 	timeout := flag.Duration("timeout", 30*time.Second, "give up waiting after this long")
 	enqueue := flag.String("enqueue", "", "name=count,...: enqueue jobs from Go and exit")
+	argsJSON := flag.String("args", "", `args of the enqueued jobs as a JSON object (default {"n": i, "from": "go"})`)
 	flag.Parse()
 
 	pool := &redis.Pool{
@@ -39,7 +42,14 @@ func main() {
 	defer pool.Close()
 
 	if *enqueue != "" {
-		enqueueJobs(work.NewEnqueuer(*namespace, pool), *enqueue)
+		var args map[string]interface{}
+		if *argsJSON != "" {
+			if err := json.Unmarshal([]byte(*argsJSON), &args); err != nil {
+				fmt.Fprintf(os.Stderr, "go enqueuer: -args is not a JSON object: %v\n", err)
+				os.Exit(2)
+			}
+		}
+		enqueueJobs(work.NewEnqueuer(*namespace, pool), *enqueue, args)
 		return
 	}
 
@@ -73,7 +83,7 @@ func main() {
 	wp.Stop()
 }
 
-func enqueueJobs(enqueuer *work.Enqueuer, spec string) {
+func enqueueJobs(enqueuer *work.Enqueuer, spec string, fixed map[string]interface{}) {
 	for _, item := range strings.Split(spec, ",") {
 		name, count, _ := strings.Cut(item, "=")
 		n, err := strconv.Atoi(count)
@@ -82,7 +92,11 @@ func enqueueJobs(enqueuer *work.Enqueuer, spec string) {
 			os.Exit(2)
 		}
 		for i := 1; i <= n; i++ {
-			job, err := enqueuer.Enqueue(name, work.Q{"n": i, "from": "go"})
+			args := work.Q{"n": i, "from": "go"}
+			if fixed != nil {
+				args = work.Q(fixed)
+			}
+			job, err := enqueuer.Enqueue(name, args)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "go enqueuer: %v\n", err)
 				os.Exit(1)
