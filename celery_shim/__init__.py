@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import exceptions, states
 from .app import Celery, current_app, shared_task
 from .canvas import Signature, signature
+from .install import install
 from .result import AsyncResult, EagerResult
 from .task import Task
 
@@ -24,6 +25,7 @@ __all__ = [
     "Task",
     "current_app",
     "exceptions",
+    "install",
     "shared_task",
     "signature",
     "states",

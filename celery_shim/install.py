@@ -1,0 +1,214 @@
+"""``celery_shim.install()``: make ``import celery`` give celery_shim, for code you cannot edit.
+
+A meta-path finder placed first on ``sys.meta_path`` answers every ``celery`` and ``celery.*``
+import with the celery_shim module of the same path (``celery.exceptions`` ->
+``celery_shim.exceptions``), or the one named in ``RENAMED`` where the layouts differ
+(``celery.app.task`` -> ``celery_shim.task``). Call it before the code that imports celery: while it
+is installed it wins over a real celery package, and real celery modules already imported are set
+aside (and put back by ``uninstall()``), so a process never mixes the two.
+
+Leaf modules are aliased as themselves (``celery.exceptions.Retry is celery_shim.exceptions.Retry``,
+so ``except`` clauses match). Names that are packages in Celery (``celery``, ``celery.app``,
+``celery.utils``, ...) get a small proxy package that reads its attributes from the celery_shim
+module, so their submodules can be imported without rebinding attributes of celery_shim itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import logging
+import sys
+import threading
+import types
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["RENAMED", "install", "installed", "uninstall"]
+
+logger = logging.getLogger(__name__)
+
+ROOT = "celery"
+SHIM = "celery_shim"
+
+# Celery module -> celery_shim module, where the same dotted path under celery_shim is not right.
+RENAMED: dict[str, str] = {
+    "celery.app.task": "celery_shim.task",
+    "celery.app.base": "celery_shim.app",
+    "celery.app.control": "celery_shim.control",
+    "celery.app.registry": "celery_shim.registry",
+    "celery.app.log": "celery_shim.log",
+    "celery.backends.redis": "celery_shim.backend",
+    "celery.utils.log": "celery_shim.log",
+}
+
+# Names that are packages in Celery: they become proxy packages so their submodules import.
+PACKAGES = frozenset(
+    {
+        "celery",
+        "celery.app",
+        "celery.backends",
+        "celery.bin",
+        "celery.contrib",
+        "celery.contrib.testing",
+        "celery.utils",
+        "celery.worker",
+    }
+)
+
+
+def _is_alias(fullname: str) -> bool:
+    return fullname == ROOT or fullname.startswith(ROOT + ".")
+
+
+def target_of(fullname: str) -> str:
+    """The celery_shim module that stands for Celery module ``fullname``."""
+    if fullname in RENAMED:
+        return RENAMED[fullname]
+    return SHIM + fullname[len(ROOT) :]
+
+
+def _import_target(alias: str) -> types.ModuleType | None:
+    """The celery_shim module for ``alias``; None when it does not exist (only for packages)."""
+    target = target_of(alias)
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as err:
+        if err.name is None or not (target == err.name or target.startswith(err.name + ".")):
+            raise  # the target exists but one of its own imports is missing
+        if alias in PACKAGES:
+            return None  # e.g. celery.utils: only some submodules are provided
+        raise ModuleNotFoundError(
+            f"No module named {alias!r}: celery_shim.install() maps it to {target!r}, which celery_shim does "
+            "not provide (only the parts of Celery's API that celery_shim implements are aliased)",
+            name=alias,
+        ) from None
+
+
+class _AliasLoader(importlib.abc.Loader):
+    """Puts the celery_shim module (a leaf) or a proxy package (a Celery package) in ``sys.modules``."""
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return None  # a blank module, replaced or filled in by exec_module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        alias = module.__name__
+        target = _import_target(alias)
+        if alias in PACKAGES:
+            _make_proxy(module, target)
+            _finder.note(alias)
+            return
+        assert target is not None
+        # The import system returns whatever sys.modules holds once exec_module is done.
+        sys.modules[alias] = target
+        _finder.note(alias)
+
+
+def _make_proxy(module: types.ModuleType, target: types.ModuleType | None) -> None:
+    """Turn the blank ``module`` into a package whose missing attributes are read from ``target``."""
+    module.__path__ = []  # a package: its submodules are found by the finder, not on disk
+    module.__dict__["__celery_shim_target__"] = target
+    if target is None:
+        return
+    names = getattr(target, "__all__", None)
+    if names is not None:
+        module.__dict__["__all__"] = list(names)
+    module.__doc__ = target.__doc__
+
+    def __getattr__(name: str) -> Any:
+        try:
+            return getattr(target, name)
+        except AttributeError:
+            raise AttributeError(f"module {module.__name__!r} (celery_shim) has no attribute {name!r}") from None
+
+    def __dir__() -> list[str]:
+        return sorted(set(module.__dict__) | set(dir(target)))
+
+    module.__dict__["__getattr__"] = __getattr__
+    module.__dict__["__dir__"] = __dir__
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    """Answers ``celery`` and ``celery.*`` while installed; every other name goes on down the path."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._aliases: set[str] = set()
+        self._set_aside: dict[str, types.ModuleType] = {}
+        self.loader = _AliasLoader()
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if not _is_alias(fullname):
+            return None
+        return importlib.machinery.ModuleSpec(
+            fullname, self.loader, origin=f"alias of {target_of(fullname)}", is_package=fullname in PACKAGES
+        )
+
+    def note(self, alias: str) -> None:
+        with self._lock:
+            self._aliases.add(alias)
+
+    def install(self) -> None:
+        with self._lock:
+            if self in sys.meta_path:
+                return
+            real = sorted(name for name in sys.modules if _is_alias(name))
+            for name in real:
+                self._set_aside[name] = sys.modules.pop(name)
+            sys.meta_path.insert(0, self)
+        if real:
+            logger.warning(
+                "celery_shim.install(): the real celery was already imported (%d modules, e.g. %s); they are set "
+                "aside, but objects taken from them before now stay real celery: install earlier",
+                len(real),
+                real[0],
+            )
+
+    def uninstall(self) -> None:
+        with self._lock:
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            for name in [n for n in sys.modules if _is_alias(n)]:
+                del sys.modules[name]
+            self._aliases.clear()
+            sys.modules.update(self._set_aside)
+            self._set_aside.clear()
+
+    @property
+    def installed(self) -> bool:
+        return self in sys.meta_path
+
+
+_finder = _AliasFinder()
+
+
+class _Installer:
+    """``celery_shim.install()`` itself, carrying ``uninstall()`` and ``installed`` beside it."""
+
+    def __call__(self) -> None:
+        """Make ``import celery`` (and ``celery.*``) import celery_shim from now on. Idempotent."""
+        _finder.install()
+
+    @staticmethod
+    def uninstall() -> None:
+        """Stop aliasing; forget the aliased modules and put back real celery modules set aside."""
+        _finder.uninstall()
+
+    @property
+    def installed(self) -> bool:
+        return _finder.installed
+
+    def __repr__(self) -> str:
+        return f"<celery_shim.install: {'installed' if _finder.installed else 'not installed'}>"
+
+
+install = _Installer()
+uninstall = _Installer.uninstall
+
+
+def installed() -> bool:
+    """True while ``import celery`` gives celery_shim."""
+    return _finder.installed
