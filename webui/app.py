@@ -14,6 +14,7 @@ import tornado.web
 from work_compat import Client, Enqueuer
 
 from .handlers.base import NotFoundHandler
+from .handlers.pages import STATIC_DIR, TEMPLATE_DIR, StaticHandler
 from .routes import routes
 from .settings import WebSettings
 
@@ -40,4 +41,9 @@ def make_app(
         web_settings=settings,
         work_executor=executor,
         compress_response=False,
+        # the pages: templates and static files ship inside the package (no build step)
+        template_path=str(TEMPLATE_DIR),
+        static_path=str(STATIC_DIR),
+        static_url_prefix=settings.url_prefix + "/static/",
+        static_handler_class=StaticHandler,
     )

@@ -2,7 +2,8 @@
 
 Path parameters are single segments, matched on the raw (still percent-encoded) path and decoded by
 Tornado, so a periodic job id such as ``periodic:n:*/5 * * * * *:1795821860`` travels as
-``periodic:n:*%2F5%20*%20*%20*%20*%20*:1795821860`` and arrives intact. Pages come in a later slice.
+``periodic:n:*%2F5%20*%20*%20*%20*%20*:1795821860`` and arrives intact. The pages' own JSON
+routes (pause, bulk actions, activity, next run times) live under ``/api/ui/``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from tornado.routing import Rule
-from tornado.web import url
+from tornado.web import RedirectHandler, url
 
-from .handlers import api
+from .handlers import api, pages, uiapi
 
 __all__ = ["routes"]
 
@@ -22,6 +23,14 @@ _SEG = r"([^/]+)"
 def routes(prefix: str = "") -> list[Rule]:
     """Every route, under ``prefix`` (``""`` or ``"/something"``)."""
     table: list[tuple[str, type[Any], dict[str, Any]]] = [
+        *((page.path, pages.PageHandler, {"page": page.name}) for page in pages.PAGES),
+        ("/api/ui/queues", uiapi.QueueStatesHandler, {}),
+        (f"/api/ui/queues/{_SEG}/(pause|unpause)", uiapi.PauseHandler, {}),
+        (f"/api/ui/queues/{_SEG}/max_concurrency", uiapi.MaxConcurrencyHandler, {}),
+        ("/api/ui/(dead|retry|scheduled)_jobs/bulk", uiapi.BulkHandler, {}),
+        ("/api/ui/activity", uiapi.ActivityHandler, {}),
+        ("/api/ui/periodic_schedules", uiapi.SchedulesWithRunsHandler, {}),
+        ("/api/ui/cron_preview", uiapi.CronPreviewHandler, {}),
         ("/api/dashboard", api.DashboardHandler, {}),
         ("/api/queues", api.QueuesHandler, {}),
         ("/api/worker_pools", api.WorkerPoolsHandler, {}),
@@ -44,4 +53,7 @@ def routes(prefix: str = "") -> list[Rule]:
         ("/api/enqueue", api.EnqueueHandler, {}),
         ("/healthcheck", api.HealthcheckHandler, {}),
     ]
-    return [url(prefix + path + "$", handler, kwargs or None) for path, handler, kwargs in table]
+    rules: list[Rule] = [url(prefix + path + "$", handler, kwargs or None) for path, handler, kwargs in table]
+    if prefix:  # "/ui" -> "/ui/", where the overview is
+        rules.append(url(prefix + "$", RedirectHandler, {"url": prefix + "/"}))
+    return rules
