@@ -416,6 +416,40 @@ class Celery:
             self._broker = None
             self._enqueuer = None
 
+    # -- worker -------------------------------------------------------------------------------------
+    def Worker(self, **kwargs: Any) -> Any:
+        """A worker node for this app: ``app.Worker(pool="threads", concurrency=4).run()``
+        (``celery_shim.worker.WorkController``)."""
+        from .worker import WorkController
+
+        return WorkController(self, **kwargs)
+
+    def worker_main(self, argv: Sequence[str] | None = None) -> int:
+        """``python proj.py worker -l INFO``: the command line's ``worker`` command for this app."""
+        import sys
+
+        from .bin import celery as cli
+
+        args = list(sys.argv[1:] if argv is None else argv)
+        if args and args[0] != "worker":
+            args = ["worker", *args]
+        self.set_current()
+        return int(cli.main(["-A", f"{self._locate()}", *args]) or 0)
+
+    def _locate(self) -> str:
+        """``module:attr`` of this app, for the command line to load it."""
+        from .prefork import locate_app
+
+        module, attr = locate_app(self)
+        return f"{module}:{attr}"
+
+    @property
+    def current_worker_task(self) -> Any:
+        """The task running in this thread of a worker, or None."""
+        from .execution import current_task
+
+        return current_task()
+
     def AsyncResult(self, task_id: str) -> AsyncResult:
         return AsyncResult(task_id, app=self)
 

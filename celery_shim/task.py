@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from work_compat import gojson
 
 from . import states
+from .autoretry import run_task
 from .arguments import bind_call, call_from_args, encode_args, unbound_args
 from .canvas import Signature
 from .exceptions import Ignore, MaxRetriesExceededError, Reject, Retry
@@ -81,6 +82,24 @@ class Task:
     expires: ClassVar[float | dt.datetime | None] = None
     ignore_result: ClassVar[bool] = False
     serializer: ClassVar[str] = "json"
+    # How a worker runs the task (Celery's names; None: the matching task_* setting applies).
+    rate_limit: ClassVar[str | float | None] = None
+    time_limit: ClassVar[float | None] = None
+    soft_time_limit: ClassVar[float | None] = None
+    acks_late: ClassVar[bool | None] = None
+    acks_on_failure_or_timeout: ClassVar[bool | None] = None
+    reject_on_worker_lost: ClassVar[bool | None] = None
+    track_started: ClassVar[bool | None] = None
+    store_errors_even_if_ignored: ClassVar[bool | None] = None
+    autoretry_for: ClassVar[tuple[type[BaseException], ...]] = ()
+    dont_autoretry_for: ClassVar[tuple[type[BaseException], ...]] = ()
+    retry_kwargs: ClassVar[dict[str, Any]] = {}
+    retry_backoff: ClassVar[bool | int] = False
+    retry_backoff_max: ClassVar[int] = 600
+    retry_jitter: ClassVar[bool] = True
+    throws: ClassVar[tuple[type[BaseException], ...]] = ()
+    max_concurrency: ClassVar[int | None] = None  # not Celery's: gocraft's cap over every pool (D14)
+
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -215,7 +234,7 @@ class Task:
         tb: str | None = None
         retry_with: Signature | None = None
         try:
-            retval: Any = self.run(*run_args, **run_kwargs)
+            retval: Any = run_task(self, run_args, run_kwargs)
             state = states.SUCCESS
         except Retry as exc:
             if throw:  # Celery propagates the Retry itself; the re-run does not happen
@@ -307,11 +326,67 @@ class Task:
         """An immutable call, which ignores the args it is later given."""
         return Signature(self, args, kwargs, immutable=True)
 
+    # -- handlers a worker calls around each run (override in a Task subclass) ------------------------
+    def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Called by the worker before the task runs."""
+
+    def on_success(self, retval: Any, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Called by the worker after the task returned."""
+
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: Any
+    ) -> None:
+        """Called by the worker when the task failed for good."""
+
+    def on_retry(
+        self, exc: BaseException | None, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: Any
+    ) -> None:
+        """Called by the worker when the task is to be retried."""
+
+    def after_return(
+        self, status: str, retval: Any, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: Any
+    ) -> None:
+        """Called by the worker after a success or failure (not after a retry, Ignore or Reject)."""
+
+    @property
+    def backend(self) -> Any:
+        """The app's result backend."""
+        return self.app.backend
+
+    def update_state(
+        self, task_id: str | None = None, state: str | None = None, meta: Any = None, **kwargs: Any
+    ) -> None:
+        """Store a state (``"PROGRESS"``, ...) and its meta for a task, by default the running one.
+
+        In a worker the state also shows as the running job's gocraft check-in, so Go's client and
+        the dashboard see the progress without a result backend.
+        """
+        request = self.request
+        if task_id is None:
+            task_id = request.id
+        if task_id is None:
+            raise ValueError("update_state needs a task_id outside a running task")
+        self.backend.store_result(task_id, meta, state or states.PENDING, request=request)
+        checkin = getattr(request, "gocraft_checkin", None)
+        if checkin is not None and task_id == request.id:
+            checkin(state_checkin(state, meta))
+
     def AsyncResult(self, task_id: str) -> AsyncResult:
         return AsyncResult(task_id, task_name=self.name, app=self.app)
 
     def __repr__(self) -> str:
         return f"<@task: {self.name}>"
+
+
+def state_checkin(state: str | None, meta: Any) -> str:
+    """The gocraft check-in text for ``update_state``: the state, then its meta as JSON."""
+    text = state or states.PENDING
+    if meta is None:
+        return text
+    try:
+        return f"{text} {gojson.dumps(meta)}"[:1024]
+    except (TypeError, ValueError):
+        return f"{text} {meta!r}"[:1024]
 
 
 def _check_call(args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None) -> tuple[tuple[Any, ...], dict[str, Any]]:

@@ -17,7 +17,11 @@ from .clock import Clock
 from .keys import Keys
 from .loop import BackgroundLoop
 
-__all__ = ["Heartbeater"]
+__all__ = ["GO_HEARTBEAT_FIELDS", "Heartbeater"]
+
+# The fields Go writes and reads; extra fields (``WorkerPool.set_heartbeat_field``) are skipped by
+# Go's client, which reads the hash field by field and ignores names it does not know.
+GO_HEARTBEAT_FIELDS = frozenset({"heartbeat_at", "started_at", "job_names", "concurrency", "worker_ids", "host", "pid"})
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ class Heartbeater(BackgroundLoop):
         worker_ids: list[str],
         clock: Clock,
         period: float,
+        extra_fields: dict[str, str] | None = None,
     ) -> None:
         super().__init__(period)
         self.client = client
@@ -59,6 +64,8 @@ class Heartbeater(BackgroundLoop):
             "host": _hostname(),
             "pid": str(os.getpid()),
         }
+        for name, value in (extra_fields or {}).items():
+            self.fields.setdefault(name, value)
 
     def beat(self) -> None:
         pipe = self.client.pipeline(transaction=False)

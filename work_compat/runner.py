@@ -228,6 +228,22 @@ class ProcessRunner:
             if child is not None and self.busy[slot] and child.process.is_alive():
                 child.process.kill()
 
+    def recycle(self, slot: int) -> None:
+        """Replace the idle child of ``slot`` by a fresh one; the old one exits cleanly (for
+        Celery's ``max_tasks_per_child``). Call it from the slot's own worker, between jobs."""
+        child = self.children[slot]
+        if child is not None:
+            try:
+                child.conn.send(None)
+            except OSError:
+                pass
+            child.process.join(timeout=5)
+            if child.process.is_alive():
+                child.process.kill()
+                child.process.join(timeout=5)
+            child.conn.close()
+        self.children[slot] = self._spawn(slot)
+
     def _replace(self, slot: int, kill: bool) -> None:
         child = self.children[slot]
         if child is not None:

@@ -23,7 +23,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .connection import RedisTarget
 from .cron import local_zone
 from .errors import ConfigurationError
-from .heartbeat import Heartbeater
+from .heartbeat import GO_HEARTBEAT_FIELDS, Heartbeater
 from .job import make_identifier
 from .job_options import JobOptions, JobType
 from .keys import validate_job_name
@@ -86,6 +86,7 @@ class WorkerPool(NamespaceBound):
         self._middleware: list[Middleware] = []
         self._extra_known: set[str] = set()
         self._fetch_filter: Callable[[str], bool] | None = None
+        self._heartbeat_extra: dict[str, str] = {}
         self._started = False
         self._aborted = False
         self.stopping = threading.Event()
@@ -180,6 +181,17 @@ class WorkerPool(NamespaceBound):
         self._fetch_filter = keep
         return self
 
+    def set_heartbeat_field(self, name: str, value: str) -> WorkerPool:
+        """Write one more field into the pool's heartbeat hash (a Celery worker's node name, say).
+
+        Go's readers skip fields they do not know; Go's own fields cannot be replaced.
+        """
+        self._require_not_started()
+        if name in GO_HEARTBEAT_FIELDS or not name or not isinstance(value, str):
+            raise ConfigurationError(f"cannot set heartbeat field {name!r} to {value!r}: Go's fields are fixed")
+        self._heartbeat_extra[name] = value
+        return self
+
     def reconfigured(
         self,
         *,
@@ -204,6 +216,7 @@ class WorkerPool(NamespaceBound):
         pool._middleware = list(self._middleware)
         pool._extra_known = set(self._extra_known)
         pool._fetch_filter = self._fetch_filter
+        pool._heartbeat_extra = dict(self._heartbeat_extra)
         pool.zone = self.zone
         pool.periodic_jobs = list(self.periodic_jobs)
         return pool
@@ -258,6 +271,7 @@ class WorkerPool(NamespaceBound):
             worker_ids=self.worker_ids,
             clock=self._clock,
             period=s.heartbeat_period,
+            extra_fields=self._heartbeat_extra,
         )
         self._requeuer = Requeuer(
             self._scripts.requeue_due,

@@ -1,0 +1,62 @@
+"""``autoretry_for``: exceptions that turn into ``self.retry(exc=exc)`` (Celery's autoretry).
+
+The worker and eager ``apply()`` call a task through ``run_task``. An exception listed in
+``autoretry_for`` (and not in ``dont_autoretry_for``; Retry and Ignore never) becomes
+``task.retry(exc=exc, **retry_kwargs)``, with the countdown
+``min(retry_backoff_max, factor * 2**retries)`` when ``retry_backoff`` is set (factor 1 for True),
+drawn uniformly from ``0..countdown`` when ``retry_jitter`` (the default). Without ``retry_backoff``
+the countdown is ``retry_kwargs['countdown']`` or ``default_retry_delay``, as in Celery's code.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import Ignore, Retry
+
+if TYPE_CHECKING:
+    from .task import Task
+
+__all__ = ["backoff_countdown", "run_task"]
+
+
+def backoff_countdown(factor: int, retries: int, maximum: int, jitter: bool, rng: random.Random | None = None) -> int:
+    """Celery's exponential backoff: ``min(maximum, factor * 2**retries)``, jittered to ``0..that``."""
+    countdown: int = min(maximum, factor << max(0, retries))
+    if jitter:
+        countdown = int((rng or random).randrange(countdown + 1))
+    return max(0, countdown)
+
+
+def _types(value: Any) -> tuple[type[BaseException], ...]:
+    if not value:
+        return ()
+    if isinstance(value, type):
+        return (value,)
+    return tuple(value)
+
+
+def run_task(task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Call ``task.run(*args, **kwargs)`` with the task's autoretry rules."""
+    retry_for = _types(getattr(task, "autoretry_for", ()))
+    if not retry_for:
+        return task.run(*args, **kwargs)
+    not_for = _types(getattr(task, "dont_autoretry_for", ()))
+    try:
+        return task.run(*args, **kwargs)
+    except (Ignore, Retry):
+        raise
+    except Exception as exc:
+        if not isinstance(exc, retry_for) or (not_for and isinstance(exc, not_for)):
+            raise
+        options = dict(getattr(task, "retry_kwargs", None) or {})
+        backoff = getattr(task, "retry_backoff", False)
+        if backoff:
+            options["countdown"] = backoff_countdown(
+                int(max(1.0, float(backoff))),
+                task.request.retries,
+                int(getattr(task, "retry_backoff_max", 600)),
+                bool(getattr(task, "retry_jitter", True)),
+            )
+        raise task.retry(exc=exc, **options) from exc

@@ -1,0 +1,1 @@
+"""Testing helpers (Celery's ``celery.contrib.testing``): ``worker.start_worker``."""
