@@ -34,7 +34,7 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
 WORKDIR /app
 # The example jobs the compose worker runs (`work-compat worker examples.python_worker.jobs:pool`
 # imports them from the working directory); mount or copy your own module beside them.
-COPY --chown=root:root examples/python_worker ./examples/python_worker
+COPY examples/python_worker ./examples/python_worker
 
 # The `work` user made above, by number so a runtime can tell it is not root without /etc/passwd.
 USER 10001:10001

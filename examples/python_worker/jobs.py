@@ -26,7 +26,7 @@ def send_email(job: Job) -> None:
     address = job.arg_string("address")
     if job.arg_error() is not None or "@" not in address:
         raise DeadNow(f"no valid address in {job.args!r}")
-    logger.info("email to %s: %s", address, job.args.get("subject", ""))
+    logger.info("email to %s: %s", address, (job.args or {}).get("subject", ""))
 
 
 async def resize_image(job: Job) -> None:
