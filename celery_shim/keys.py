@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from work_compat import namespace_prefix
 
-__all__ = ["ResultKeys", "ShimKeys"]
+__all__ = ["KombuKeys", "ResultKeys", "ShimKeys"]
 
 
 @dataclass(frozen=True)
@@ -75,3 +75,44 @@ class ResultKeys:
         """The task id in a result key, or None for another key."""
         head = f"{self.prefix}celery-task-meta-"
         return key[len(head) :] if key.startswith(head) else None
+
+
+@dataclass(frozen=True)
+class KombuKeys:
+    """A Celery broker's keys on Redis (kombu's Redis transport), read by ``import-backlog``.
+
+    A queue is a list per priority step (``<queue>``, then ``<queue>\\x06\\x16<step>``); exchanges list
+    their bound queues in ``_kombu.binding.<exchange>`` sets; ``prefix`` is the transport's
+    ``global_keyprefix``. The claim list is the shim's own: messages being imported wait there, so a
+    crash mid-import loses none of them.
+    """
+
+    prefix: str = ""
+    SEP = "\x06\x16"
+    PRIORITY_STEPS = (0, 3, 6, 9)
+
+    def queue(self, name: str, priority: int = 0) -> str:
+        """The list holding ``name``'s messages of one priority step (0 is the plain queue key)."""
+        return f"{self.prefix}{name}{self.SEP}{priority}" if priority else f"{self.prefix}{name}"
+
+    def queues(self, name: str) -> list[str]:
+        """Every priority list of ``name``, in the order kombu consumes them."""
+        return [self.queue(name, step) for step in self.PRIORITY_STEPS]
+
+    def bindings_pattern(self) -> str:
+        """SCAN pattern over the binding sets of every exchange."""
+        return f"{self.prefix}_kombu.binding.*"
+
+    def exchange_of(self, key: str) -> str | None:
+        """The exchange a binding-set key belongs to, or None for another key."""
+        head = f"{self.prefix}_kombu.binding."
+        return key[len(head) :] if key.startswith(head) else None
+
+    def unacked(self) -> str:
+        """Messages delivered to Celery workers and not acknowledged yet (a hash by delivery tag)."""
+        return f"{self.prefix}unacked"
+
+    def import_claim(self, queue: str, priority: int = 0) -> str:
+        """Messages of one priority list of ``queue`` that import-backlog took and has not finished with."""
+        suffix = f"{self.SEP}{priority}" if priority else ""
+        return f"{self.prefix}celery_shim.import-claim:{queue}{suffix}"
