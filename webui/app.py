@@ -13,6 +13,7 @@ import tornado.web
 
 from work_compat import Client, Enqueuer
 
+from .appstate import app_state
 from .handlers.base import NotFoundHandler
 from .handlers.pages import STATIC_DIR, TEMPLATE_DIR, StaticHandler
 from .routes import routes
@@ -46,4 +47,5 @@ def make_app(
         static_path=str(STATIC_DIR),
         static_url_prefix=settings.url_prefix + "/static/",
         static_handler_class=StaticHandler,
+        **app_state(client, settings),  # Flower API, metrics, XSRF and session-cookie settings
     )

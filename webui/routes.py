@@ -14,6 +14,7 @@ from tornado.routing import Rule
 from tornado.web import RedirectHandler, url
 
 from .handlers import api, pages, uiapi
+from .handlers import docs, flower, metrics
 
 __all__ = ["routes"]
 
@@ -51,6 +52,18 @@ def routes(prefix: str = "") -> list[Rule]:
         (f"/api/history_jobs/{_SEG}", api.HistoryJobHandler, {}),
         ("/api/redis_info", api.RedisInfoHandler, {}),
         ("/api/enqueue", api.EnqueueHandler, {}),
+        # Flower's API (spec §2), its metrics, and the OpenAPI description of all of it
+        ("/api/workers", flower.WorkersHandler, {}),
+        ("/api/tasks", flower.TasksHandler, {}),
+        ("/api/task/types", flower.TaskTypesHandler, {}),
+        (f"/api/task/info/{_SEG}", flower.TaskInfoHandler, {}),
+        (f"/api/task/result/{_SEG}", flower.TaskResultHandler, {}),
+        (f"/api/task/async-apply/{_SEG}", flower.TaskApplyHandler, {"known_only": True}),
+        (f"/api/task/send-task/{_SEG}", flower.TaskApplyHandler, {"known_only": False}),
+        (f"/api/task/revoke/{_SEG}", flower.TaskRevokeHandler, {}),
+        ("/api/queues/length", flower.QueueLengthsHandler, {}),
+        ("/api/openapi.json", docs.OpenApiHandler, {}),
+        ("/metrics", metrics.MetricsHandler, {}),
         ("/healthcheck", api.HealthcheckHandler, {}),
     ]
     rules: list[Rule] = [url(prefix + path + "$", handler, kwargs or None) for path, handler, kwargs in table]

@@ -22,10 +22,14 @@ class WebSettings:
 
     ``redis`` follows workwebui's rules (§7.5): a ``redis://`` or ``rediss://`` URL selects its own
     database; anything else is ``host:port`` plus ``database``. ``basic_auth`` holds
-    ``"user:password"`` entries; when set, every route but ``/healthcheck`` needs one of them.
-    ``api_token``, when set, must be sent as ``Authorization: Bearer <token>`` to reach ``/api/``
-    routes (valid basic credentials also pass). ``read_only`` refuses every state-changing route.
+    ``"user:password"`` entries and ``api_token`` a token; when either is set, every route but
+    ``/healthcheck`` needs valid basic credentials, ``Authorization: Bearer <token>``, or the
+    session cookie a browser gets by opening a page with ``?token=<token>`` (webui.security). ``read_only`` refuses every state-changing route.
     ``max_workers`` sizes the thread pool that runs the blocking Redis calls.
+    ``metrics_public`` leaves ``/metrics`` open under auth (for a scraper without credentials);
+    ``result_backend`` is the Redis URL where celery_shim stores results (Celery's
+    ``celery-task-meta-<id>`` keys, with ``result_prefix`` before them), None when results are not
+    kept; ``cookie_secret`` signs the browser's session cookie (random per start when None).
     """
 
     redis: str = ":6379"
@@ -38,6 +42,10 @@ class WebSettings:
     basic_auth: tuple[str, ...] = ()
     api_token: str | None = None
     max_workers: int = 4
+    metrics_public: bool = False
+    result_backend: str | None = None
+    result_prefix: str = ""
+    cookie_secret: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url_prefix", normalize_prefix(self.url_prefix))

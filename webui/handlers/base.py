@@ -6,14 +6,12 @@ nothing lives at module level, so two apps on two namespaces can share a process
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import hmac
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import redis
 import tornado.web
@@ -31,6 +29,7 @@ from work_compat import (
     gojson,
 )
 
+from .. import security
 from ..jsonfmt import error_body, indent
 from ..settings import WebSettings
 
@@ -87,7 +86,25 @@ class BaseHandler(tornado.web.RequestHandler):
         return ex
 
     # -- checks before every method ---------------------------------------------------------------
+    def check_xsrf_cookie(self) -> None:
+        """Tornado calls this before ``prepare`` on state-changing methods (``xsrf_cookies`` is on):
+        refuse cross-site browser requests, and require the XSRF token from cookie sessions only,
+        so scripts authenticating by header (or none, on an open dashboard) work as with Go's tool."""
+        reason = security.cross_site_refusal(self.request)
+        if reason is not None:
+            raise ApiError(403, reason)
+        if not security.has_browser_cookies(self.request):
+            return
+        try:
+            super().check_xsrf_cookie()
+        except tornado.web.HTTPError as err:
+            raise ApiError(
+                403, "XSRF token missing or wrong: send the _xsrf cookie's value in the X-XSRFToken header"
+            ) from err
+
     def prepare(self) -> None:
+        if self.requires_auth and self._session_from_query():
+            return
         if self.requires_auth and not self._authorized():
             raise ApiError(401, "authentication required")
         if self.web_settings.read_only and self.request.method in _STATE_CHANGING and self._implements_method():
@@ -99,26 +116,42 @@ class BaseHandler(tornado.web.RequestHandler):
         return getattr(type(self), name, None) is not getattr(tornado.web.RequestHandler, name, None)
 
     def _authorized(self) -> bool:
+        """Basic credentials, the token (``Authorization: Bearer``) or the session cookie, when
+        either is configured; anyone otherwise."""
         settings = self.web_settings
-        header = self.request.headers.get("Authorization", "")
         users = settings.credentials()
-        is_api = self.request.path.startswith(settings.url_prefix + "/api/")
         token = settings.api_token
-        if not users and not (token and is_api):
+        if not users and not token:
             return True
-        if token and is_api and header.startswith("Bearer "):
-            return hmac.compare_digest(header[7:].strip().encode(), token.encode())
-        if users and header.startswith("Basic "):
-            try:
-                decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                return False
-            user, _, password = decoded.partition(":")
-            expected = users.get(user)
-            # compare_digest on a dummy as well, so a wrong user costs what a wrong password does
-            ok = hmac.compare_digest(password.encode(), (expected or "\0").encode())
-            return ok and expected is not None
+        header = self.request.headers.get("Authorization", "")
+        if token and header.startswith("Bearer ") and security.token_matches(header[7:].strip(), token):
+            return True
+        if users and security.basic_user(header, users) is not None:
+            return True
+        if token:
+            session = self.get_signed_cookie(security.SESSION_COOKIE, max_age_days=security.SESSION_DAYS)
+            return session is not None and security.token_matches(session.decode(), security.session_value(token))
         return False
+
+    def _session_from_query(self) -> bool:
+        """``GET <page>?token=...`` with the right token: set the session cookie and redirect to the
+        same URL without the token, so a browser can open a token-protected dashboard."""
+        token = self.web_settings.api_token
+        given = self.get_query_argument("token", None)
+        if self.request.method != "GET" or not token or given is None or not security.token_matches(given, token):
+            return False
+        self.set_signed_cookie(
+            security.SESSION_COOKIE,
+            security.session_value(token),
+            expires_days=None,
+            httponly=True,
+            samesite="Lax",  # sent when following a link here; cross-site POSTs are refused anyway
+            path=self.web_settings.url_prefix or "/",
+        )
+        rest = [(k, v.decode("utf-8", "replace")) for k, vs in self.request.query_arguments.items() for v in vs]
+        query = urlencode([(k, v) for k, v in rest if k != "token"])
+        self.redirect(self.request.path + ("?" + query if query else ""))
+        return True
 
     # -- output -----------------------------------------------------------------------------------
     def write_go_json(self, compact: str, status: int = 200) -> None:
@@ -139,7 +172,8 @@ class BaseHandler(tornado.web.RequestHandler):
         else:  # an unexpected failure: Tornado logged the traceback; the caller sees none of it
             message = self._reason.lower() if status_code != 500 else "internal server error"
         if status_code == 401:  # set here: send_error clears the headers set before it
-            self.set_header("WWW-Authenticate", 'Basic realm="workwebui"')
+            scheme = "Basic" if self.web_settings.basic_auth else "Bearer"
+            self.set_header("WWW-Authenticate", f'{scheme} realm="workwebui"')
         self.set_header("Content-Type", JSON_TYPE)
         self.finish(gojson.to_bytes(error_body(message)))
 

@@ -1,0 +1,34 @@
+"""The per-application objects of the Flower API, the metrics and the security checks.
+
+``make_app`` merges these into the Tornado settings, so each app (one namespace) has its own task
+store, result reader, metric counters and cookie secret; none of them is module state.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from work_compat import Client
+
+from .metrics import HistoryMetrics
+from .results import open_results
+from .settings import WebSettings
+from .taskstore import TaskStore
+
+__all__ = ["app_state"]
+
+
+def app_state(client: Client, settings: WebSettings) -> dict[str, Any]:
+    """Tornado settings for one app: XSRF checks on, the session cookie's secret, and the objects
+    the Flower handlers find at ``work_store``, ``work_results`` (None without a result backend)
+    and ``work_metrics``. Whoever stops serving closes ``work_results``."""
+    store = TaskStore.beside(client)
+    return {
+        "xsrf_cookies": True,  # checked by BaseHandler.check_xsrf_cookie: browser sessions only
+        "xsrf_cookie_kwargs": {"samesite": "Strict", "path": settings.url_prefix or "/"},
+        "cookie_secret": settings.cookie_secret or secrets.token_hex(32),
+        "work_store": store,
+        "work_results": open_results(settings),
+        "work_metrics": HistoryMetrics(start=store.now()),
+    }

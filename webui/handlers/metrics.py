@@ -1,0 +1,41 @@
+"""``GET /metrics``: Prometheus text, a bounded amount of Redis work per scrape (webui.metrics)."""
+
+from __future__ import annotations
+
+from ..metrics import CONTENT_TYPE, Gauges, HistoryMetrics, render
+from ..taskstore import TaskStore
+from .base import BaseHandler
+
+__all__ = ["MetricsHandler"]
+
+
+class MetricsHandler(BaseHandler):
+    """Behind the dashboard's auth like every route, unless ``metrics_public`` (``--metrics-public``)
+    opens it to a scraper that has no credentials."""
+
+    def _authorized(self) -> bool:
+        return self.web_settings.metrics_public or super()._authorized()
+
+    async def get(self) -> None:
+        body = await self.run_blocking(self._scrape)
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.finish(body.encode("utf-8", "surrogatepass"))
+
+    def _scrape(self) -> str:
+        store: TaskStore = self.application.settings["work_store"]
+        history: HistoryMetrics = self.application.settings["work_metrics"]
+        history.advance(store.history_since)
+        client = store.client
+        pools = client.worker_pool_heartbeats()
+        queues = client.queues()
+        gauges = Gauges(
+            now=store.now(),
+            pools=pools,
+            observations=client.worker_observations(),
+            queues=queues,
+            paused=store.paused([q.job_name for q in queues]),
+            scheduled=client.scheduled_count(),
+            retry=client.retry_count(),
+            dead=client.dead_count(),
+        )
+        return render(history, gauges)

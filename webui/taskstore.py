@@ -1,0 +1,410 @@
+"""TaskStore: where the Flower API finds a namespace's tasks, with a bounded amount of Redis work.
+
+Flower keeps every task it has seen in memory; gocraft keeps jobs in several places at once: the
+queue lists, each pool's in-progress lists (and its workers' observations), the scheduled, retry
+and dead sorted sets, the fork's history log, and the shim's revoked set. A listing reads at most
+``window`` entries from each place; a lookup by id reads the id's own entries where an index
+exists (history, observations, the revoked set, a periodic id's score) and scans the rest up to a
+``budget`` of entries, so one request never walks a million-job queue.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from work_compat import (
+    Client,
+    DecodeError,
+    HistoryJob,
+    Job,
+    NotDeletedError,
+    WorkerObservation,
+    WorkerPoolHeartbeat,
+    decode_job,
+    gojson,
+)
+from work_compat.clock import SYSTEM_CLOCK, Clock
+from work_compat.connection import RedisTarget
+from work_compat.namespace import NamespaceBound
+
+from celery_shim.keys import ShimKeys
+
+__all__ = ["LOOKUP_BUDGET", "Sighting", "Snapshot", "TaskStore"]
+
+logger = logging.getLogger(__name__)
+
+LOOKUP_BUDGET = 50_000  # entries a lookup by id may read from the sets and queues, in all
+# Celery's worker defaults for its revoked set (worker_revokes_max, REVOKE_EXPIRES), as celery_shim's.
+REVOKES_MAX = 50_000
+REVOKE_EXPIRES = 10_800
+_CHUNK = 1000
+_HMGET_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One place a job was seen. ``where``: queue, inprogress, worker, scheduled, retry, dead or
+    history; ``at``: the run-at, retry-at, died-at, completed-at or started-at epoch (0: none);
+    ``status``: the history status; ``pool``: the pool running it."""
+
+    where: str
+    job: Job
+    at: int = 0
+    status: str = ""
+    pool: str = ""
+    checkin: str = ""
+
+
+@dataclass
+class Snapshot:
+    """What one listing or lookup read: sightings, the ids' latest history entries, revoke times."""
+
+    sightings: list[Sighting] = field(default_factory=list)
+    history: dict[str, HistoryJob] = field(default_factory=dict)
+    revoked: dict[str, float] = field(default_factory=dict)
+    complete: bool = True  # False when a scan stopped at its budget
+
+    def ids(self) -> list[str]:
+        """Every id seen, in first-seen order."""
+        return list(dict.fromkeys([s.job.id for s in self.sightings] + list(self.history) + list(self.revoked)))
+
+
+def _text(v: bytes | str | None) -> str:
+    if v is None:
+        return ""
+    return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+
+
+def _needles(task_id: str) -> list[bytes]:
+    """``"id":"<id>"`` as Go's encoder and as Redis's cjson (which escapes ``/``) write it."""
+    go = '"id":' + gojson.encode_string(task_id)
+    forms = [go, go.replace("/", "\\/")]
+    return [f.encode("utf-8", "surrogatepass") for f in dict.fromkeys(forms)]
+
+
+def _decode(raw: bytes, where: str) -> Job | None:
+    try:
+        return decode_job(raw)
+    except DecodeError as err:
+        logger.warning("a member of %s cannot be decoded: %s", where, err.reason)
+        return None
+
+
+def _matching(raw: bytes, task_id: str, needles: list[bytes]) -> Job | None:
+    """The job when ``raw`` is the job with this id (a needle can also match inside args)."""
+    if not any(n in raw for n in needles):
+        return None
+    try:
+        job = decode_job(raw)
+    except DecodeError:
+        return None
+    return job if job.id == task_id else None
+
+
+def _periodic_epoch(task_id: str) -> int | None:
+    """The instant a periodic id names (``periodic:<name>:<spec>:<epoch>``), which is its score."""
+    if not task_id.startswith("periodic:"):
+        return None
+    tail = task_id.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() and len(tail) < 19 else None
+
+
+class TaskStore(NamespaceBound):
+    """Reads (and, for revoke, removes) tasks in one namespace for the Flower API."""
+
+    def __init__(self, namespace: str, redis_target: RedisTarget, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(namespace, redis_target, clock=clock)
+        self.client = Client(namespace, self._conn, clock=clock)
+        self.shim_keys = ShimKeys(namespace)
+
+    @classmethod
+    def beside(cls, client: Client) -> TaskStore:
+        """A store on the Client's own connection and clock (one socket pool, one notion of now)."""
+        return cls(client.namespace, client._conn, clock=client._clock)
+
+    def now(self) -> int:
+        return self._clock.now()
+
+    # -- what runs now ----------------------------------------------------------------------------
+    def running(self, pools: list[WorkerPoolHeartbeat] | None = None) -> list[Sighting]:
+        """Busy workers' jobs, with the bytes from their pool's in-progress list when found there."""
+        pools = self.client.worker_pool_heartbeats() if pools is None else pools
+        owner = {w: hb.worker_pool_id for hb in pools for w in (hb.worker_ids or [])}
+        busy = [o for o in self.client.worker_observations() if o.is_busy and o.job_id]
+        pairs = sorted({(o.job_name, owner.get(o.worker_id, "")) for o in busy if o.job_name})
+        jobs: dict[str, Job] = {}
+        if pairs:
+            with self._conn.errors():
+                pipe = self._redis.pipeline(transaction=False)
+                for name, pool in pairs:
+                    pipe.lrange(self.keys.jobs_in_progress(name, pool), 0, _CHUNK - 1)
+                lists = pipe.execute()
+            for members in lists:
+                for raw in members:
+                    job = _decode(raw, "an in-progress list")
+                    if job is not None:
+                        jobs.setdefault(job.id, job)
+        return [self._running(o, jobs.get(o.job_id), owner.get(o.worker_id, "")) for o in busy]
+
+    @staticmethod
+    def _running(o: WorkerObservation, job: Job | None, pool: str) -> Sighting:
+        if job is None:  # the observation alone: name, id and args, no enqueue time
+            args: Any = None
+            if o.args_json:
+                try:
+                    args = gojson.loads(o.args_json)
+                except ValueError:
+                    args = {"raw": o.args_json}
+            job = Job(name=o.job_name, id=o.job_id, enqueued_at=0, args=args if isinstance(args, dict) else None)
+        return Sighting("worker", job, o.started_at, pool=pool, checkin=o.checkin)
+
+    # -- listings ---------------------------------------------------------------------------------
+    def recent(self, window: int, job_name: str = "") -> Snapshot:
+        """At most ``window`` entries from each place (newest first where there is an order), then
+        the latest history entry and the revoke time of every id seen."""
+        names = [job_name] if job_name else self.client.known_job_names()
+        per_queue = max(1, window // max(1, len(names)))
+        history_key = self.keys.history_for(job_name) if job_name and job_name != "index" else self.keys.history()
+        with self._conn.errors():
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.zrevrangebyscore(history_key, "+inf", "-inf", start=0, num=window)
+            pipe.zrangebyscore(self.keys.scheduled(), "-inf", "+inf", start=0, num=window, withscores=True)
+            pipe.zrangebyscore(self.keys.retry(), "-inf", "+inf", start=0, num=window, withscores=True)
+            pipe.zrevrangebyscore(self.keys.dead(), "+inf", "-inf", start=0, num=window, withscores=True)
+            pipe.zrevrangebyscore(self.shim_keys.revoked(), "+inf", "-inf", start=0, num=window, withscores=True)
+            for name in names:
+                pipe.lrange(self.keys.jobs(name), 0, per_queue - 1)
+            history, scheduled, retry, dead, revoked, *queues = pipe.execute()
+        snap = Snapshot()
+        for raw in history:
+            try:
+                entry = HistoryJob.from_json(raw)
+            except DecodeError as err:
+                logger.warning("history entry cannot be decoded: %s", err.reason)
+                continue
+            snap.history.setdefault(entry.job.id, entry)  # newest first: the first is the latest
+        for where, members in (("scheduled", scheduled), ("retry", retry), ("dead", dead)):
+            for raw, score in members:
+                job = _decode(raw, where)
+                if job is not None:
+                    snap.sightings.append(Sighting(where, job, int(score)))
+        for name, members in zip(names, queues):
+            for raw in members:
+                job = _decode(raw, f"queue {name}")
+                if job is not None:
+                    snap.sightings.append(Sighting("queue", job))
+        snap.sightings.extend(self.running())
+        for member, score in revoked:
+            snap.revoked[_text(member)] = float(score)
+        self._fill_in(snap)
+        return snap
+
+    def _fill_in(self, snap: Snapshot) -> None:
+        """The latest history entry and revoke time of each id not already known."""
+        ids = [i for i in snap.ids() if i]
+        snap.history.update(self.latest_history(i for i in ids if i not in snap.history))
+        missing = [i for i in ids if i not in snap.revoked]
+        if missing:
+            with self._conn.errors():
+                pipe = self._redis.pipeline(transaction=False)
+                for task_id in missing:
+                    pipe.zscore(self.shim_keys.revoked(), task_id)
+                scores = pipe.execute()
+            snap.revoked.update({i: float(s) for i, s in zip(missing, scores) if s is not None})
+
+    def latest_history(self, ids: Iterable[str]) -> dict[str, HistoryJob]:
+        """The latest completed attempt of each id that has one (the fork's ``history:index``)."""
+        wanted = list(dict.fromkeys(ids))
+        out: dict[str, HistoryJob] = {}
+        for start in range(0, len(wanted), _HMGET_CHUNK):
+            chunk = wanted[start : start + _HMGET_CHUNK]
+            try:
+                with self._conn.errors():
+                    values = self._redis.hmget(self.keys.history_index(), chunk)
+            except redis.ResponseError as err:  # WRONGTYPE: a job named "index" took the key
+                logger.warning("history index unreadable: %s", err)
+                return out
+            for task_id, raw in zip(chunk, values):
+                if raw is None:
+                    continue
+                try:
+                    out[task_id] = HistoryJob.from_json(raw)
+                except DecodeError as err:
+                    logger.warning("history entry of %s cannot be decoded: %s", task_id, err.reason)
+        return out
+
+    def history_since(self, low: int, offset: int, count: int) -> list[tuple[bytes, float]]:
+        """History entries completed at ``low`` or later, oldest first, ``count`` from ``offset``."""
+        with self._conn.errors():
+            rows = self._redis.zrangebyscore(self.keys.history(), low, "+inf", start=offset, num=count, withscores=True)
+        return [(bytes(raw), float(score)) for raw, score in rows]
+
+    def paused(self, names: list[str]) -> dict[str, bool]:
+        """Which of the job names are paused (their pause key exists, as the fetch script tests)."""
+        if not names:
+            return {}
+        with self._conn.errors():
+            pipe = self._redis.pipeline(transaction=False)
+            for name in names:
+                pipe.exists(self.keys.jobs_paused(name))
+            flags = pipe.execute()
+        return {name: bool(flag) for name, flag in zip(names, flags)}
+
+    def task_types(self) -> list[str]:
+        """Every job name known here: ``known_jobs`` and the names pools register (Go or Python)."""
+        names = set(self.client.known_job_names())
+        for pool in self.client.worker_pool_heartbeats():
+            names.update(n for n in pool.job_names or [] if n)
+        return sorted(names)
+
+    # -- one task ---------------------------------------------------------------------------------
+    def lookup(self, task_id: str, budget: int = LOOKUP_BUDGET) -> Snapshot:
+        """Every place ``task_id`` is now, reading at most ``budget`` set and queue entries."""
+        snap = Snapshot()
+        pools = self.client.worker_pool_heartbeats()
+        snap.sightings.extend(s for s in self.running(pools) if s.job.id == task_id)
+        snap.sightings.extend(self._in_progress(task_id, pools))
+        left = budget
+        for where, key in (("scheduled", self.keys.scheduled()), ("retry", self.keys.retry()), ("dead", self.keys.dead())):
+            found, used = self._find_in_zset(key, task_id, left)
+            left -= used
+            snap.sightings.extend(Sighting(where, job, score) for score, job in found)
+        for name in self.client.known_job_names():
+            if left <= 0:
+                break
+            found_jobs, used = self._find_in_list(self.keys.jobs(name), task_id, left)
+            left -= used
+            snap.sightings.extend(Sighting("queue", job) for _raw, job in found_jobs)
+        snap.complete = left > 0
+        self._fill_in_one(snap, task_id)
+        return snap
+
+    def _fill_in_one(self, snap: Snapshot, task_id: str) -> None:
+        snap.history.update(self.latest_history([task_id]))
+        with self._conn.errors():
+            score = self._redis.zscore(self.shim_keys.revoked(), task_id)
+        if score is not None:
+            snap.revoked[task_id] = float(score)
+
+    def _in_progress(self, task_id: str, pools: list[WorkerPoolHeartbeat]) -> list[Sighting]:
+        """The id in a pool's in-progress list (fetched, not yet observed: Celery's RECEIVED)."""
+        pairs = [(hb.worker_pool_id, n) for hb in pools for n in (hb.job_names or []) if n]
+        if not pairs:
+            return []
+        with self._conn.errors():
+            pipe = self._redis.pipeline(transaction=False)
+            for pool, name in pairs:
+                pipe.lrange(self.keys.jobs_in_progress(name, pool), 0, _CHUNK - 1)
+            lists = pipe.execute()
+        needles = _needles(task_id)
+        out = []
+        for (pool, _name), members in zip(pairs, lists):
+            for raw in members:
+                job = _matching(raw, task_id, needles)
+                if job is not None:
+                    out.append(Sighting("inprogress", job, pool=pool))
+        return out
+
+    def _find_in_zset(self, key: str, task_id: str, budget: int) -> tuple[list[tuple[int, Job]], int]:
+        """Members of sorted set ``key`` with this id, and how many entries were read."""
+        needles = _needles(task_id)
+        found: list[tuple[int, Job]] = []
+        epoch = _periodic_epoch(task_id)
+        if epoch is not None:  # a periodic instance's score is the instant its id names
+            with self._conn.errors():
+                members = self._redis.zrangebyscore(key, epoch, epoch, withscores=True)
+            for raw, score in members:
+                job = _matching(raw, task_id, needles)
+                if job is not None:
+                    found.append((int(score), job))
+            if found:
+                return found, len(members)
+        used = 0
+        for members in self._zset_chunks(key, budget):
+            used += len(members)
+            for raw, score in members:
+                job = _matching(raw, task_id, needles)
+                if job is not None:
+                    found.append((int(score), job))
+            if found:
+                break
+        return found, used
+
+    def _zset_chunks(self, key: str, budget: int) -> Iterator[list[tuple[bytes, float]]]:
+        start = 0
+        while start < budget:
+            with self._conn.errors():
+                chunk = self._redis.zrange(key, start, start + min(_CHUNK, budget - start) - 1, withscores=True)
+            if not chunk:
+                return
+            yield chunk
+            start += len(chunk)
+
+    def _find_in_list(self, key: str, task_id: str, budget: int) -> tuple[list[tuple[bytes, Job]], int]:
+        """(raw bytes, job) of the entries of list ``key`` with this id, and how many were read."""
+        needles = _needles(task_id)
+        start = 0
+        while start < budget:
+            with self._conn.errors():
+                chunk = self._redis.lrange(key, start, start + min(_CHUNK, budget - start) - 1)
+            found = [(raw, job) for raw in chunk if (job := _matching(raw, task_id, needles)) is not None]
+            start += len(chunk)
+            if found or len(chunk) < _CHUNK:
+                return found, start
+        return [], start
+
+    # -- revoke ---------------------------------------------------------------------------------
+    def revoke(self, task_id: str, *, terminate: bool = False, signal: str = "SIGTERM") -> list[str]:
+        """Celery's revoke over gocraft (spec D17), with the effects of celery_shim's
+        ``app.control.revoke``: the id joins the revoked set (scored by time, trimmed to Celery's
+        REVOKE_EXPIRES and REVOKES_MAX) that Python workers check after each fetch; the job leaves
+        ``scheduled``, ``retry`` and its queue, and its unique lock goes with it; the command is
+        published on the control channel, where a Python worker running the task acts on
+        ``terminate``. Go workers only see the removals. Returns where the job was removed from."""
+        now = self.now()
+        with self._conn.errors():  # first, so a Python worker that fetches it meanwhile drops it
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.zadd(self.shim_keys.revoked(), {task_id: now})
+            pipe.zremrangebyscore(self.shim_keys.revoked(), "-inf", f"({now - REVOKE_EXPIRES}")
+            pipe.zremrangebyrank(self.shim_keys.revoked(), 0, -(REVOKES_MAX + 1))
+            pipe.execute()
+        removed: list[str] = []
+        left = LOOKUP_BUDGET
+        for where, key, delete in (
+            ("scheduled", self.keys.scheduled(), self.client.delete_scheduled_job),
+            ("retry", self.keys.retry(), self.client.delete_retry_job),
+        ):
+            found, used = self._find_in_zset(key, task_id, left)
+            left -= used
+            for score, _job in found:
+                try:
+                    delete(score, task_id)  # by (score, id), as Go's client deletes; releases a unique lock
+                    removed.append(where)
+                except NotDeletedError:  # a requeuer moved it meanwhile; the queue pass may catch it
+                    pass
+        for name in self.client.known_job_names():
+            if left <= 0:
+                break
+            found_jobs, used = self._find_in_list(self.keys.jobs(name), task_id, left)
+            left -= used
+            for raw, job in found_jobs:
+                with self._conn.errors():
+                    if self._redis.lrem(self.keys.jobs(name), 1, raw):  # the exact bytes, as a worker's LREM
+                        removed.append("queue")
+                        if job.unique:
+                            self._redis.delete(job.unique_key or self.keys.unique(job.name, job.args))
+        message = {
+            "command": "revoke",
+            "arguments": {"task_id": [task_id], "terminate": terminate, "signal": signal},
+            "destination": None,
+            "sent_at": float(now),
+        }
+        with self._conn.errors():
+            self._redis.publish(self.shim_keys.control(), json.dumps(message))
+        return removed
