@@ -23,7 +23,9 @@ __all__ = [
     "NotRegistered",
     "Reject",
     "Retry",
+    "ScheduleError",
     "SoftTimeLimitExceeded",
+    "SolarNotSupportedError",
     "TaskError",
     "TaskPredicate",
     "TaskRevokedError",
@@ -136,6 +138,17 @@ class EncodeError(CeleryShimError, TypeError):
         self.argument = argument
         self.value = value
         self.reason = reason
+
+
+class ScheduleError(CeleryShimError, ValueError):
+    """A periodic schedule that cannot be used: a bad crontab field, a non-positive interval.
+
+    Celery raises ValueError here; this class also subclasses ValueError.
+    """
+
+
+class SolarNotSupportedError(CeleryShimError, NotImplementedError):
+    """``solar()`` schedules: Celery computes them with the ``ephem`` package; the shim does not."""
 
 
 class SoftTimeLimitExceeded(CeleryShimError):
