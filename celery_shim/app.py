@@ -21,6 +21,7 @@ from work_compat import Connection, Enqueuer, InvalidJobNameError, Job, Keys, co
 
 from .arguments import encode_args, unbound_args
 from .backend import Backend, RedisBackend, backend_from_conf
+from .canvas_store import save_continuation
 from .config import NOT_YET_HONOURED, Settings
 from .exceptions import CeleryShimError, ImproperlyConfigured
 from .memory import memory_connection
@@ -326,6 +327,8 @@ class Celery:
             )
         encoded = encode_args(job_args)
         job_id = plan.job_id or str(uuid.uuid4())
+        if save_continuation(self, job_id, options):  # link/chain/chord go to the side key first (D15)
+            plan.meta["canvas"] = True
         job = Job(name, job_id, int(plan.now), encoded)
         if plan.meta:
             job.extra["celery"] = _json_meta(plan.meta)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CeleryShimError",
+    "ChordError",
     "EncodeError",
     "Ignore",
     "ImproperlyConfigured",
@@ -121,6 +122,10 @@ class NotRegistered(TaskError, KeyError):
 
 class TaskRevokedError(TaskError):
     """The task was revoked (or expired) before it ran."""
+
+
+class ChordError(TaskError):
+    """A chord's body was not called because a header task failed (stored as the body's FAILURE)."""
 
 
 class TimeoutError(TaskError, builtins.TimeoutError):

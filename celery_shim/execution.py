@@ -384,7 +384,7 @@ class Trace:
         try:
             getattr(canvas_driver, hook)(self.app, request.id, *outcome, request)
         except Exception:
-            logger.exception("Task %s[%s]: its canvas continuation failed", request.task, request.id)
+            logger.exception("Task %s[%s]: its canvas continuation failed", getattr(request, "task", "?"), request.id)
 
     def _store(self, task: Task, write: Callable[[], Any]) -> None:
         """A result write that must not change the job's fate when it fails (logged)."""

@@ -140,8 +140,12 @@ CALL_OPTIONS: dict[str, Callable[[PublishPlan, Any], None]] = {
     "retry_policy": _retry_policy,
     "serializer": _serializer,
     "priority": _ignored_with_warning("priority"),  # per-type weights only (D11)
-    "link": _ignored_with_warning("link"),  # canvas continuations come with D15
-    "link_error": _ignored_with_warning("link_error"),
+    "group_id": _meta("group_id"),  # a group member's group and place in it (D15)
+    "group_index": _meta("group_index"),
+    "link": _accepted,  # canvas continuations: Celery.publish keeps them in the side key (D15)
+    "link_error": _accepted,
+    "chain": _accepted,
+    "chord": _accepted,
     "queue": _accepted,  # checked against the task's queue in task.py (D10)
     "routing_key": _accepted,
     "exchange": _accepted,

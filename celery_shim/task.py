@@ -100,7 +100,6 @@ class Task:
     throws: ClassVar[tuple[type[BaseException], ...]] = ()
     max_concurrency: ClassVar[int | None] = None  # not Celery's: gocraft's cap over every pool (D14)
 
-
     def __init__(self) -> None:
         self._local = threading.local()
 
@@ -183,7 +182,9 @@ class Task:
             options.setdefault("expires", self.expires)
         app = self.app
         if app.conf.task_always_eager:
-            return self.apply(call_args, call_kwargs, task_id=task_id or str(uuid.uuid4()), link=link, **options)
+            return self.apply(
+                call_args, call_kwargs, task_id=task_id or str(uuid.uuid4()), link=link, link_error=link_error, **options
+            )
         job_args = self.bind_args(call_args, call_kwargs)
         options.update(task_id=task_id, link=link, link_error=link_error, shadow=shadow)
         return app.publish(self.name or "", job_args, options, queue=self.queue)
@@ -214,6 +215,7 @@ class Task:
             throw = bool(app.conf.task_eager_propagates)
         job_args = json.loads(gojson.dumps(encode_args(self.bind_args(call_args, call_kwargs))))
         run_args, run_kwargs = call_from_args(inspect.signature(self.run), job_args)
+        link, link_error = options.pop("link", None), options.pop("link_error", None)  # canvas callbacks (D15)
         plan = plan_publish(options, app.now())
         request = Context(
             id=task_id,
@@ -227,6 +229,8 @@ class Task:
             headers=dict(headers) if headers else None,
             root_id=plan.meta.get("root_id", task_id),
             parent_id=plan.meta.get("parent_id"),
+            group=plan.meta.get("group_id"),
+            group_index=plan.meta.get("group_index"),
             delivery_info={"is_eager": True, "exchange": None, "routing_key": self.queue, "priority": None},
         )
         stack = self._stack()
@@ -252,8 +256,13 @@ class Task:
         finally:
             stack.pop()
         if retry_with is not None:
-            return retry_with.apply(retries=retries + 1, throw=throw)
-        return EagerResult(task_id, retval, state, traceback=tb, name=self.name, retries=retries)
+            return retry_with.apply(retries=retries + 1, throw=throw, link=link, link_error=link_error)
+        result = EagerResult(task_id, retval, state, traceback=tb, name=self.name, retries=retries)
+        if link or link_error:
+            from .canvas_driver import eager_followups
+
+            eager_followups(app, request, state, retval, tb, link, link_error)
+        return result
 
     # -- retries ----------------------------------------------------------------------------------
     def retry(
