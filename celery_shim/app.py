@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
@@ -21,6 +21,7 @@ from work_compat import Connection, Enqueuer, InvalidJobNameError, Job, Keys, co
 
 from .arguments import encode_args, unbound_args
 from .backend import Backend, RedisBackend, backend_from_conf
+from .canvas import Signature
 from .canvas_store import save_continuation
 from .config import NOT_YET_HONOURED, Settings
 from .exceptions import CeleryShimError, ImproperlyConfigured
@@ -29,6 +30,7 @@ from .options import plan_publish
 from .publish import push_with_retries
 from .registry import TaskRegistry
 from .result import AsyncResult
+from .signals import Signal
 from .task import Task as BaseTask
 
 __all__ = ["Celery", "InvalidTaskNameError", "current_app", "shared_task"]
@@ -178,6 +180,11 @@ class Celery:
         if include is not None:
             self.conf.include = tuple(include)
         self.tasks = TaskRegistry()
+        # Celery's app signals; finalize() sends them (the beat and the worker call it).
+        self.on_configure = Signal("app.on_configure")
+        self.on_after_configure = Signal("app.on_after_configure")
+        self.on_after_finalize = Signal("app.on_after_finalize")
+        self.configured = self.finalized = False
         self.now: Callable[[], float] = time.time  # replaceable in tests; eta/countdown arithmetic
         self._warned: set[str] = set()
         self._settings_checked_until = 0.0
@@ -212,6 +219,46 @@ class Celery:
         global _current
         with _lock:
             _current = self
+
+    def finalize(self, auto: bool = False) -> None:
+        """Send ``on_configure``, ``on_after_configure`` and ``on_after_finalize``, once each.
+
+        Celery sends them when the configuration is first read and when the registry is finalized;
+        here the beat and the worker call this before reading ``beat_schedule`` or the registry, so
+        ``add_periodic_task`` calls made in an ``on_after_configure`` receiver are seen.
+        """
+        with _lock:
+            if self.finalized:
+                return
+            self.finalized = True
+        self.on_configure.send(sender=self)
+        self.configured = True
+        self.on_after_configure.send(sender=self, source=self.conf)
+        self.on_after_finalize.send(sender=self)
+
+    def add_periodic_task(
+        self, schedule: Any, sig: Any, args: Sequence[Any] = (), kwargs: Any = (), name: str | None = None, **opts: Any
+    ) -> str:
+        """Add a ``beat_schedule`` entry that runs ``sig`` on ``schedule``; returns its key.
+
+        The key is ``name``, else ``repr(sig)``; adding the same key again replaces the entry, as
+        in Celery. ``sig`` is a signature (``add.s(2, 2)``) or a task; ``opts`` are call options.
+        """
+        if isinstance(sig, Signature):
+            sig = sig.clone(args, dict(kwargs or {}))
+        else:
+            sig = Signature(sig, args, dict(kwargs or {}), app=self)  # a task, or a task name
+        key = name or repr(sig)
+        entry = {"schedule": schedule, "task": sig.task, "args": sig.args, "kwargs": sig.kwargs}
+        entry["options"] = {**sig.options, **opts}
+        schedules = self.conf.beat_schedule
+        if name is None and key in schedules:
+            logger.warning("periodic task key %r replaced an unnamed entry; pass name= to keep both", key)
+        if self.conf.is_set("beat_schedule") and isinstance(schedules, MutableMapping):
+            schedules[key] = entry  # in place, as Celery does: a live settings dict sees it too
+        else:
+            self.conf.beat_schedule = {**schedules, key: entry}
+        return key
 
     def check_settings(self) -> None:
         """Refuse settings the shim cannot honour; warn once for those it does not honour yet."""

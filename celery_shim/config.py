@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 DEFAULTS: dict[str, Any] = {
     "accept_content": ["json"],
     "beat_schedule": {},
+    "beat_scheduler": "celery.beat:PersistentScheduler",
     "broker_connection_max_retries": 100,
     "broker_pool_limit": 10,
     "broker_transport_options": {},
@@ -74,6 +75,7 @@ OLD_TO_NEW: dict[str, str] = {
     "CELERY_INCLUDE": "include",
     "CELERY_TIMEZONE": "timezone",
     "CELERYBEAT_SCHEDULE": "beat_schedule",
+    "CELERYBEAT_SCHEDULER": "beat_scheduler",
     "CELERY_RESULT_BACKEND": "result_backend",
     "CELERY_RESULT_SERIALIZER": "result_serializer",
     "CELERY_TASK_RESULT_EXPIRES": "result_expires",
@@ -110,7 +112,6 @@ NOT_YET_HONOURED = (
     "task_track_started",
     "task_store_eager_result",
     "task_default_priority",
-    "beat_schedule",
 )
 
 # The environment variables Celery lets override two settings; the one place they are read.
