@@ -38,9 +38,7 @@ RENAMED: dict[str, str] = {
     "celery.app.base": "celery_shim.app",
     "celery.app.control": "celery_shim.control",
     "celery.app.registry": "celery_shim.registry",
-    "celery.app.log": "celery_shim.log",
     "celery.backends.redis": "celery_shim.backend",
-    "celery.utils.log": "celery_shim.log",
 }
 
 # Names that are packages in Celery: they become proxy packages so their submodules import.

@@ -24,6 +24,7 @@ import pytest
 import redis
 
 from celery_shim import Celery
+from celery_shim.keys import ShimKeys
 from tests.redis_server import RedisServer
 from tests.work_compat.conftest import wait_until
 from work_compat import Keys
@@ -262,3 +263,66 @@ def test_refusals_and_a_missing_app_are_clear(url: str, namespace: str) -> None:
     assert "no_such_proj" in missing.stderr
     eventlet = cli("-A", "cli_proj", "-b", url, "worker", "-P", "eventlet", namespace=namespace)
     assert eventlet.returncode == 1 and "eventlet" in eventlet.stderr and "threads" in eventlet.stderr
+
+
+def test_a_worker_holds_its_pidfile_logs_to_its_logfile_and_a_second_one_is_refused(
+    url: str, namespace: str, client: redis.Redis, tmp_path: Path
+) -> None:
+    pidfile, logfile = tmp_path / "w.pid", tmp_path / "w.log"
+    argv = ["-A", "cli_proj", "-b", url, "worker", "-P", "solo", "--pidfile", str(pidfile), "-f", str(logfile)]
+    proc = Started(argv, namespace)
+    try:
+        wait_until(lambda: online(client, namespace) or proc.proc.poll() is not None, 30, "the worker's heartbeat")
+        assert pidfile.read_text() == f"{proc.proc.pid}\n"
+        second = cli(*argv, namespace=namespace)
+        assert second.returncode == 1 and f"names process {proc.proc.pid}, which is running" in second.stderr
+        assert proc.stop() == 0
+        assert not pidfile.exists()
+        assert "warm shutdown" in logfile.read_text()
+    finally:
+        proc.close()
+
+
+def test_control_revoke_and_rate_limit_act_on_redis(url: str, namespace: str, client: redis.Redis) -> None:
+    # Given a waiting job (no worker running)
+    sent = cli("-A", "cli_proj", "-b", url, "call", "proj.add", "-a", "[1]", namespace=namespace)
+    task_id = sent.stdout.strip()
+    keys = Keys(namespace)
+    assert client.llen(keys.jobs("proj.add")) == 1
+    # When it is revoked, it leaves the queue
+    revoked = cli("-A", "cli_proj", "-b", url, "control", "revoke", task_id, namespace=namespace)
+    assert (revoked.returncode, revoked.stdout) == (0, "revoke: sent\n"), revoked.stderr
+    assert client.llen(keys.jobs("proj.add")) == 0
+    # A rate limit is stored for the workers, and a malformed command is refused with its shape
+    limited = cli("-A", "cli_proj", "-b", url, "control", "rate_limit", "proj.add", "10/s", namespace=namespace)
+    assert limited.returncode == 0, limited.stderr
+    assert client.hget(ShimKeys(namespace).rate_limits(), "proj.add") == b"10/s"
+    bad = cli("-A", "cli_proj", "-b", url, "control", "rate_limit", "proj.add", namespace=namespace)
+    assert bad.returncode == 2 and "needs <task_name> <rate_limit>" in bad.stderr
+
+
+def test_the_installed_celery_shim_script_runs_this_command(url: str, namespace: str) -> None:
+    script = Path(sys.executable).with_name("celery-shim")
+    proc = subprocess.run(
+        [str(script), "-A", "cli_proj", "-b", url, "status"],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env_for(namespace),
+    )
+    assert proc.returncode == 69 and "No nodes replied" in proc.stderr
+
+
+def test_config_and_workdir_are_read_before_the_app_is_used(url: str, namespace: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "celery_shim", "--workdir", str(HERE), "--config", "cli_config", "-A", "cli_proj"]
+        + ["-b", url, "purge"],
+        cwd=ROOT,  # --workdir makes the project importable from elsewhere
+        capture_output=True,
+        text=True,
+        input="no\n",
+        timeout=60,
+        env=env_for(namespace),
+    )
+    assert "This will remove all tasks from queues: bulk, reports." in proc.stdout, proc.stderr

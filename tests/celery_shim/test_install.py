@@ -39,13 +39,20 @@ def test_celery_imports_resolve_to_celery_shims_modules_and_objects() -> None:
         from celery.states import SUCCESS
         from celery.app.task import Task as AppTask
         from celery.schedules import crontab
+        from celery.utils.log import get_task_logger
+        from celery.contrib.pytest import celery_app
+        from celery.contrib.testing.worker import start_worker
         import celery.exceptions, celery_shim.exceptions, celery_shim.schedules, celery_shim.signals
+        import celery_shim.utils.log, celery_shim.contrib.pytest, celery_shim.contrib.testing.worker
 
         assert Celery is celery_shim.Celery and shared_task is celery_shim.shared_task
         assert Task is AppTask is celery_shim.Task
         assert celery.exceptions is celery_shim.exceptions and Retry is celery_shim.exceptions.Retry
         assert AsyncResult is celery_shim.AsyncResult and SUCCESS == "SUCCESS"
         assert task_success is celery_shim.signals.task_success and crontab is celery_shim.schedules.crontab
+        assert get_task_logger is celery_shim.utils.log.get_task_logger
+        assert celery_app is celery_shim.contrib.pytest.celery_app
+        assert start_worker is celery_shim.contrib.testing.worker.start_worker
         assert celery_shim.install.installed
         # An except clause written against celery catches what celery_shim raises.
         try:
