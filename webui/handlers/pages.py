@@ -90,7 +90,8 @@ class PageHandler(BaseHandler):
             "read_only": settings.read_only,
             "page_number": number,
             "problem": problem,
-            "refresh_ms": REFRESH_MS,
+            # an embedding application (or a test) may set "page_refresh_ms" in the Tornado settings
+            "refresh_ms": int(self.application.settings.get("page_refresh_ms", REFRESH_MS)),
         }
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:

@@ -14,7 +14,7 @@
   function searchFor(id) {
     document.getElementById("search-id").value = id;
     W.setUrl({ id });
-    showDetail();
+    showDetail(id);
     window.scrollTo({ top: 0, behavior: "smooth" });
   }
 
@@ -36,8 +36,7 @@
     return [el("dt", { text: label }), el("dd", {}, value)];
   }
 
-  async function showDetail() {
-    const id = params().get("id");
+  async function showDetail(id = params().get("id")) {
     const box = document.getElementById("detail");
     if (id === null) {
       box.hidden = true;
