@@ -15,6 +15,7 @@ from redis.retry import Retry
 
 from tests.interop.driver import GoDriver
 from tests.redis_server import RedisServer
+from tests.webui import browser as browser_helpers
 from tests.webui.browser import (  # noqa: F401 (fixtures)
     ServeFn,
     assert_not_reloaded,
@@ -322,3 +323,9 @@ def test_narrow_screens_scroll_nothing_sideways(page: Page, serve: ServeFn, redi
         expect(page.locator("#updated")).not_to_be_empty()
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 390px"
+
+
+def test_a_missing_chromium_fails_the_browser_tests_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(browser_helpers, "CHROMIUM", "/nonexistent/chromium")
+    with pytest.raises(pytest.fail.Exception, match=r"apt-get install -y chromium"):
+        browser_helpers.chromium_path()
