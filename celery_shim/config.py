@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "result_expires": dt.timedelta(days=1),
     "result_serializer": "json",
     "task_acks_late": False,
+    "task_acks_on_failure_or_timeout": True,
+    "task_store_errors_even_if_ignored": False,
     "task_always_eager": False,
     "task_annotations": None,
     "task_default_priority": None,
@@ -58,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     "task_track_started": False,
     "timezone": None,
     "worker_concurrency": None,
+    "worker_pool": "prefork",
+    "worker_max_tasks_per_child": None,
+    "worker_disable_rate_limits": False,
     "gocraft_namespace": None,
     "gocraft_priority": None,
     "gocraft_max_concurrency": None,
@@ -101,17 +106,8 @@ _NEW_TO_OLD = {new: old for old, new in OLD_TO_NEW.items()}
 # Settings Celery honours that change behaviour but this slice does not implement yet: warned once
 # per app when set to something other than the default (spec §1.2).
 NOT_YET_HONOURED = (
-    "task_routes",
     "task_queues",
-    "task_annotations",
-    "task_time_limit",
-    "task_soft_time_limit",
-    "task_default_rate_limit",
-    "task_acks_late",
-    "task_reject_on_worker_lost",
-    "task_track_started",
     "task_store_eager_result",
-    "task_default_priority",
 )
 
 # The environment variables Celery lets override two settings; the one place they are read.

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from work_compat import gojson
 
 from . import states
-from .autoretry import run_task
 from .arguments import bind_call, call_from_args, encode_args, unbound_args
+from .autoretry import run_task
 from .canvas import Signature
 from .exceptions import Ignore, MaxRetriesExceededError, Reject, Retry
 from .options import plan_publish
