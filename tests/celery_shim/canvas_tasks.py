@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -33,44 +34,46 @@ class Seen:
 
 def make_tasks(app: Any, seen: Seen) -> SimpleNamespace:
     """Register the canvas test tasks on ``app`` (names ``canvas.*``)."""
+    # Real Celery would also register them on every app made later (shared=True by default).
+    task = app.task if type(app).__module__.startswith("celery_shim") else partial(app.task, shared=False)
 
-    @app.task(name="canvas.add")
+    @task(name="canvas.add")
     def add(x: int, y: int) -> int:
         return x + y
 
-    @app.task(name="canvas.mul")
+    @task(name="canvas.mul")
     def mul(x: int, y: int) -> int:
         return x * y
 
-    @app.task(name="canvas.tsum")
+    @task(name="canvas.tsum")
     def tsum(values: list[int]) -> int:
         return sum(values)
 
-    @app.task(name="canvas.collect")
+    @task(name="canvas.collect")
     def collect(values: list[Any], label: str = "") -> list[Any]:
         return [label, values] if label else values
 
-    @app.task(name="canvas.slow_echo")
+    @task(name="canvas.slow_echo")
     def slow_echo(value: Any, delay: float) -> Any:
         # Finishing out of header order shows the chord body still gets them in order.
         time.sleep(delay)
         return value
 
-    @app.task(name="canvas.boom")
+    @task(name="canvas.boom")
     def boom(x: Any) -> None:
         raise ValueError(f"boom {x}")
 
-    @app.task(name="canvas.on_err")
+    @task(name="canvas.on_err")
     def on_err(request: Any, exc: BaseException, traceback: Any) -> str:
         seen.add(("on_err", request.id, type(exc).__name__, str(exc), isinstance(traceback, str)))
         return "handled"
 
-    @app.task(name="canvas.on_err_id")
+    @task(name="canvas.on_err_id")
     def on_err_id(task_id: str) -> str:
         seen.add(("on_err_id", task_id))
         return task_id
 
-    @app.task(name="canvas.record")
+    @task(name="canvas.record")
     def record(*values: Any) -> list[Any]:
         seen.add(("record", *values))
         return list(values)
