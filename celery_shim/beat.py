@@ -56,7 +56,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_HORIZON = 240.0  # gocraft's periodic enqueuer horizon, 4 min
 DEFAULT_REFRESH = 60.0
 _STOCK_SCHEDULERS = frozenset(
-    {"celery.beat:PersistentScheduler", "celery.beat.PersistentScheduler", "celery.beat:Scheduler", "celery.beat.Scheduler"}
+    {
+        "celery.beat:PersistentScheduler",
+        "celery.beat.PersistentScheduler",
+        "celery.beat:Scheduler",
+        "celery.beat.Scheduler",
+    }
 )
 _ZADD_BATCH = 500  # members per ZADD: one pass of a long horizon stays many small commands
 _CRONTAB_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
@@ -191,11 +196,15 @@ class Beat:
         if task is not None and task.expires is not None:
             options.setdefault("expires", task.expires)
         if "task_id" in options:
-            self._warn_once(f"task_id:{key}", "beat entry %r: option task_id is ignored; each firing has its own id", key)
+            self._warn_once(
+                f"task_id:{key}", "beat entry %r: option task_id is ignored; each firing has its own id", key
+            )
             del options["task_id"]
         plan = plan_publish(options, 0.0)  # refuses bad options now, not at each firing
         for ignored in plan.ignored:
-            self._warn_once(f"option:{key}:{ignored}", "beat entry %r: option %r is not supported; ignored", key, ignored)
+            self._warn_once(
+                f"option:{key}:{ignored}", "beat entry %r: option %r is not supported; ignored", key, ignored
+            )
         if task is not None:
             job_args = task.bind_args(args, kwargs)
         else:

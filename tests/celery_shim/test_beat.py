@@ -66,27 +66,32 @@ def test_two_beats_and_a_python_pool_write_one_member_per_instant(
     namespace: str,
     pools: list[WorkerPool],
 ) -> None:
-    # Given a crontab and an interval with no args, whose specs a gocraft pool can share
+    # Given a crontab and intervals with no args, whose specs a gocraft pool can share (90 s has
+    # no robfig spec: its member is the one a work_compat pool's every() writes)
     app.conf.beat_schedule = {
         "refresh every minute": {"task": "refresh_cache", "schedule": crontab(minute="*")},
         "poll": {"task": "poll_feeds", "schedule": timedelta(seconds=20)},
+        "slow": {"task": "slow_sync", "schedule": 90},
     }
     one, two = Beat(app, clock=clock), Beat(app, clock=clock)
     assert [(e.task, e.spec, e.go_form) for e in one.entries()] == [
         ("poll_feeds", "*/20 * * * * *", True),
         ("refresh_cache", "0 * * * * *", True),
+        ("slow_sync", "@every 1m30s", True),
     ]
     # When two beats pass, and a work_compat pool with the same two periodic jobs starts (its
     # enqueuer runs at once), all on the same clock
-    assert one.tick() == 3 + 11
+    assert one.tick() == 3 + 11 + 2
     assert two.tick() == 0
     pool = WorkerPool(1, namespace, redis_server.url, clock=clock, zone=UTC).job("noop", lambda job: None)
     pool.periodically_enqueue("0 * * * * *", "refresh_cache").periodically_enqueue("*/20 * * * * *", "poll_feeds")
+    pool.every("slow_sync", 90)
     pools.append(pool)
     pool.start()  # its periodic enqueuer's first run is done when start() returns
     # Then there is exactly one member per instant, byte for byte gocraft's periodic member
     expected = {periodic_member("refresh_cache", "0 * * * * *", t, None): t for t in (T0 + 60, T0 + 120, T0 + 180)}
     expected.update({periodic_member("poll_feeds", "*/20 * * * * *", t, None): t for t in range(T0 + 20, T0 + 240, 20)})
+    expected.update({periodic_member("slow_sync", "@every 1m30s", t, None): t for t in (T0 + 90, T0 + 180)})
     assert scheduled(redis_client, namespace) == expected
     assert (
         b'{"name":"refresh_cache","id":"periodic:refresh_cache:0 * * * * *:1800000060","t":1800000060,"args":null}'
@@ -139,7 +144,8 @@ def test_an_entry_with_args_and_options_carries_them_under_its_own_ids(
 def test_a_task_not_registered_here_gets_its_positional_args_under_star_args(
     app: Celery, clock: ManualClock, redis_client: redis.Redis, namespace: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app.conf.beat_schedule = {"go side": {"task": "resize", "schedule": 60, "args": [640, 480], "kwargs": {"fmt": "png"}}}
+    entry = {"task": "resize", "schedule": 60, "args": [640, 480], "kwargs": {"fmt": "png"}}
+    app.conf.beat_schedule = {"go side": entry}
     with caplog.at_level(logging.WARNING, logger="celery_shim.beat"):
         Beat(app, clock=clock).tick()
     jobs = [decode_job(m) for m in scheduled(redis_client, namespace)]

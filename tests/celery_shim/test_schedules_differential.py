@@ -159,7 +159,11 @@ def test_a_beat_started_in_a_repeated_hour_fires_each_wall_time_once() -> None:
     fields = {"minute": "*/15"}
     zone = "America/New_York"
     # Then ours waits for 02:00 EST: 01:15 ... 01:45 already happened in the first pass
-    assert show(zone, ours(fields, zone, start, 3)) == ["2026-11-01 02:00 EST", "2026-11-01 02:15 EST", "2026-11-01 02:30 EST"]
+    assert show(zone, ours(fields, zone, start, 3)) == [
+        "2026-11-01 02:00 EST",
+        "2026-11-01 02:15 EST",
+        "2026-11-01 02:30 EST",
+    ]
     # whereas Celery 5.7's beat sends the task on every loop of that hour (its next run comes out
     # in the past: 01:15 read with the first pass's offset)
     celery_sent = observed(fields, zone, start, 30)
