@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from . import exceptions, states
 from .app import Celery, current_app, shared_task
-from .canvas import Signature, signature
+from .canvas import Signature, chain, chord, group, maybe_signature, signature, subtask
 from .install import install
 from .result import AsyncResult, EagerResult
 from .task import Task
@@ -23,10 +23,15 @@ __all__ = [
     "EagerResult",
     "Signature",
     "Task",
+    "chain",
+    "chord",
     "current_app",
     "exceptions",
+    "group",
     "install",
+    "maybe_signature",
     "shared_task",
     "signature",
     "states",
+    "subtask",
 ]

@@ -503,6 +503,13 @@ class Celery:
     def AsyncResult(self, task_id: str) -> AsyncResult:
         return AsyncResult(task_id, app=self)
 
+    def signature(self, *args: Any, **kwargs: Any) -> Signature:
+        """``app.signature('tasks.add', args=(2, 2))``: a signature bound to this app (canvas)."""
+        from .canvas import signature
+
+        kwargs["app"] = self
+        return signature(*args, **kwargs)
+
 
 def _json_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     """The ``"celery"`` metadata object (D4), JSON-ready (headers go through D2's encoding)."""

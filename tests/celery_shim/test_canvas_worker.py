@@ -20,6 +20,7 @@ from celery_shim.exceptions import ChordError
 from celery_shim.keys import ShimKeys
 from celery_shim.result import GroupResult
 from celery_shim.worker import WorkController
+from tests.celery_shim import canvas_prefork_app
 from tests.celery_shim.canvas_tasks import Seen, make_tasks
 from tests.redis_server import RedisServer
 from tests.work_compat.conftest import wait_until
@@ -173,3 +174,30 @@ class TestLinks:
         result = t.boom.apply_async((1,), link_error=t.on_err_id.s())
         calls = wait_until(lambda: seen.named("on_err_id"), what="the errback job")
         assert calls == [("on_err_id", result.id)]
+
+
+class TestPrefork:
+    """The driver runs in the prefork children, which publish the next steps themselves."""
+
+    @pytest.fixture
+    def prefork(self, url: str, namespace: str) -> Iterator[SimpleNamespace]:
+        app = canvas_prefork_app.app
+        app.conf.update(broker_url=url, result_backend=url, gocraft_namespace=namespace)
+        controller = WorkController(app, pool="prefork", concurrency=2, sleep_backoffs=(5, 20, 50))
+        controller.start()
+        try:
+            yield canvas_prefork_app.t
+        finally:
+            controller.stop(15)
+            app.close()
+            for key in ("broker_url", "result_backend", "gocraft_namespace"):
+                del app.conf[key]
+
+    def test_chain_and_chord(self, prefork: SimpleNamespace) -> None:
+        t = prefork
+        assert (t.add.s(1, 2) | t.mul.s(10) | t.add.s(5)).apply_async().get(timeout=TIMEOUT) == 35
+        result = chord([t.slow_echo.s(i, (3 - i) * 0.03) for i in range(4)])(t.collect.s())
+        assert result.get(timeout=TIMEOUT) == [0, 1, 2, 3]
+        failed = (t.add.s(1, 2) | t.boom.s() | t.add.s(1)).apply_async()
+        with pytest.raises(ValueError, match="boom 3"):
+            failed.get(timeout=TIMEOUT)
