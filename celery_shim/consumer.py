@@ -118,7 +118,17 @@ class TaskConsumer:
         with self._conn.errors():
             return self._conn.client.zscore(self._revoked_key, job_id) is not None
 
-    def _revoke(self, task: Task, job: Job, meta: dict[str, Any], reason: str, *, expired: bool) -> JobFate:
+    def _revoke(
+        self,
+        task: Task,
+        job: Job,
+        meta: dict[str, Any],
+        reason: str,
+        *,
+        expired: bool,
+        terminated: bool = False,
+        signum: int | None = None,
+    ) -> JobFate:
         """Celery's discard of a revoked or expired task: REVOKED stored, ``task_revoked`` fired."""
         request = self.trace.request_of(task, job, meta)
         logger.info("Discarding revoked task: %s[%s] (%s)", task.name, job.id, reason)
@@ -127,7 +137,9 @@ class TaskConsumer:
                 task.backend.store_result(job.id, TaskRevokedError(reason), states.REVOKED, request=request)
             except Exception as err:
                 logger.error("Task %s[%s]: storing REVOKED failed: %s", task.name, job.id, err)
-        signals.task_revoked.send(sender=task, request=request, terminated=False, signum=None, expired=expired)
+        signals.task_revoked.send(
+            sender=task, request=request, terminated=terminated, signum=signum, expired=expired
+        )
         job.last_err = reason
         return Discard(reason)
 
@@ -156,6 +168,9 @@ class TaskConsumer:
             return fate
         if kind == "abandoned":  # the worker stopped and killed the child: another run will come
             return PutBack("the worker stopped while the task ran")
+        signum = self.prefork.terminated(job.id) if self.prefork is not None else None
+        if signum is not None:  # app.control.revoke(terminate=True) killed it
+            return self._revoke(task, job, meta, "terminated", expired=False, terminated=True, signum=signum)
         if outcome.message.startswith("TimeLimitExceeded"):
             return self._child_lost(task, job, meta, TimeLimitExceeded(limits.hard), timeout=True)
         if outcome.message.startswith("WorkerLost"):
@@ -212,6 +227,7 @@ class TaskConsumer:
                 traceback=exc.__traceback__,
                 einfo=einfo,
             )
+        self.trace._canvas("on_failure", request, exc, einfo.traceback)  # link_error, chain, chord
 
 
 class _pushed_request:

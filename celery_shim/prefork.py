@@ -19,6 +19,7 @@ import logging
 import multiprocessing.util
 import os
 import pickle
+import signal
 import sys
 import threading
 from dataclasses import dataclass, replace
@@ -193,6 +194,7 @@ class PreforkPool:
         self._ran = [0] * slots
         self._local = threading.local()
         self._next_slot = itertools.count()
+        self._terminated: dict[str, int] = {}
 
     def start(self) -> None:
         self.runner.start()
@@ -230,6 +232,25 @@ class PreforkPool:
             self.runner.recycle(slot)
             self._ran[slot] = 0
         return outcome
+
+    def terminate(self, task_id: str, signum: int) -> bool:
+        """Signal the child running ``task_id`` (SIGTERM and SIGINT, which children ignore, become
+        SIGKILL); True if a child was running it. Its outcome is then a revoke, not a failure."""
+        for slot, job in enumerate(self._jobs):
+            child = self.runner.children[slot]
+            if job is not None and job.id == task_id and child is not None and child.process.pid:
+                self._terminated[task_id] = signum
+                kill = signal.SIGKILL if signum in (signal.SIGTERM, signal.SIGINT) else signum
+                try:
+                    os.kill(child.process.pid, kill)
+                except ProcessLookupError:
+                    return False
+                return True
+        return False
+
+    def terminated(self, task_id: str) -> int | None:
+        """The signal ``terminate`` sent to ``task_id``'s child, once (None if it was not)."""
+        return self._terminated.pop(task_id, None)
 
     def kill_busy(self) -> None:
         self.runner.kill_busy()

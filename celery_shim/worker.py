@@ -34,6 +34,7 @@ from .exceptions import ImproperlyConfigured
 from .execution import Trace
 from .keys import ShimKeys
 from .ratelimit import RateLimits
+from .remote import ControlListener
 from .routes import priority_weight, tasks_in_queues
 from .timelimits import Limits, ThreadSoftLimit, parse_runtime_limits
 
@@ -155,6 +156,7 @@ class WorkController:
         self._prefork: PreforkPool | None = None
         self._soft: ThreadSoftLimit | None = None
         self._runtime: _RuntimeSettings | None = None
+        self._control: ControlListener | None = None
         self._beat: Any = None
         self._stop_requested = threading.Event()
         self._shutting_down_sent = False
@@ -209,6 +211,9 @@ class WorkController:
         self._start_pool(first=True)
         self._runtime = _RuntimeSettings(self, self.runtime_refresh)
         self._runtime.start()
+        conn, _ = app._connection()
+        self._control = ControlListener(self, conn.client, self._shim_keys.control())
+        self._control.start()
         if self.beat:
             beat_module = importlib.import_module("celery_shim.beat")  # imported only when asked for
             self._beat = beat_module.Beat(app)
@@ -284,8 +289,48 @@ class WorkController:
             self._close_executors()
             raise
         self._pool = pool
+        self._register_node()
+
+    def _nodes_key(self) -> str | None:
+        nodes = getattr(self._shim_keys, "nodes", None)  # <ns>:celery:nodes, read by inspect
+        return str(nodes()) if callable(nodes) else None
+
+    def _register_node(self) -> None:
+        """Record pool id -> node name, so ``inspect`` replies are keyed by ``celery@host``."""
+        key = self._nodes_key()
+        if key is None or self._pool is None:
+            return
+        conn, _ = self.app._connection()
+        try:
+            with conn.errors():
+                conn.client.hset(key, self._pool.pool_id, self.hostname)
+        except Exception as err:
+            logger.warning("worker %s: could not register its node name: %s", self.hostname, err)
+
+    def _forget_node(self) -> None:
+        key = self._nodes_key()
+        if key is None or self._pool is None:
+            return
+        conn, _ = self.app._connection()
+        try:
+            with conn.errors():
+                conn.client.hdel(key, self._pool.pool_id)
+        except Exception as err:
+            logger.debug("worker %s: could not remove its node name: %s", self.hostname, err)
+
+    def terminate(self, task_id: str, signum: int) -> bool:
+        """Kill the running task ``task_id`` (``revoke(terminate=True)``): prefork only, as in
+        Celery, whose thread pools cannot terminate a task either. True if it was running here."""
+        if self._prefork is None:
+            logger.warning("worker %s: terminate needs the prefork pool; task %s runs on", self.hostname, task_id)
+            return False
+        done = self._prefork.terminate(task_id, signum)
+        if done:
+            logger.warning("worker %s: terminated task %s with signal %d", self.hostname, task_id, signum)
+        return done
 
     def _stop_pool(self, timeout: float | None) -> None:
+        self._forget_node()
         pool = self._pool
         if pool is not None:
             pool.stop(timeout)
@@ -387,6 +432,8 @@ class WorkController:
                 logger.exception("worker %s: stopping the embedded beat failed", self.hostname)
         if self._runtime is not None:
             self._runtime.stop_loop()
+        if self._control is not None:
+            self._control.stop()
         prefork = self._prefork is not None
         started = self._pool is not None
         self._stop_pool(timeout)

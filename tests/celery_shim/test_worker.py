@@ -658,3 +658,55 @@ def test_reload_picks_up_new_tasks(wapp: Celery, start_worker: Start) -> None:
 
     worker.reload()
     assert second.delay().get(timeout=10) == 2 and first.delay().get(timeout=10) == 1
+
+
+def test_run_returns_after_a_remote_shutdown(wapp: Celery, namespace: str, redis_client: redis.Redis) -> None:
+    @wapp.task
+    def noop() -> None: ...
+
+    from tests.work_compat.conftest import FAST
+
+    worker = WorkController(wapp, pool="threads", concurrency=1, pool_settings=FAST, hostname="w9@host")
+    runner = threading.Thread(target=worker.run)
+    runner.start()
+    wait_until(lambda: worker.pool is not None, timeout=10, what="the worker to start")
+    other = json.dumps({"command": "shutdown", "arguments": {}, "destination": ["someone@else"]})
+    mine = json.dumps({"command": "shutdown", "arguments": {}, "destination": ["w9@host"]})
+    wait_until(lambda: redis_client.publish(ShimKeys(namespace).control(), other), timeout=10, what="a subscriber")
+    redis_client.publish(ShimKeys(namespace).control(), mine)
+    runner.join(15)
+    assert not runner.is_alive()
+    assert redis_client.hget(ShimKeys(namespace).nodes(), worker.pool.pool_id) is None  # type: ignore[union-attr]
+
+
+def test_inspect_names_the_node(wapp: Celery, start_worker: Start, namespace: str, redis_client: redis.Redis) -> None:
+    @wapp.task
+    def noop() -> None: ...
+
+    worker = start_worker(hostname="named@host")
+    assert worker.pool is not None
+    assert redis_client.hget(ShimKeys(namespace).nodes(), worker.pool.pool_id) == b"named@host"
+
+
+def test_control_messages_for_other_nodes_are_ignored() -> None:
+    from celery_shim.remote import ControlListener
+
+    class Node:
+        hostname = "me@host"
+        stops = 0
+        refreshes = 0
+
+        def request_stop(self) -> None:
+            self.stops += 1
+
+        def refresh_runtime_settings(self) -> None:
+            self.refreshes += 1
+
+    node = Node()
+    listener = ControlListener(node, None, "unused")  # type: ignore[arg-type]
+    listener.handle(json.dumps({"command": "shutdown", "destination": ["other@host"]}))
+    listener.handle(b"not json")
+    listener.handle(json.dumps({"command": "rate_limit", "arguments": {}, "destination": None}))
+    assert (node.stops, node.refreshes) == (0, 1)
+    listener.handle(json.dumps({"command": "shutdown", "destination": ["me@host"]}))
+    assert node.stops == 1

@@ -4,13 +4,16 @@ and children are replaced after ``max_tasks_per_child``."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from celery_shim import states
+from celery_shim import signals, states
+from celery_shim.keys import ShimKeys
 from celery_shim.worker import WorkController
 from tests.celery_shim import worker_tasks
 from tests.redis_server import RedisServer
@@ -125,3 +128,30 @@ def test_max_tasks_per_child_replaces_the_child(tapp: Any, start: Start) -> None
     first = worker_tasks.pid.delay().get(timeout=20)
     second = worker_tasks.pid.delay().get(timeout=20)
     assert first != second
+
+
+def test_terminate_over_the_control_channel_revokes_the_running_task(
+    tapp: Any, start: Start, gclient: Client, namespace: str, redis_client: Any
+) -> None:
+    revoked: list[dict[str, Any]] = []
+    signals.task_revoked.connect(lambda **kw: revoked.append(kw), weak=False, dispatch_uid="test-terminate")
+    try:
+        start(concurrency=1)
+        result = worker_tasks.hang.delay()
+        message = json.dumps(
+            {"command": "revoke", "arguments": {"task_id": [result.id], "terminate": True, "signal": "SIGTERM"},
+             "destination": None}
+        )  # fmt: skip
+        # app.control.revoke(id, terminate=True) publishes this; repeat it until the task has started.
+        wait_until(
+            lambda: redis_client.publish(ShimKeys(namespace).control(), message) and result.state == states.REVOKED,
+            timeout=20,
+            what="the task to be terminated",
+        )
+        entry = wait_until(lambda: gclient.history_job_by_id(result.id), timeout=10, what="the history entry")
+        assert entry.job.last_err == "terminated"
+        assert gclient.dead_count() == 0
+        assert [(r["terminated"], r["signum"], r["expired"]) for r in revoked] == [(True, signal.SIGTERM, False)]
+        assert worker_tasks.pid.delay().get(timeout=20) != os.getpid()
+    finally:
+        signals.task_revoked.disconnect(dispatch_uid="test-terminate")
