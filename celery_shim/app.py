@@ -24,6 +24,7 @@ from .backend import Backend, RedisBackend, backend_from_conf
 from .canvas import Signature
 from .canvas_store import save_continuation
 from .config import NOT_YET_HONOURED, Settings
+from .control import Control
 from .exceptions import CeleryShimError, ImproperlyConfigured
 from .memory import memory_connection
 from .options import plan_publish
@@ -192,6 +193,7 @@ class Celery:
         self._enqueuer: Enqueuer | None = None
         self._base_task: type[BaseTask] | None = None
         self._backend: tuple[Any, Backend] | None = None
+        self._control: Control | None = None
         with _lock:
             _apps.add(self)
             shared = list(_shared)
@@ -441,8 +443,19 @@ class Celery:
     @property
     def backend(self) -> Backend:
         """The result backend ``result_backend`` names (D5), built on first use and rebuilt when
-        the setting changes; a DisabledBackend when none is set."""
-        url = self.conf.result_backend
+        it or a ``result_*`` setting changes (settings are live); a DisabledBackend when none is set."""
+        conf = self.conf
+        url = tuple(
+            repr(conf.get(name))
+            for name in (
+                "result_backend",
+                "broker_url",
+                "result_expires",
+                "result_failure_expires",
+                "result_extended",
+                "result_backend_transport_options",
+            )
+        )
         cached = self._backend
         if cached is not None and cached[0] == url:
             return cached[1]
@@ -450,6 +463,13 @@ class Celery:
         self._close_backend()
         self._backend = (url, backend)
         return backend
+
+    @property
+    def control(self) -> Control:
+        """Remote control and inspection (``revoke``, ``inspect()``, ``purge``, limits), in Redis."""
+        if self._control is None:
+            self._control = Control(self)
+        return self._control
 
     def _close_backend(self) -> None:
         cached, self._backend = self._backend, None

@@ -10,10 +10,11 @@ reads raise Celery's NotImplementedError.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from work_compat import Connection, connect
@@ -140,10 +141,7 @@ class RedisBackend:
                 logger.debug("task %s already has a SUCCESS result; %s not stored", task_id, state)
                 return
             pipe = self._redis.pipeline(transaction=False)
-            if ttl:
-                pipe.setex(key, max(1, int(ttl)), payload)
-            else:
-                pipe.set(key, payload)
+            pipe.set(key, payload, ex=max(1, int(ttl)) if ttl else None)
             pipe.publish(key, payload)
             pipe.execute()
 
@@ -198,8 +196,7 @@ class RedisBackend:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = max(0.01, float(interval))
-        pubsub = self._subscribe(self.keys.task(task_id))
-        try:
+        with self.listen(task_id) as listener:
             while True:
                 meta = self.get_task_meta(task_id)
                 if meta["status"] in states.READY_STATES:
@@ -210,38 +207,17 @@ class RedisBackend:
                     if left <= 0:
                         raise TimeoutError("The operation timed out.")
                     nap = min(nap, left)
-                if pubsub is None:
-                    time.sleep(nap)
-                    continue
-                try:
-                    self._wait_message(pubsub, nap)
-                except Exception as err:  # a dropped subscription: fall back to polling
-                    logger.debug("result subscription for %s lost (%s); polling", task_id, err)
-                    _close(pubsub)
-                    pubsub = None
-        finally:
-            if pubsub is not None:
-                _close(pubsub)
+                listener.wait(nap)
 
-    def _subscribe(self, channel: str) -> Any:
+    @contextlib.contextmanager
+    def listen(self, task_id: str) -> Iterator[Listener]:
+        """Subscribe to the task's result channel for the duration of the block (subscribe
+        before the first read, so a result stored in between still wakes the reader)."""
+        listener = Listener(self._redis, self.keys.task(task_id))
         try:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            pubsub.subscribe(channel)
-            return pubsub
-        except Exception as err:  # Cluster without pub/sub support, fakeredis quirks, ...
-            logger.debug("cannot subscribe to %s (%s); polling", channel, err)
-            return None
-
-    @staticmethod
-    def _wait_message(pubsub: Any, seconds: float) -> None:
-        """Return when a message arrives or ``seconds`` pass."""
-        end = time.monotonic() + seconds
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            if pubsub.get_message(timeout=left) is not None:
-                return
+            yield listener
+        finally:
+            listener.close()
 
     # -- groups -----------------------------------------------------------------------------------
     def save_group(self, group_id: str, result_tuple: Any) -> None:
@@ -249,10 +225,7 @@ class RedisBackend:
         payload = dumps({"result": result_tuple})
         key = self.keys.group(group_id)
         with self.conn.errors():
-            if self.expires:
-                self._redis.setex(key, max(1, int(self.expires)), payload)
-            else:
-                self._redis.set(key, payload)
+            self._redis.set(key, payload, ex=max(1, int(self.expires)) if self.expires else None)
 
     def restore_group(self, group_id: str) -> Any:
         """The stored ``as_tuple()`` of a group, or None."""
@@ -294,11 +267,47 @@ def _status_of(data: bytes | str) -> str | None:
     return meta.get("status") if isinstance(meta, dict) else None
 
 
-def _close(pubsub: Any) -> None:
-    try:
-        pubsub.close()
-    except Exception:  # closing a broken connection must not hide the real outcome
-        pass
+class Listener:
+    """A subscription to one result channel; ``wait(seconds)`` returns early on a message.
+
+    Without pub/sub (a Cluster client, a dropped connection) it degrades to sleeping, so the
+    caller's re-reads every interval still see the result.
+    """
+
+    def __init__(self, client: Any, channel: str) -> None:
+        self.channel = channel
+        self._pubsub: Any = None
+        try:
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(channel)
+            self._pubsub = pubsub
+        except Exception as err:  # no pub/sub here: poll instead
+            logger.debug("cannot subscribe to %s (%s); polling", channel, err)
+
+    def wait(self, seconds: float) -> None:
+        """Return when a message arrives on the channel or ``seconds`` pass."""
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if self._pubsub is None:
+                time.sleep(left)
+                return
+            try:
+                if self._pubsub.get_message(timeout=left) is not None:
+                    return
+            except Exception as err:  # the subscription dropped: fall back to polling
+                logger.debug("result subscription %s lost (%s); polling", self.channel, err)
+                self.close()
+
+    def close(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except Exception:  # closing a broken connection must not hide the real outcome
+                pass
 
 
 class DisabledBackend:
@@ -321,7 +330,7 @@ class DisabledBackend:
     def _disabled(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(NO_BACKEND_MESSAGE)
 
-    get_task_meta = raw_meta = get_many = exists = wait_for = forget = _disabled
+    get_task_meta = raw_meta = get_many = exists = wait_for = forget = listen = _disabled
     restore_group = delete_group = _disabled
 
 
@@ -351,7 +360,7 @@ class UnusableBackend(DisabledBackend):
     def save_group(self, group_id: str, result_tuple: Any) -> None:
         raise self.error
 
-    get_task_meta = raw_meta = get_many = exists = wait_for = forget = _disabled
+    get_task_meta = raw_meta = get_many = exists = wait_for = forget = listen = _disabled
     restore_group = delete_group = _disabled
 
 

@@ -48,6 +48,11 @@ class ShimKeys:
         """The pub/sub channel of remote-control commands for Python workers (D17)."""
         return f"{self._p()}control"
 
+    def nodes(self) -> str:
+        """Celery node names of Python worker pools: a hash pool id -> ``celery@host``, so
+        ``inspect`` replies are keyed as Celery's are (pools without one go by their host)."""
+        return f"{self._p()}nodes"
+
     def abort(self, task_id: str) -> str:
         """The abort flag of an AbortableTask."""
         return f"{self._p()}abort:{task_id}"

@@ -1,64 +1,435 @@
-"""Task results: EagerResult for eager runs, AsyncResult as a handle on a published job.
+"""Task results: AsyncResult, ResultSet and GroupResult over the result backend and the gocraft
+structures (spec D5), and EagerResult for eager runs.
 
-No result backend exists yet, so an AsyncResult knows only its id; everything else raises
-NotImplementedError (D5 lookups through the gocraft structures come later).
+An AsyncResult reads the stored result first (``celery-task-meta-<id>``). When none is stored,
+or there is no result backend, the state comes from where the job is in the gocraft namespace
+(``task_state``): a job run by a Go pool, or by a Python pool without a backend, still reports
+SUCCESS, FAILURE, RETRY, STARTED, RECEIVED or PENDING. Values (``result``, ``get()``) need a
+backend, as in Celery; a Go-run job's value is None.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import states
+from .backend import DisabledBackend, RedisBackend, UnusableBackend
+from .exceptions import TimeoutError
+from .result_codec import decode_meta
+from .task_state import GocraftJobError, StateLookup
 
 if TYPE_CHECKING:
     from .app import Celery
 
-__all__ = ["AsyncResult", "EagerResult"]
+__all__ = [
+    "AsyncResult",
+    "EagerResult",
+    "GocraftJobError",
+    "GroupResult",
+    "ResultSet",
+    "allow_join_result",
+    "assert_will_not_block",
+    "denied_join_result",
+    "result_from_tuple",
+    "task_join_will_block",
+]
 
-_NO_BACKEND = "no result backend is configured"
+WOULD_BLOCK = (
+    "Never call result.get() within a task!\n"
+    "See https://docs.celeryq.dev/en/latest/userguide/tasks.html#avoid-launching-synchronous-subtasks"
+)
+# While waiting, the stored result and the history log are read at every wake-up (pub/sub or
+# ``interval``); the whole gocraft search (z-set scans) runs at most this often.
+FULL_LOOKUP_EVERY = 2.0
+
+Callback = Callable[[str, Any], Any]
+
+# -- "is this thread running a task?": get() inside a task can deadlock a pool -------------------
+_join = threading.local()
+
+
+def task_join_will_block() -> bool:
+    """True while this thread runs a task (the worker sets it with ``denied_join_result``)."""
+    return bool(getattr(_join, "will_block", False))
+
+
+@contextlib.contextmanager
+def _join_blocking(value: bool) -> Iterator[None]:
+    before = task_join_will_block()
+    _join.will_block = value
+    try:
+        yield
+    finally:
+        _join.will_block = before
+
+
+def allow_join_result() -> contextlib.AbstractContextManager[None]:
+    """Let ``get()`` wait inside a task (you accept the deadlock risk)."""
+    return _join_blocking(False)
+
+
+def denied_join_result() -> contextlib.AbstractContextManager[None]:
+    """Make ``get()`` refuse to wait (the worker wraps each task run in this)."""
+    return _join_blocking(True)
+
+
+def assert_will_not_block() -> None:
+    if task_join_will_block():
+        raise RuntimeError(WOULD_BLOCK)
+
+
+# -- lookups shared by every AsyncResult of one app -----------------------------------------------
+_lookups: weakref.WeakKeyDictionary[Celery, tuple[Any, StateLookup]] = weakref.WeakKeyDictionary()
+_lookups_lock = threading.Lock()
+
+
+def _state_lookup(app: Celery) -> StateLookup:
+    """A StateLookup on the app's broker and namespace (remade when either changes)."""
+    conn, keys = app._connection()
+    with _lookups_lock:
+        cached = _lookups.get(app)
+        if cached is not None and cached[0] == (id(conn), keys.namespace):
+            return cached[1]
+        lookup = StateLookup(conn, keys.namespace)
+        _lookups[app] = ((id(conn), keys.namespace), lookup)
+        return lookup
+
+
+def _resolve_app(app: Celery | None) -> Celery:
+    if app is not None:
+        return app
+    from .app import current_app
+
+    return current_app()
 
 
 class AsyncResult:
-    """A handle on a task by id. Without a result backend only ``id`` works."""
+    """A handle on a task by id: ``state``, ``result``, ``get()``, ``forget()``, ``revoke()``."""
 
-    def __init__(self, id: str, backend: Any = None, task_name: str | None = None, app: Celery | None = None) -> None:
+    def __init__(
+        self,
+        id: str,
+        backend: Any = None,
+        task_name: str | None = None,
+        app: Celery | None = None,
+        parent: AsyncResult | None = None,
+    ) -> None:
+        if id is None:
+            raise ValueError(f"AsyncResult requires valid id, not {type(id)}")
         self.id = id
-        self.name = task_name
-        self.app = app
+        self._app = app
+        self._backend = backend
+        self._task_name = task_name
+        self.parent = parent
+        self._cache: dict[str, Any] | None = None
+        self._callbacks: list[tuple[Callable[[Any], Any], Callable[[BaseException], Any] | None]] = []
+
+    # -- identity ---------------------------------------------------------------------------------
+    @property
+    def app(self) -> Celery:
+        return _resolve_app(self._app)
+
+    @app.setter
+    def app(self, app: Celery) -> None:
+        self._app = app
+
+    @property
+    def backend(self) -> Any:
+        return self._backend if self._backend is not None else self.app.backend
 
     @property
     def task_id(self) -> str:
         return self.id
 
-    def _unsupported(self) -> NotImplementedError:
-        return NotImplementedError(_NO_BACKEND)
+    def as_tuple(self) -> tuple[tuple[str, Any], None]:
+        """``((id, parent tuple), None)``: how results nest in stored children and groups."""
+        return (self.id, self.parent.as_tuple() if self.parent is not None else None), None
+
+    def as_list(self) -> list[str]:
+        """This id followed by its parents' ids."""
+        out = [self.id]
+        if self.parent is not None:
+            out.extend(self.parent.as_list())
+        return out
+
+    # -- the meta ---------------------------------------------------------------------------------
+    def _stored(self) -> dict[str, Any] | None:
+        """The stored result's meta, or None (also None without a backend)."""
+        backend = self.backend
+        if isinstance(backend, UnusableBackend):
+            raise backend.error
+        if isinstance(backend, DisabledBackend):
+            return None
+        raw = backend.raw_meta(self.id)
+        return None if raw is None else decode_meta(raw)
+
+    def _lookup(self, full: bool = True) -> dict[str, Any] | None:
+        """The current meta: stored result, else gocraft (all of it, or only the history log)."""
+        meta = self._stored()
+        if meta is not None:
+            return meta
+        lookup = _state_lookup(self.app)
+        if full:
+            return lookup.locate(self.id, self._task_name).meta(self.id)
+        verdict = lookup.finished(self.id)
+        return verdict.meta(self.id) if verdict is not None else None
+
+    def _get_task_meta(self) -> dict[str, Any]:
+        if self._cache is not None:
+            return self._cache
+        meta = self._lookup() or {"status": states.PENDING, "result": None, "task_id": self.id}
+        self._maybe_set_cache(meta)
+        return meta
+
+    def _maybe_set_cache(self, meta: dict[str, Any]) -> None:
+        if meta.get("status") in states.READY_STATES:
+            children = meta.get("children")
+            if children:
+                meta["children"] = [result_from_tuple(c, self._app) for c in children]
+            self._cache = meta
+            self._fire()
+
+    def _fire(self) -> None:
+        callbacks, self._callbacks = self._callbacks, []
+        for on_ready, on_error in callbacks:
+            try:
+                on_ready(self)
+            except BaseException as err:
+                if on_error is None:
+                    raise
+                on_error(err)
+
+    def _needs_backend(self) -> None:
+        """Values come only from a result backend (Celery raises the same without one)."""
+        backend = self.backend
+        if isinstance(backend, DisabledBackend):
+            backend.get_task_meta(self.id)  # raises NotImplementedError or ImproperlyConfigured
 
     @property
     def state(self) -> str:
-        raise self._unsupported()
+        """PENDING, RECEIVED, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or a custom state."""
+        return str(self._get_task_meta()["status"])
 
     status = state
 
     @property
     def result(self) -> Any:
-        raise self._unsupported()
+        """The return value; the exception for FAILURE and RETRY; a custom state's meta."""
+        self._needs_backend()
+        return self._get_task_meta()["result"]
 
     info = result
 
-    def get(self, timeout: float | None = None, propagate: bool = True, **kwargs: Any) -> Any:
-        raise self._unsupported()
+    @property
+    def traceback(self) -> str | None:
+        self._needs_backend()
+        tb = self._get_task_meta().get("traceback")
+        return None if tb is None else str(tb)
 
+    @property
+    def date_done(self) -> dt.datetime | None:
+        """When the task finished (UTC), for ready states."""
+        value = self._get_task_meta().get("date_done")
+        if isinstance(value, str):
+            try:
+                return dt.datetime.fromisoformat(value)
+            except ValueError:
+                return None
+        return value if isinstance(value, dt.datetime) else None
+
+    @property
+    def children(self) -> list[Any] | None:
+        children = self._get_task_meta().get("children")
+        if children and not isinstance(children[0], (AsyncResult, ResultSet)):
+            return [result_from_tuple(c, self._app) for c in children]
+        return children if children is None else list(children)
+
+    @property
+    def name(self) -> str | None:
+        value = self._get_task_meta().get("name")
+        return value if value is not None else self._task_name
+
+    @property
+    def args(self) -> Any:
+        return self._get_task_meta().get("args")
+
+    @property
+    def kwargs(self) -> Any:
+        return self._get_task_meta().get("kwargs")
+
+    @property
+    def worker(self) -> str | None:
+        return self._get_task_meta().get("worker")
+
+    @property
+    def retries(self) -> int | None:
+        return self._get_task_meta().get("retries")
+
+    @property
+    def queue(self) -> str | None:
+        return self._get_task_meta().get("queue")
+
+    # -- predicates -------------------------------------------------------------------------------
     def ready(self) -> bool:
-        raise self._unsupported()
+        """True once the task finished: SUCCESS, FAILURE or REVOKED."""
+        return self.state in states.READY_STATES
 
     def successful(self) -> bool:
-        raise self._unsupported()
+        return self.state == states.SUCCESS
 
     def failed(self) -> bool:
-        raise self._unsupported()
+        return self.state == states.FAILURE
 
+    def exists(self) -> bool:
+        """Whether anything knows this id: a stored result, the revoked set, or any gocraft
+        structure (queues included, read in chunks). Tells a queued task from an unknown id."""
+        backend = self.backend
+        if isinstance(backend, RedisBackend) and backend.exists(self.id):
+            return True
+        lookup = _state_lookup(self.app)
+        return lookup.locate(self.id, self._task_name, scan_queues=True).exists
+
+    # -- waiting ----------------------------------------------------------------------------------
+    def maybe_throw(self, propagate: bool = True, callback: Callback | None = None) -> Any:
+        """Raise the task's exception if it failed or was revoked (with ``propagate``); else
+        return its result, after calling ``callback(id, result)``."""
+        meta = self._cache if self._cache is not None else self._get_task_meta()
+        value = meta.get("result")
+        if meta.get("status") in states.PROPAGATE_STATES and propagate:
+            if isinstance(value, BaseException):
+                raise value
+            raise GocraftJobError(str(value))
+        if callback is not None:
+            callback(self.id, value)
+        return value
+
+    maybe_reraise = maybe_throw
+
+    def _maybe_reraise_parent_error(self) -> None:
+        parents = []
+        node = self.parent
+        while node is not None:
+            parents.append(node)
+            node = node.parent
+        for node in reversed(parents):
+            node.maybe_throw()
+
+    def get(
+        self,
+        timeout: float | None = None,
+        propagate: bool = True,
+        interval: float = 0.5,
+        no_ack: bool = True,
+        follow_parents: bool = True,
+        callback: Callback | None = None,
+        on_message: Any = None,
+        on_interval: Callable[[], Any] | None = None,
+        disable_sync_subtasks: bool = True,
+    ) -> Any:
+        """Wait until the task is ready and return its result (re-raising its exception).
+
+        Wakes at once on the result key's PUBLISH; ``interval`` is how often the stored result
+        and the history log are re-read meanwhile. TimeoutError after ``timeout`` seconds.
+        Inside a task it raises RuntimeError unless ``disable_sync_subtasks=False``.
+        """
+        if disable_sync_subtasks:
+            assert_will_not_block()
+        if follow_parents and propagate and self.parent is not None:
+            self._maybe_reraise_parent_error()
+        if self._cache is not None:
+            if propagate:
+                self.maybe_throw(callback=callback)
+            return self._cache.get("result")
+        backend = self.backend
+        if isinstance(backend, DisabledBackend):
+            backend.wait_for(self.id)  # raises: values need a result backend
+        if on_message is not None:
+            raise NotImplementedError("on_message is not supported by celery_shim's result backend")
+        self._wait(backend, timeout, interval, on_interval, follow_parents and propagate)
+        return self.maybe_throw(propagate=propagate, callback=callback)
+
+    wait = get
+
+    def _wait(
+        self,
+        backend: RedisBackend,
+        timeout: float | None,
+        interval: float,
+        on_interval: Callable[[], Any] | None,
+        check_parents: bool,
+    ) -> None:
+        start = time.monotonic()
+        deadline = None if timeout is None else start + timeout
+        interval = max(0.01, float(interval))
+        with backend.listen(self.id) as listener:
+            meta = self._get_task_meta()
+            last_full = time.monotonic()
+            while meta.get("status") not in states.READY_STATES:
+                nap = interval
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError("The operation timed out.")
+                    nap = min(nap, left)
+                listener.wait(nap)
+                if on_interval is not None:
+                    on_interval()
+                if check_parents and self.parent is not None:
+                    self._maybe_reraise_parent_error()
+                full = time.monotonic() - last_full >= FULL_LOOKUP_EVERY
+                if full:
+                    last_full = time.monotonic()
+                found = self._lookup(full=full)
+                if found is not None:
+                    meta = found
+                    self._maybe_set_cache(meta)
+
+    def then(
+        self, callback: Callable[[Any], Any], on_error: Callable[[BaseException], Any] | None = None, weak: bool = False
+    ) -> AsyncResult:
+        """Call ``callback(result_handle)`` once this handle sees the task ready (at once if it
+        already is). Nothing watches in the background: ``get()``, ``ready()`` or ``state``
+        notice it, as with Celery's synchronous backends."""
+        self._callbacks.append((callback, on_error))
+        if self._cache is not None:
+            self._fire()
+        return self
+
+    # -- changing it ------------------------------------------------------------------------------
+    def forget(self) -> None:
+        """Delete the stored result (and this handle's cached copy)."""
+        self._cache = None
+        if self.parent is not None:
+            self.parent.forget()
+        backend = self.backend
+        if isinstance(backend, RedisBackend):
+            backend.forget(self.id)
+        else:
+            backend.forget(self.id)  # raises: nothing to forget without a backend
+
+    def revoke(
+        self,
+        connection: Any = None,
+        terminate: bool = False,
+        signal: str | None = None,
+        wait: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Revoke the task through ``app.control.revoke`` (D17)."""
+        self.app.control.revoke(self.id, terminate=terminate, signal=signal or "SIGTERM")
+
+    # -- plumbing ---------------------------------------------------------------------------------
     def __repr__(self) -> str:
-        return f"<AsyncResult: {self.id}>"
+        return f"<{type(self).__name__}: {self.id}>"
+
+    def __str__(self) -> str:
+        return str(self.id)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, AsyncResult):
@@ -69,6 +440,248 @@ class AsyncResult:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return self.__class__, (self.id, None, self._task_name, None, self.parent)
+
+
+class ResultSet:
+    """Several results handled together: ``ready()``, ``completed_count()``, ``join()``."""
+
+    def __init__(self, results: Iterable[AsyncResult] | None = None, app: Celery | None = None, **kwargs: Any) -> None:
+        self._app = app
+        self.results: list[Any] = list(results or [])
+
+    @property
+    def app(self) -> Celery:
+        return _resolve_app(self._app)
+
+    @app.setter
+    def app(self, app: Celery) -> None:
+        self._app = app
+
+    @property
+    def backend(self) -> Any:
+        return self.app.backend
+
+    def add(self, result: AsyncResult) -> None:
+        if result not in self.results:
+            self.results.append(result)
+
+    def remove(self, result: AsyncResult | str) -> None:
+        """Remove a member; KeyError when it is not one."""
+        try:
+            self.results.remove(result)
+        except ValueError:
+            raise KeyError(result) from None
+
+    def discard(self, result: AsyncResult | str) -> None:
+        try:
+            self.remove(result)
+        except KeyError:
+            pass
+
+    def update(self, results: Iterable[AsyncResult]) -> None:
+        self.results.extend(r for r in results if r not in self.results)
+
+    def clear(self) -> None:
+        self.results[:] = []
+
+    def successful(self) -> bool:
+        return all(r.successful() for r in self.results)
+
+    def failed(self) -> bool:
+        return any(r.failed() for r in self.results)
+
+    def waiting(self) -> bool:
+        return any(not r.ready() for r in self.results)
+
+    def ready(self) -> bool:
+        return all(r.ready() for r in self.results)
+
+    def completed_count(self) -> int:
+        """How many members finished successfully."""
+        return sum(1 for r in self.results if r.successful())
+
+    def maybe_throw(self, callback: Callback | None = None, propagate: bool = True) -> None:
+        for r in self.results:
+            r.maybe_throw(callback=callback, propagate=propagate)
+
+    maybe_reraise = maybe_throw
+
+    def forget(self) -> None:
+        for r in self.results:
+            r.forget()
+
+    def revoke(
+        self,
+        connection: Any = None,
+        terminate: bool = False,
+        signal: str | None = None,
+        wait: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        self.app.control.revoke([r.id for r in self.results], terminate=terminate, signal=signal or "SIGTERM")
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.results)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.results[index]
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ResultSet):
+            return other.results == self.results
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: [{', '.join(r.id for r in self.results)}]>"
+
+    def get(
+        self,
+        timeout: float | None = None,
+        propagate: bool = True,
+        interval: float = 0.5,
+        callback: Callback | None = None,
+        no_ack: bool = True,
+        on_message: Any = None,
+        disable_sync_subtasks: bool = True,
+        on_interval: Callable[[], Any] | None = None,
+    ) -> list[Any]:
+        """The members' results in order (``join``)."""
+        return self.join(
+            timeout=timeout,
+            propagate=propagate,
+            interval=interval,
+            callback=callback,
+            disable_sync_subtasks=disable_sync_subtasks,
+            on_interval=on_interval,
+        )
+
+    def join(
+        self,
+        timeout: float | None = None,
+        propagate: bool = True,
+        interval: float = 0.5,
+        callback: Callback | None = None,
+        no_ack: bool = True,
+        on_message: Any = None,
+        disable_sync_subtasks: bool = True,
+        on_interval: Callable[[], Any] | None = None,
+    ) -> list[Any]:
+        """Wait for every member in order; ``timeout`` bounds the whole join, not each member.
+
+        With ``callback``, it is called as ``callback(id, value)`` per member and the list is empty.
+        """
+        if disable_sync_subtasks:
+            assert_will_not_block()
+        start = time.monotonic()
+        values: list[Any] = []
+        for r in self.results:
+            remaining = None
+            if timeout is not None:
+                remaining = timeout - (time.monotonic() - start)
+                if remaining <= 0:
+                    raise TimeoutError("join operation timed out")
+            value = r.get(
+                timeout=remaining,
+                propagate=propagate,
+                interval=interval,
+                on_interval=on_interval,
+                disable_sync_subtasks=disable_sync_subtasks,
+            )
+            if callback is not None:
+                callback(r.id, value)
+            else:
+                values.append(value)
+        return values
+
+    join_native = join
+
+
+class GroupResult(ResultSet):
+    """The results of a group, with an id under which it can be saved and restored."""
+
+    def __init__(
+        self,
+        id: str | None = None,
+        results: Iterable[AsyncResult] | None = None,
+        parent: AsyncResult | None = None,
+        app: Celery | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(results, app=app)
+        self.id = id
+        self.parent = parent
+
+    def as_tuple(self) -> tuple[tuple[str | None, Any], list[Any]]:
+        return (self.id, self.parent.as_tuple() if self.parent is not None else None), [
+            r.as_tuple() for r in self.results
+        ]
+
+    @property
+    def children(self) -> list[Any]:
+        return self.results
+
+    def save(self, backend: Any = None) -> GroupResult:
+        """Store the group (``celery-taskset-meta-<id>``) for ``GroupResult.restore(id)``."""
+        if self.id is None:
+            raise ValueError("a GroupResult needs an id to be saved")
+        (backend or self.app.backend).save_group(self.id, self.as_tuple())
+        return self
+
+    def delete(self, backend: Any = None) -> None:
+        if self.id is not None:
+            (backend or self.app.backend).delete_group(self.id)
+
+    @classmethod
+    def restore(cls, id: str, backend: Any = None, app: Celery | None = None) -> GroupResult | None:
+        """The saved group of this id (None when none is saved)."""
+        resolved = _resolve_app(app)
+        stored = (backend or resolved.backend).restore_group(id)
+        if stored is None:
+            return None
+        found = result_from_tuple(stored, resolved)
+        return found if isinstance(found, GroupResult) else None
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, GroupResult):
+            return other.id == self.id and other.results == self.results and other.parent == self.parent
+        if isinstance(other, str):
+            return other == self.id
+        return NotImplemented
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(self.id)
+
+    def __bool__(self) -> bool:
+        return bool(self.id or self.results)
+
+    def __repr__(self) -> str:
+        return f"<GroupResult: {self.id} [{', '.join(r.id for r in self.results)}]>"
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+def result_from_tuple(value: Any, app: Celery | None = None) -> Any:
+    """Rebuild an AsyncResult or GroupResult from its ``as_tuple()`` form (lists from JSON too)."""
+    if isinstance(value, (AsyncResult, ResultSet)):
+        return value
+    head, nodes = value
+    if isinstance(head, (list, tuple)):
+        task_id, parent_tuple = head
+    else:
+        task_id, parent_tuple = head, None
+    parent = result_from_tuple(parent_tuple, app) if parent_tuple else None
+    if nodes is not None:
+        return GroupResult(task_id, [result_from_tuple(n, app) for n in nodes], parent=parent, app=app)
+    return AsyncResult(task_id, app=app, parent=parent)
 
 
 class EagerResult(AsyncResult):
@@ -87,7 +700,24 @@ class EagerResult(AsyncResult):
         self._result = ret_value
         self._state = state
         self._traceback = traceback
-        self.retries = retries
+        self._retries = retries
+
+    def _get_task_meta(self) -> dict[str, Any]:
+        return {
+            "status": self._state,
+            "result": self._result,
+            "traceback": self._traceback,
+            "task_id": self.id,
+            "name": self._task_name,
+            "retries": self._retries,
+        }
+
+    def _needs_backend(self) -> None:
+        return None
+
+    @property
+    def retries(self) -> int:
+        return self._retries
 
     @property
     def state(self) -> str:
@@ -108,13 +738,21 @@ class EagerResult(AsyncResult):
     def ready(self) -> bool:
         return True
 
-    def successful(self) -> bool:
-        return self._state == states.SUCCESS
+    def exists(self) -> bool:
+        return True
 
-    def failed(self) -> bool:
-        return self._state == states.FAILURE
-
-    def get(self, timeout: float | None = None, propagate: bool = True, **kwargs: Any) -> Any:
+    def get(
+        self,
+        timeout: float | None = None,
+        propagate: bool = True,
+        interval: float = 0.5,
+        no_ack: bool = True,
+        follow_parents: bool = True,
+        callback: Callback | None = None,
+        on_message: Any = None,
+        on_interval: Callable[[], Any] | None = None,
+        disable_sync_subtasks: bool = True,
+    ) -> Any:
         """The return value; re-raises the task's exception for FAILURE/REVOKED when ``propagate``."""
         if self.successful():
             return self._result
@@ -126,8 +764,18 @@ class EagerResult(AsyncResult):
 
     wait = get
 
+    def then(
+        self, callback: Callable[[Any], Any], on_error: Callable[[BaseException], Any] | None = None, weak: bool = False
+    ) -> AsyncResult:
+        callback(self)
+        return self
+
     def forget(self) -> None:
         """Nothing is stored for an eager result."""
+
+    def revoke(self, *args: Any, **kwargs: Any) -> None:
+        """An eager task already ran; revoking marks this handle REVOKED, as in Celery."""
+        self._state = states.REVOKED
 
     def __repr__(self) -> str:
         return f"<EagerResult: {self.id}>"

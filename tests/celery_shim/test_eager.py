@@ -90,11 +90,13 @@ def test_shared_tasks_bind_to_every_app_and_use_the_current_one() -> None:
     assert double.app is second
 
 
-def test_async_result_has_only_an_id_without_a_backend() -> None:
-    result = AsyncResult("abc")
+def test_async_result_values_need_a_backend() -> None:
+    # D5: without a backend the state comes from the gocraft structures (tests/celery_shim/test_results_state.py);
+    # values raise Celery's DisabledBackend error, before any Redis contact.
+    result = AsyncResult("abc", app=Celery("nobackend", broker="amqp://x//", set_as_current=False))
     assert result.id == result.task_id == "abc"
-    with pytest.raises(NotImplementedError, match="no result backend is configured"):
-        _ = result.state
-    with pytest.raises(NotImplementedError, match="no result backend is configured"):
+    with pytest.raises(NotImplementedError, match="No result backend is configured"):
+        _ = result.result
+    with pytest.raises(NotImplementedError, match="No result backend is configured"):
         result.get()
     assert isinstance(EagerResult("x", 1, states.SUCCESS), AsyncResult)

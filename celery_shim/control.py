@@ -1,0 +1,292 @@
+"""``app.control``: revoke, purge, runtime limits and inspection, done in Redis (spec D17, §1.13).
+
+Celery broadcasts control commands to workers and collects their replies. Here the state those
+commands change lives in Redis, where every pool (Go's too) sees it: ``revoke`` deletes the job
+from wherever it waits and records the id in a persistent revoked set that Python workers check
+after each fetch; ``rate_limit``/``time_limit`` are stored for live and late-starting Python
+workers. Each command is also published on ``<ns>:celery:control`` for running Python workers
+(``terminate`` needs it). Inspection reads heartbeats and observations (see ``inspection``).
+
+A control message is JSON: ``{"command": "revoke", "arguments": {...}, "destination": [..] or
+null, "sent_at": <epoch>}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from work_compat import Client, Job, Keys, NotDeletedError
+
+from . import states
+from .backend import RedisBackend
+from .exceptions import TaskRevokedError
+from .inspection import Inspect
+from .keys import ShimKeys
+from .task_state import StateLookup
+
+if TYPE_CHECKING:
+    from .app import Celery
+
+__all__ = ["Control", "REVOKES_MAX", "REVOKE_EXPIRES"]
+
+logger = logging.getLogger(__name__)
+
+# Celery's worker defaults for its revoked set (CELERY_WORKER_REVOKES_MAX, _REVOKE_EXPIRES).
+REVOKES_MAX = 50000
+REVOKE_EXPIRES = 10800.0
+
+
+def _ids(task_id: str | Iterable[str]) -> list[str]:
+    if isinstance(task_id, str):
+        return [task_id]
+    return [str(getattr(t, "id", t)) for t in task_id]
+
+
+def _destination(destination: str | Sequence[str] | None) -> list[str] | None:
+    if destination is None:
+        return None
+    return [destination] if isinstance(destination, str) else list(destination)
+
+
+class Control:
+    """``app.control``. ``revokes_max`` and ``revoke_expires`` bound the revoked set."""
+
+    revokes_max = REVOKES_MAX
+    revoke_expires = REVOKE_EXPIRES
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def _ns(self) -> tuple[Any, Keys, ShimKeys]:
+        conn, keys = self.app._connection()
+        return conn, keys, ShimKeys(keys.namespace)
+
+    # -- inspection ---------------------------------------------------------------------------------
+    def inspect(
+        self, destination: str | Sequence[str] | None = None, timeout: float = 1.0, **kwargs: Any
+    ) -> Inspect:
+        """Replies keyed by node name, read from Redis (``active``, ``scheduled``, ``stats``, ...)."""
+        return Inspect(self.app, destination=destination, timeout=timeout, **kwargs)
+
+    def ping(
+        self, destination: str | Sequence[str] | None = None, timeout: float = 1.0, **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """``[{node: {"ok": "pong"}}, ...]`` for every online node (fresh heartbeat)."""
+        return [{n.name: {"ok": "pong"}} for n in Inspect(self.app, destination=destination).nodes()]
+
+    # -- revoke -------------------------------------------------------------------------------------
+    def revoke(
+        self,
+        task_id: str | Iterable[str],
+        destination: str | Sequence[str] | None = None,
+        terminate: bool = False,
+        signal: str = "SIGTERM",
+        **kwargs: Any,
+    ) -> None:
+        """Revoke one id or a list of ids (D17).
+
+        Each job is deleted from ``scheduled``, ``retry`` and its queue list (best effort: one
+        being fetched at this instant is missed), so no pool, Go's included, runs it; the ids go
+        into the revoked set, which Python workers check after every fetch and which survives
+        their restarts; a job this call deleted gets a REVOKED result when a backend is set.
+        ``terminate=True`` asks the Python worker running the task to kill it with ``signal``
+        (Go workers cannot be asked). A task already running without ``terminate`` finishes.
+        """
+        ids = _ids(task_id)
+        if not ids:
+            return
+        conn, keys, shim = self._ns()
+        removed = self._remove(conn, keys, ids)
+        now = float(self.app.now())
+        with conn.errors():
+            pipe = conn.client.pipeline(transaction=False)
+            pipe.zadd(shim.revoked(), {i: now for i in ids})
+            pipe.zremrangebyscore(shim.revoked(), "-inf", f"({now - self.revoke_expires}")
+            pipe.zremrangebyrank(shim.revoked(), 0, -(self.revokes_max + 1))
+            pipe.execute()
+        self._publish(
+            "revoke", {"task_id": ids, "terminate": bool(terminate), "signal": signal}, destination, conn, shim
+        )
+        backend = self.app.backend
+        if isinstance(backend, RedisBackend):
+            for job_id in removed:
+                backend.store_result(job_id, TaskRevokedError("revoked"), states.REVOKED)
+        logger.info("revoked %s (%d deleted from queues)", ", ".join(ids), len(removed))
+
+    def terminate(
+        self,
+        task_id: str | Iterable[str],
+        destination: str | Sequence[str] | None = None,
+        signal: str = "SIGTERM",
+        **kwargs: Any,
+    ) -> None:
+        """``revoke(task_id, terminate=True)``."""
+        self.revoke(task_id, destination=destination, terminate=True, signal=signal)
+
+    def _remove(self, conn: Any, keys: Keys, ids: list[str]) -> list[str]:
+        """Delete the jobs from the sorted sets and queue lists; the ids actually deleted."""
+        client = Client(keys.namespace, conn)
+        lookup = StateLookup(conn, keys.namespace)
+        removed: list[str] = []
+        for job_id in ids:
+            for key, delete in ((keys.scheduled(), client.delete_scheduled_job), (keys.retry(), client.delete_retry_job)):
+                found = lookup.find_in_zset(key, job_id)
+                if found is None:
+                    continue
+                try:
+                    delete(found[0], job_id)
+                    removed.append(job_id)
+                except NotDeletedError:  # moved on (requeued, fetched) since the scan
+                    pass
+        wanted = [i for i in ids if i not in removed]
+        if not wanted:
+            return removed
+        for name in client.known_job_names():
+            queue = keys.jobs(name)
+            for raw, job in list(lookup.scan_list(queue, wanted)):
+                with conn.errors():
+                    gone = int(conn.client.lrem(queue, 1, raw))
+                if gone:
+                    removed.append(job.id)
+                    self._release_unique(conn, keys, job)
+        return removed
+
+    @staticmethod
+    def _release_unique(conn: Any, keys: Keys, job: Job) -> None:
+        """A unique job's lock goes with the job, or its next enqueue would be refused."""
+        if job.unique:
+            with conn.errors():
+                conn.client.delete(job.unique_key or keys.unique(job.name, job.args))
+
+    # -- queues -------------------------------------------------------------------------------------
+    def purge(
+        self, connection: Any = None, queues: Iterable[str] | None = None, exclude: Iterable[str] | None = None
+    ) -> int:
+        """Delete every waiting job of the app's tasks (``jobs:<name>``); returns how many.
+
+        ``queues``/``exclude`` restrict it to task names routed to those queues (``purge -Q/-X``).
+        Job names the app does not declare, Go's own, are never touched; scheduled and retrying
+        jobs are not waiting messages and stay, as in Celery.
+        """
+        if queues is None and exclude is None:
+            names = sorted(self.app.tasks.keys())
+        else:
+            from .routes import tasks_in_queues
+
+            names = tasks_in_queues(self.app, queues, exclude)
+        if not names:
+            return 0
+        conn, keys, _shim = self._ns()
+        with conn.errors():
+            pipe = conn.client.pipeline(transaction=True)
+            for name in names:
+                pipe.llen(keys.jobs(name))
+            for name in names:
+                pipe.delete(keys.jobs(name))
+            replies = pipe.execute()
+        return sum(int(n) for n in replies[: len(names)])
+
+    discard_all = purge
+
+    # -- runtime limits -----------------------------------------------------------------------------
+    def rate_limit(
+        self, task_name: str, rate_limit: Any, destination: str | Sequence[str] | None = None, **kwargs: Any
+    ) -> None:
+        """Set a task's rate limit (``"10/s"``, ``"100/m"``, ``"2/h"``, a number per second; 0 or
+        None for none) for running Python workers and those that start later (D14)."""
+        from .ratelimit import parse_rate
+
+        parse_rate(rate_limit)  # ValueError now, rather than an ignored setting in each worker
+        value = "0" if rate_limit is None else str(rate_limit)
+        conn, _keys, shim = self._ns()
+        with conn.errors():
+            conn.client.hset(shim.rate_limits(), task_name, value)
+        self._publish("rate_limit", {"task_name": task_name, "rate_limit": value}, destination, conn, shim)
+
+    def time_limit(
+        self,
+        task_name: str,
+        soft: float | None = None,
+        hard: float | None = None,
+        destination: str | Sequence[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Set a task's soft and hard time limits in seconds (None: none) for Python workers (D13)."""
+        for label, value in (("soft", soft), ("hard", hard)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise ValueError(f"{label} time limit must be a number of seconds, not {value!r}")
+        if soft is not None and hard is not None and soft > hard:
+            raise ValueError(f"soft time limit ({soft}) is above the hard time limit ({hard})")
+        arguments = {"task_name": task_name, "soft": soft, "hard": hard}
+        conn, _keys, shim = self._ns()
+        with conn.errors():
+            conn.client.hset(shim.time_limits(), task_name, json.dumps({"soft": soft, "hard": hard}))
+        self._publish("time_limit", arguments, destination, conn, shim)
+
+    # -- other broadcasts ---------------------------------------------------------------------------
+    def broadcast(
+        self,
+        command: str,
+        arguments: dict[str, Any] | None = None,
+        destination: str | Sequence[str] | None = None,
+        connection: Any = None,
+        reply: bool = False,
+        timeout: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        """Publish ``command`` to running Python workers; Go workers do not listen. Replies are not
+        collected (read state with ``inspect()`` instead)."""
+        conn, _keys, shim = self._ns()
+        self._publish(command, arguments or {}, destination, conn, shim)
+
+    def shutdown(self, destination: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        self.broadcast("shutdown", destination=destination)
+
+    def pool_grow(self, n: int = 1, destination: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        self.broadcast("pool_grow", {"n": n}, destination)
+
+    def pool_shrink(self, n: int = 1, destination: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        self.broadcast("pool_shrink", {"n": n}, destination)
+
+    def autoscale(self, max: int, min: int, destination: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        self.broadcast("autoscale", {"max": max, "min": min}, destination)
+
+    def add_consumer(self, queue: str, destination: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        self.broadcast("add_consumer", {"queue": queue}, destination)
+
+    def cancel_consumer(self, queue: str, destination: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        self.broadcast("cancel_consumer", {"queue": queue}, destination)
+
+    def enable_events(self, destination: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        self.broadcast("enable_events", destination=destination)
+
+    def disable_events(self, destination: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        self.broadcast("disable_events", destination=destination)
+
+    def pool_restart(self, destination: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        self.broadcast("pool_restart", destination=destination)
+
+    def heartbeat(self, destination: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        self.broadcast("heartbeat", destination=destination)
+
+    def _publish(
+        self,
+        command: str,
+        arguments: dict[str, Any],
+        destination: str | Sequence[str] | None,
+        conn: Any,
+        shim: ShimKeys,
+    ) -> int:
+        message = json.dumps(
+            {
+                "command": command,
+                "arguments": arguments,
+                "destination": _destination(destination),
+                "sent_at": float(self.app.now()),
+            }
+        )
+        with conn.errors():
+            return int(conn.client.publish(shim.control(), message))
