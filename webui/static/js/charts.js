@@ -24,6 +24,7 @@ WebUI.charts = (() => {
   }
 
   const hhmm = (ts) => new Date(ts * 1000).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const hhmmss = (ts) => new Date(ts * 1000).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   const short = (n) => (n >= 10000 ? (n / 1000).toFixed(0) + "k" : n >= 1000 ? (n / 1000).toFixed(1) + "k" : String(n));
 
   /* Remember what was drawn so a resize redraws it. */
@@ -137,8 +138,9 @@ WebUI.charts = (() => {
       dot.append(svgEl("title", {}, `${hhmm(lastPoint[0])}: ${lastPoint[1]} ${label}`));
       f.svg.append(dot);
       const axis = svgEl("g", { class: "axis" });
-      axis.append(svgEl("text", { x: M.left, y: f.h - 6 }, hhmm(t0)));
-      axis.append(svgEl("text", { x: M.left + f.iw, y: f.h - 6, "text-anchor": "end" }, hhmm(t1)));
+      const timeText = t1 - t0 < 600 ? hhmmss : hhmm;
+      axis.append(svgEl("text", { x: M.left, y: f.h - 6 }, timeText(t0)));
+      axis.append(svgEl("text", { x: M.left + f.iw, y: f.h - 6, "text-anchor": "end" }, timeText(t1)));
       axis.append(svgEl("line", { class: "baseline", x1: M.left, x2: M.left + f.iw, y1: base, y2: base }));
       f.svg.append(axis);
       container.replaceChildren(f.svg);

@@ -349,7 +349,8 @@ window.WebUI = (() => {
       } else {
         clearProblem();
         retime();
-        updated.textContent = "updated " + new Date().toLocaleTimeString();
+        updated.textContent = new Date().toLocaleTimeString();
+        updated.title = "Last read from Redis";
       }
     } finally {
       running = false;
