@@ -14,12 +14,17 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .canvas_signature import NO_CHORD_BACKEND, STRUCTURE, Signature, as_list, maybe_signature, new_id, oldest
+from .canvas_signature import STRUCTURE, Signature, as_list, maybe_signature, new_id, oldest
 
 if TYPE_CHECKING:
     from .app import Celery
 
 __all__ = ["chain", "chord", "group"]
+
+NO_CHORD_BACKEND = (
+    "a chord needs a result backend: the last header task reads every header result from it to call the "
+    "body. Set result_backend='redis://...' (CELERY_RESULT_BACKEND in Django settings)"
+)
 
 
 class _Composite(Signature):
@@ -186,6 +191,8 @@ class chain(_Composite):
 
     def _send(self, app: Celery, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: Any) -> Any:
         """Publish the first step; the rest rides in its side key (``chain`` option) for the worker."""
+        if not self.tasks:
+            return None  # Celery publishes nothing for an empty chain and returns None
         a, kw, opts = self._merge(args, kwargs, options)
         frozen = self.clone()
         assert isinstance(frozen, chain)

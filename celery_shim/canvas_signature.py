@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from .task import Task
 
 __all__ = [
-    "NO_CHORD_BACKEND",
     "STRUCTURE",
     "Signature",
     "as_list",
@@ -32,10 +31,6 @@ __all__ = [
 
 # Options that shape the canvas rather than one job; never passed on to a member's own publish.
 STRUCTURE = ("task_id", "group_id", "group_index", "chord", "chain", "link", "link_error")
-NO_CHORD_BACKEND = (
-    "a chord needs a result backend: the last header task reads every header result from it to call the "
-    "body. Set result_backend='redis://...' (CELERY_RESULT_BACKEND in Django settings)"
-)
 
 
 def new_id() -> str:

@@ -191,6 +191,10 @@ class TestPublish:
         assert [s["task"] for s in record["link"]] == ["canvas.record"]
         assert [s["task"] for s in record["link_error"]] == ["canvas.on_err", "canvas.on_err_id"]
 
+    def test_an_empty_chain_publishes_nothing(self, app: Celery, redis_client: redis.Redis) -> None:
+        assert chain(app=app).apply_async() is None
+        assert all_keys(redis_client) == []
+
     def test_a_later_step_json_cannot_carry_fails_before_anything_is_written(
         self, t: SimpleNamespace, redis_client: redis.Redis
     ) -> None:
