@@ -262,7 +262,9 @@ def test_enqueue_from_the_form(page: Page, serve: ServeFn) -> None:
     page.locator("#e-name").fill("send_email")
     page.locator("#e-args").fill("[1, 2]")
     page.get_by_role("button", name="Enqueue").click()
-    expect(page.locator("#enqueue-error")).to_have_text('Args must be a JSON object, such as {"address": "ada@example.com"}.')
+    expect(page.locator("#enqueue-error")).to_have_text(
+        'Args must be a JSON object, such as {"address": "ada@example.com"}.'
+    )
     page.locator("#e-args").fill('{"address": "ada@example.com", "html": "<i>hi</i>"}')
     page.locator(".retry-options summary").click()
     page.locator("#e-max").fill("4")
@@ -316,7 +318,9 @@ def test_redis_down_is_a_clear_message_on_every_page(page: Page, serve: ServeFn)
 def test_narrow_screens_scroll_nothing_sideways(page: Page, serve: ServeFn, redis_server: RedisServer) -> None:
     live = serve()
     r = redis_server.client()
-    long_job = Job(name="a_rather_long_job_name", id=ODD_ID, enqueued_at=1, args={"text": "x" * 300}, last_err="e" * 200)
+    long_job = Job(
+        name="a_rather_long_job_name", id=ODD_ID, enqueued_at=1, args={"text": "x" * 300}, last_err="e" * 200
+    )
     r.zadd(live.client.keys.dead(), {long_job.to_bytes(): 1_700_000_000})
     r.close()
     page.set_viewport_size({"width": 390, "height": 844})

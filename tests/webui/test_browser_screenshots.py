@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -42,18 +43,16 @@ def namespace() -> str:
 
 
 def seed_go(go: GoDriver, ns: str) -> None:
-    calls = [
-        {"call": "Enqueue", "job_name": "send_email", "args": {"address": f"user{n}@example.com", "template": "welcome"}}
-        for n in range(14)
-    ]
-    calls += [{"call": "Enqueue", "job_name": "resize_image", "args": {"path": f"/uploads/{n}.jpg", "width": 640}} for n in range(6)]
-    calls += [{"call": "Enqueue", "job_name": "sync_crm", "args": {"account": n}} for n in range(3)]
-    calls += [{"call": "Enqueue", "job_name": "charge_card", "args": {"order": f"A-10{n:02d}", "amount": 19.9}} for n in range(3)]
-    calls += [{"call": "Enqueue", "job_name": "sync_inventory", "args": {"warehouse": w}} for w in ("north", "south")]
-    calls += [
-        {"call": "EnqueueIn", "job_name": "send_reminder", "args": {"user_id": str(40 + n)}, "seconds_from_now": 600 * (n + 1)}
-        for n in range(3)
-    ]
+    def now(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        return {"call": "Enqueue", "job_name": name, "args": args}
+
+    calls = [now("send_email", {"address": f"user{n}@example.com", "template": "welcome"}) for n in range(14)]
+    calls += [now("resize_image", {"path": f"/uploads/{n}.jpg", "width": 640}) for n in range(6)]
+    calls += [now("sync_crm", {"account": n}) for n in range(3)]
+    calls += [now("charge_card", {"order": f"A-10{n:02d}", "amount": 19.9}) for n in range(3)]
+    calls += [now("sync_inventory", {"warehouse": w}) for w in ("north", "south")]
+    later = {"call": "EnqueueIn", "job_name": "send_reminder"}
+    calls += [later | {"args": {"user_id": str(40 + n)}, "seconds_from_now": 600 * n} for n in range(1, 4)]
     assert all(r["error"] == "" for r in go.enqueue(ns, calls))
     out = go.work(
         ns,

@@ -74,7 +74,11 @@ class TestPages(WebTestCase):
 
     def test_static_files_are_served_with_their_types(self) -> None:
         links = parse(self.call("GET", "/").body)
-        types = {".js": ("text/javascript", "application/javascript"), ".css": ("text/css",), ".svg": ("image/svg+xml",)}
+        types = {
+            ".js": ("text/javascript", "application/javascript"),
+            ".css": ("text/css",),
+            ".svg": ("image/svg+xml",),
+        }
         for u in {u for u in links.urls if u.startswith("/static/")}:
             resp = self.call("GET", u)
             assert resp.code == 200, u

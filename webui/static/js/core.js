@@ -343,9 +343,8 @@ window.WebUI = (() => {
       const results = await Promise.allSettled([refreshNavCounts(), ...refreshers.map((fn) => fn())]);
       const failed = results.find((r) => r.status === "rejected");
       if (failed) {
-        const err = failed.reason instanceof ApiError ? failed.reason : new ApiError(-1, String(failed.reason));
-        if (!(err instanceof ApiError) || err.status === -1) console.error(failed.reason);
-        showProblem(err);
+        if (!(failed.reason instanceof ApiError)) console.error(failed.reason); // a bug in a page script
+        showProblem(failed.reason instanceof ApiError ? failed.reason : new ApiError(-1, String(failed.reason)));
       } else {
         clearProblem();
         retime();
