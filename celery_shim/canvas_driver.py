@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .app import Celery
     from .task import Task
 
-__all__ = ["call_errback", "eager_followups", "on_failure", "on_success"]
+__all__ = ["call_errback", "eager_followups", "on_failure", "on_revoked", "on_success"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +95,33 @@ def on_failure(app: Celery, task_id: str, exc: BaseException, traceback: str | N
     for errback in record.get("link_error") or []:
         call_errback(app, errback, request, exc, traceback, task_id=task_id, root_id=root_id)
     rest = list(record.get("chain") or [])
-    membership = record.get("chord")
     if rest:
         _fail_steps(app, rest, exc, traceback)
-        last = Signature.from_dict(rest[-1], app=app)
-        membership = membership or (last.options.get("chord") if not isinstance(last, (group, chord)) else None)
-    _finish(app, task_id, membership, root_id)
+    _finish(app, task_id, _membership(app, record), root_id)
+
+
+def on_revoked(app: Celery, task_id: str, request: Any) -> None:
+    """``task_id`` was revoked or expired (REVOKED already stored). As in Celery, it counts for its
+    chord, whose body then fails with ChordError; errbacks are not called and the rest of its chain
+    does not run."""
+    if not _has_canvas(request):
+        return
+    record = canvas_store.load_continuation(app, task_id)
+    if record is None:
+        return
+    _finish(app, task_id, _membership(app, record), _field(request, "root_id") or task_id)
+
+
+def _membership(app: Celery, record: Mapping[str, Any]) -> Any:
+    """The chord this task counts for: its own, or that of the last step of its chain (a chain in a
+    chord header that stops early still has to count)."""
+    if record.get("chord"):
+        return record["chord"]
+    rest = record.get("chain") or []
+    if not rest:
+        return None
+    last = Signature.from_dict(rest[-1], app=app)
+    return None if isinstance(last, (group, chord)) else last.options.get("chord")
 
 
 def _finish(app: Celery, task_id: str, membership: Any, root_id: str) -> None:

@@ -137,6 +137,7 @@ class TaskConsumer:
                 task.backend.store_result(job.id, TaskRevokedError(reason), states.REVOKED, request=request)
             except Exception as err:
                 logger.error("Task %s[%s]: storing REVOKED failed: %s", task.name, job.id, err)
+        self.trace._canvas("on_revoked", request)  # celery-canvas: a revoked chord member still counts
         signals.task_revoked.send(
             sender=task, request=request, terminated=terminated, signum=signum, expired=expired
         )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from work_compat import Client, Job, Keys, NotDeletedError
 
-from . import states
+from . import canvas_driver, states
 from .backend import RedisBackend
 from .exceptions import TaskRevokedError
 from .inspection import Inspect
@@ -114,6 +114,8 @@ class Control:
         if isinstance(backend, RedisBackend):
             for job_id in removed:
                 backend.store_result(job_id, TaskRevokedError("revoked"), states.REVOKED)
+        for job_id in removed:  # celery-canvas: a deleted chord member still counts, so the chord ends
+            canvas_driver.on_revoked(self.app, job_id, None)
         logger.info("revoked %s (%d deleted from queues)", ", ".join(ids), len(removed))
 
     def terminate(

@@ -264,6 +264,21 @@ class TestDriver:
         assert isinstance(result.result, ChordError)
         assert str(result.result) == f"Dependency {bad.id} raised ValueError('boom 2')"
 
+    def test_a_revoked_header_task_counts_and_fails_the_body(
+        self, app: Celery, t: SimpleNamespace, redis_client: redis.Redis, namespace: str
+    ) -> None:
+        result = chord([t.add.s(1, 1), t.add.s(2, 2)], t.tsum.s()).apply_async()
+        first, second = jobs(redis_client, namespace, "canvas.add")
+
+        app.control.revoke(second.id)  # deleted from its queue: no worker will ever see it
+        finish(app, first, 2)
+
+        assert jobs(redis_client, namespace, "canvas.add") == [first]  # the revoked one left its queue
+        assert jobs(redis_client, namespace, "canvas.tsum") == []
+        assert isinstance(result.result, ChordError)
+        assert "TaskRevokedError" in str(result.result)
+        assert not any(k.startswith(f"{namespace}:celery:canvas") for k in all_keys(redis_client))
+
     def test_a_failed_step_fails_the_rest_of_the_chain(
         self, app: Celery, t: SimpleNamespace, redis_client: redis.Redis, namespace: str
     ) -> None:

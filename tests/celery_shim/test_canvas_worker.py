@@ -8,6 +8,7 @@ or chord counter is left behind.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -153,6 +154,12 @@ class TestChords:
         errbacks = wait_until(lambda: seen.named("on_err"), what="the body's errback")
         assert errbacks[0][1:4] == (result.id, "ChordError", errbacks[0][3])
         assert "boom 7" in errbacks[0][3]
+
+    def test_an_expired_header_task_fails_the_body(self, t: SimpleNamespace) -> None:
+        past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5)
+        result = chord([t.add.s(1, 1), t.add.s(2, 2).set(expires=past)], t.tsum.s()).apply_async()
+        with pytest.raises(ChordError, match="TaskRevokedError"):
+            result.get(timeout=TIMEOUT, follow_parents=False)
 
 
 @pytest.mark.usefixtures("worker")
