@@ -70,6 +70,7 @@ def on_success(app: Celery, task_id: str, result: Any, request: Any) -> None:
     for callback in record.get("link") or []:
         _publish(app, callback, (result,), follow, task_id)
     rest = list(record.get("chain") or [])
+    membership = record.get("chord")
     if rest:
         step = Signature.from_dict(rest[0], app=app)
         options = dict(follow)
@@ -80,7 +81,8 @@ def on_success(app: Celery, task_id: str, result: Any, request: Any) -> None:
         except (TypeError, ValueError) as exc:  # the result cannot be an argument (EncodeError, binding)
             logger.error("chain after task %s stopped: its next step %r cannot be sent: %s", task_id, step, exc)
             _fail_steps(app, rest, exc, None)
-    _finish(app, task_id, record.get("chord"), root_id)
+            membership = _membership(app, record)  # the chain's end will never count: count it here
+    _finish(app, task_id, membership, root_id)
 
 
 def on_failure(app: Celery, task_id: str, exc: BaseException, traceback: str | None, request: Any) -> None:

@@ -264,6 +264,20 @@ class TestDriver:
         assert isinstance(result.result, ChordError)
         assert str(result.result) == f"Dependency {bad.id} raised ValueError('boom 2')"
 
+    def test_a_result_the_next_step_cannot_take_fails_the_chain_and_still_counts_for_the_chord(
+        self, app: Celery, t: SimpleNamespace, redis_client: redis.Redis, namespace: str
+    ) -> None:
+        result = chord([t.add.s(1, 1) | t.mul.s(2), t.add.s(2, 2)], t.collect.s()).apply_async()
+        first, second = jobs(redis_client, namespace, "canvas.add")
+
+        finish(app, first, b"\x00raw")  # the result store tags bytes; job args refuse them (D2)
+        finish(app, second, 4)
+
+        assert jobs(redis_client, namespace, "canvas.mul") == []
+        assert jobs(redis_client, namespace, "canvas.collect") == []
+        assert isinstance(result.result, ChordError)
+        assert not any(k.startswith(f"{namespace}:celery:") for k in all_keys(redis_client))
+
     def test_a_revoked_header_task_counts_and_fails_the_body(
         self, app: Celery, t: SimpleNamespace, redis_client: redis.Redis, namespace: str
     ) -> None:
