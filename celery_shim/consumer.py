@@ -20,7 +20,7 @@ from work_compat.runner import Outcome
 
 from . import signals, states
 from .exceptions import TaskRevokedError, TimeLimitExceeded, WorkerLostError
-from .execution import ExceptionInfo, Trace, job_meta, task_setting
+from .execution import ExceptionInfo, Trace, ignore_result_of, job_meta, task_setting
 from .keys import ShimKeys
 from .ratelimit import RateLimits
 from .timelimits import Limits, effective_limits
@@ -146,9 +146,7 @@ class TaskConsumer:
 
     @staticmethod
     def _store_errors(task: Task) -> bool:
-        from .execution import _ignore_result
-
-        return not _ignore_result(task) or bool(
+        return not ignore_result_of(task) or bool(
             task_setting(task, "store_errors_even_if_ignored", "task_store_errors_even_if_ignored", False)
         )
 

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .app import Celery
     from .task import Task
 
-__all__ = ["ExceptionInfo", "Trace", "current_task", "job_meta", "task_setting"]
+__all__ = ["ExceptionInfo", "Trace", "current_task", "ignore_result_of", "job_meta", "task_setting"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def task_setting(task: Task, attr: str, setting: str, default: Any = None) -> An
     return task.app.conf.get(setting, default)
 
 
-def _ignore_result(task: Task) -> bool:
+def ignore_result_of(task: Task) -> bool:
     """The task's ``ignore_result`` when it sets one, else ``task_ignore_result``."""
     from .task import Task as BaseTask
 
@@ -228,7 +228,7 @@ class Trace:
             )
             bind_error = TypeError(f"the job's args {sorted(args_obj)} do not fit {task.name}{shown}: {err}")
         request = self.request_for(task, job, meta, call_args, call_kwargs)
-        ignore_result = _ignore_result(task)
+        ignore_result = ignore_result_of(task)
         store_errors = not ignore_result or bool(
             task_setting(task, "store_errors_even_if_ignored", "task_store_errors_even_if_ignored", False)
         )

@@ -175,10 +175,19 @@ class AsyncResult:
         if meta is not None:
             return meta
         lookup = _state_lookup(self.app)
+        found: dict[str, Any] | None
         if full:
-            return lookup.locate(self.id, self._task_name).meta(self.id)
-        verdict = lookup.finished(self.id)
-        return verdict.meta(self.id) if verdict is not None else None
+            found = lookup.locate(self.id, self._task_name).meta(self.id)
+        else:
+            verdict = lookup.finished(self.id)
+            found = verdict.meta(self.id) if verdict is not None else None
+        if found is not None and found.get("status") in states.READY_STATES:
+            # A worker stores the result before it completes the job: when the job finished
+            # between the two reads, the stored result is there now, and it is the answer.
+            stored = self._stored()
+            if stored is not None:
+                return stored
+        return found
 
     def _get_task_meta(self) -> dict[str, Any]:
         if self._cache is not None:
