@@ -138,7 +138,7 @@ class _EarlySignals:
             signal.signal(sig, self._on_signal)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        logger.warning("signal %d while starting: stopping once started", signum)
+        logger.warning("%s while starting: warm shutdown once started", signal.Signals(signum).name)
         self.received = signum
         if self._stop is not None:
             self._stop()
