@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from work_compat import ConfigurationError, JobOptions, PoolSettings, WorkerPool
+from work_compat import Client, ConfigurationError, JobOptions, PoolSettings, WorkerPool
 from work_compat.job_options import DEFAULT_MAX_FAILS, MAX_PRIORITY
 from work_compat.loop import BackgroundLoop
 from work_compat.pool_settings import DEFAULT_SLEEP_BACKOFFS
@@ -152,6 +152,7 @@ class WorkController:
         self.rate_limits = RateLimits()
         self._runtime_limits: dict[str, Limits] = {}
         self._names: list[str] = []
+        self._shim_keys: ShimKeys | None = None
         self._pool: WorkerPool | None = None
         self._prefork: PreforkPool | None = None
         self._soft: ThreadSoftLimit | None = None
@@ -212,7 +213,7 @@ class WorkController:
         self._runtime = _RuntimeSettings(self, self.runtime_refresh)
         self._runtime.start()
         conn, _ = app._connection()
-        self._control = ControlListener(self, conn.client, self._shim_keys.control())
+        self._control = ControlListener(self, conn.client, ShimKeys(app.namespace).control())
         self._control.start()
         if self.beat:
             beat_module = importlib.import_module("celery_shim.beat")  # imported only when asked for
@@ -290,8 +291,32 @@ class WorkController:
             raise
         self._pool = pool
         self._register_node()
+        if first:
+            self._warn_requeuers(pool, names)
+
+    def _warn_requeuers(self, pool: WorkerPool, names: list[str]) -> None:
+        """D3: a pool's requeuer moves retried and scheduled jobs of names it does not register to
+        dead ("unknown job when requeueing", gocraft/work#117); say which live pools would."""
+        try:
+            heartbeats = Client(pool.namespace, self.app._connection()[0].client).worker_pool_heartbeats()
+        except Exception as err:
+            logger.debug("worker %s: could not read other pools' heartbeats: %s", self.hostname, err)
+            return
+        for hb in heartbeats:
+            missing = sorted(set(names) - set(hb.job_names or ()))
+            if hb.worker_pool_id != pool.pool_id and missing:
+                logger.warning(
+                    "pool %s on %s (namespace %r) does not register %s: its requeuer moves their retried and "
+                    "scheduled jobs to dead; register those names there, or give these tasks their own namespace",
+                    hb.worker_pool_id,
+                    hb.host or "?",
+                    pool.namespace,
+                    ", ".join(missing),
+                )
 
     def _nodes_key(self) -> str | None:
+        if self._shim_keys is None:
+            return None
         nodes = getattr(self._shim_keys, "nodes", None)  # <ns>:celery:nodes, read by inspect
         return str(nodes()) if callable(nodes) else None
 
@@ -369,6 +394,8 @@ class WorkController:
 
     def refresh_runtime_settings(self) -> None:
         """Read the rate and time limits ``app.control`` set in Redis."""
+        if self._shim_keys is None:
+            return
         conn, _ = self.app._connection()
         with conn.errors():
             pipe = conn.client.pipeline(transaction=False)

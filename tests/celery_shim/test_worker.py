@@ -710,3 +710,30 @@ def test_control_messages_for_other_nodes_are_ignored() -> None:
     assert (node.stops, node.refreshes) == (0, 1)
     listener.handle(json.dumps({"command": "shutdown", "destination": ["me@host"]}))
     assert node.stops == 1
+
+
+def test_pools_that_do_not_register_the_tasks_are_named_at_start(
+    wapp: Celery, start_worker: Start, namespace: str, redis_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from work_compat import WorkerPool
+
+    @wapp.task(name="py_only")
+    def py_only() -> None: ...
+
+    go_like = WorkerPool(1, namespace, redis_server.url).job("send_sms", lambda job: None)
+    go_like.start()
+    try:
+        caplog.set_level("WARNING", logger="celery_shim")
+        start_worker()
+        warnings = [r.getMessage() for r in caplog.records if "does not register py_only" in r.getMessage()]
+        assert len(warnings) == 1 and go_like.pool_id in warnings[0]
+    finally:
+        go_like.stop(timeout=10)
+        go_like.close()
+
+
+def test_stop_before_start_is_harmless(wapp: Celery) -> None:
+    @wapp.task
+    def noop() -> None: ...
+
+    WorkController(wapp, pool="threads").stop()
