@@ -7,9 +7,11 @@ from heartbeats and observations, so a plain gocraft pool appears beside a celer
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -18,10 +20,28 @@ import pytest
 import redis
 
 from celery_shim import Celery, states
-from celery_shim.contrib.testing.worker import start_worker
+from celery_shim.worker import WorkController
 from tests.redis_server import RedisServer
 from tests.work_compat.conftest import FAST, FAST_SLEEP_BACKOFFS, wait_until
 from work_compat import Enqueuer, Job, JobOptions, WorkerPool
+
+
+@contextlib.contextmanager
+def running_worker(app: Celery) -> Iterator[WorkController]:
+    """A celery_shim worker on ``app`` for the block (threads, fast cadences), always stopped."""
+    worker = WorkController(
+        app,
+        hostname=f"w-{uuid.uuid4().hex[:6]}@localhost",
+        pool="threads",
+        concurrency=2,
+        pool_settings=FAST,
+        sleep_backoffs=FAST_SLEEP_BACKOFFS,
+    )
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop(timeout=15)
 
 
 @pytest.fixture
@@ -173,7 +193,7 @@ def test_a_revoked_job_left_in_a_queue_is_discarded_by_the_shim_worker(
     # instant): the revoked set is what the worker checks after each fetch.
     redis_client.lpush(f"{namespace}:jobs:count", raw)
     second = count.delay(2)
-    with start_worker(app, perform_ping_check=False):
+    with running_worker(app):
         assert second.get(timeout=10) is None
     assert ran == [2]
     assert first.state == states.REVOKED
@@ -273,7 +293,7 @@ def test_inspect_sees_a_gocraft_pool_and_a_shim_worker(
     add.apply_async((1, 2), countdown=600)
     app.control.revoke("gone")
     try:
-        with start_worker(app, perform_ping_check=False) as worker:
+        with running_worker(app) as worker:
             inspect = app.control.inspect()
             wait_until(lambda: (inspect.active() or {}).get(next(iter(_go(inspect)), ""), []), what="active job")
             pings = inspect.ping()

@@ -7,8 +7,10 @@ task; and a task run by celery_shim's own worker hands its return value to get()
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +19,6 @@ import redis
 
 from celery_shim import Celery, states
 from celery_shim.backend import RedisBackend
-from celery_shim.contrib.testing.worker import start_worker
 from celery_shim.exceptions import TimeoutError
 from celery_shim.result import (
     AsyncResult,
@@ -26,7 +27,27 @@ from celery_shim.result import (
     allow_join_result,
     denied_join_result,
 )
+from celery_shim.worker import WorkController
 from tests.redis_server import RedisServer
+from tests.work_compat.conftest import FAST, FAST_SLEEP_BACKOFFS
+
+
+@contextlib.contextmanager
+def running_worker(app: Celery) -> Iterator[WorkController]:
+    """A celery_shim worker on ``app`` for the block (threads, fast cadences), always stopped."""
+    worker = WorkController(
+        app,
+        hostname=f"w-{uuid.uuid4().hex[:6]}@localhost",
+        pool="threads",
+        concurrency=2,
+        pool_settings=FAST,
+        sleep_backoffs=FAST_SLEEP_BACKOFFS,
+    )
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop(timeout=15)
 
 
 @pytest.fixture
@@ -179,7 +200,7 @@ def test_a_task_run_by_the_shim_worker_returns_its_value_to_get(app: Celery) -> 
     def explode() -> None:
         raise LookupError("no such row")
 
-    with start_worker(app, perform_ping_check=False):
+    with running_worker(app):
         assert add.delay(2, 3).get(timeout=10) == 5
         failing = explode.delay()
         with pytest.raises(LookupError, match="no such row"):
