@@ -30,7 +30,7 @@ from .memory import memory_connection
 from .options import plan_publish
 from .publish import push_with_retries
 from .registry import TaskRegistry
-from .result import AsyncResult
+from .result import AsyncResult, GroupResult
 from .signals import Signal
 from .task import Task as BaseTask
 
@@ -194,6 +194,7 @@ class Celery:
         self._base_task: type[BaseTask] | None = None
         self._backend: tuple[Any, Backend] | None = None
         self._control: Control | None = None
+        self._group_result: type[GroupResult] | None = None
         with _lock:
             _apps.add(self)
             shared = list(_shared)
@@ -520,8 +521,18 @@ class Celery:
 
         return current_task()
 
-    def AsyncResult(self, task_id: str) -> AsyncResult:
-        return AsyncResult(task_id, app=self)
+    def AsyncResult(
+        self, task_id: str, backend: Any = None, task_name: str | None = None, parent: AsyncResult | None = None
+    ) -> AsyncResult:
+        """A result handle on this app (Celery's ``app.AsyncResult(id)``)."""
+        return AsyncResult(task_id, backend=backend, task_name=task_name, app=self, parent=parent)
+
+    @property
+    def GroupResult(self) -> type[GroupResult]:
+        """GroupResult bound to this app: ``app.GroupResult(id, results)``, ``app.GroupResult.restore(id)``."""
+        if self._group_result is None:
+            self._group_result = type("GroupResult", (GroupResult,), {"bound_app": self, "__module__": __name__})
+        return self._group_result
 
     def signature(self, *args: Any, **kwargs: Any) -> Signature:
         """``app.signature('tasks.add', args=(2, 2))``: a signature bound to this app (canvas)."""

@@ -177,7 +177,13 @@ class ResultSet:
 
 
 class GroupResult(ResultSet):
-    """The results of a group, with an id under which it can be saved and restored."""
+    """The results of a group, with an id under which it can be saved and restored.
+
+    ``app.GroupResult`` is a subclass bound to the app (``bound_app``), so
+    ``app.GroupResult.restore(id)`` reads through that app's backend, as in Celery.
+    """
+
+    bound_app: Celery | None = None
 
     def __init__(
         self,
@@ -187,7 +193,7 @@ class GroupResult(ResultSet):
         app: Celery | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(results, app=app)
+        super().__init__(results, app=app or self.bound_app)
         self.id = id
         self.parent = parent
 
@@ -214,7 +220,7 @@ class GroupResult(ResultSet):
     @classmethod
     def restore(cls, id: str, backend: Any = None, app: Celery | None = None) -> GroupResult | None:
         """The saved group of this id (None when none is saved)."""
-        resolved = resolve_app(app)
+        resolved = resolve_app(app or cls.bound_app)
         stored = (backend or resolved.backend).restore_group(id)
         if stored is None:
             return None

@@ -206,3 +206,13 @@ def test_a_task_run_by_the_shim_worker_returns_its_value_to_get(app: Celery) -> 
         with pytest.raises(LookupError, match="no such row"):
             failing.get(timeout=10)
         assert failing.state == states.FAILURE and "LookupError" in (failing.traceback or "")
+
+
+def test_app_bound_result_classes(app: Celery) -> None:
+    backend(app).store_result("p", 1, states.SUCCESS)
+    group = app.GroupResult("bound", [app.AsyncResult("p"), app.AsyncResult("q", parent=app.AsyncResult("p"))])
+    group.save()
+    restored = app.GroupResult.restore("bound")  # Celery's spelling: the class is bound to the app
+    assert isinstance(restored, GroupResult) and restored.app is app
+    assert [r.id for r in restored] == ["p", "q"] and restored[1].parent == "p"
+    assert restored.completed_count() == 1
