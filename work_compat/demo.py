@@ -95,45 +95,50 @@ def _python_pool(url: str, namespace: str, client: Client) -> None:
 
 
 def run_demo(redis_url: str | None, namespace: str, with_go: bool) -> int:
+    """The work_compat steps on ``redis_url``, or on a private redis-server when None."""
     with _redis(redis_url) as url:
-        enq = Enqueuer(namespace, url)
-        client = Client(namespace, url)
-        print(f"\n== 1. Python enqueues into namespace {namespace!r}")
-        for to in ("ada@example.com", "grace@example.com", "linus@example.com"):
-            job = enq.enqueue("send_email", {"to": to, "subject": "Welcome <3"})
-        print(f"  enqueue            -> {job.to_json()}")
-        sj = enq.enqueue_in("resize_image", 300, {"path": "/img/cat.png", "width": 640})
-        print(f"  enqueue_in 300 s   -> run_at {sj.run_at}: {sj.job.to_json()}")
-        first = enq.enqueue_unique("rebuild_index", {"shard": 7})
-        again = enq.enqueue_unique("rebuild_index", {"shard": 7})
-        outcome = ["queued" if j else "duplicate (None)" for j in (first, again)]
-        print(f"  enqueue_unique x2  -> {outcome[0]}, then {outcome[1]}")
-        opt = enq.enqueue_with_options(
-            "charge_card",
-            {"order": "A-1001", "cents": 1999},
-            EnqueueOptions(retry=RetryOptions(5, BackoffStrategy.LINEAR, 30)),
-        )
-        assert opt is not None
-        print(f"  enqueue_with_options -> {opt.to_json()}")
-        batch = enq.enqueue_many(("track_event", {"i": i, "kind": "page_view"}) for i in range(1000))
-        print(f"  enqueue_many       -> {len(batch)} track_event jobs in one round trip")
+        return core_steps(url, namespace, with_go)
 
-        print("\n== 2. The client lists the namespace, as Go's client and workwebui would")
-        print(_table([(q.job_name, q.count, q.latency) for q in client.queues()], ("queue", "jobs", "latency s")))
-        scheduled, total = client.scheduled_jobs()
-        print(f"  scheduled: {total} job(s); first runs at {scheduled[0].run_at}: {scheduled[0].job.name}")
 
-        go = shutil.which("go") if with_go else None
-        if go is None or not GO_WORKER.exists():
-            why = "--no-go" if not with_go else "no `go` on PATH or no examples/go_worker here"
-            print(f"\n== 3. (Go steps skipped: {why})")
-        else:
-            print("\n== 3. A gocraft/work pool in Go runs the Python jobs")
-            if not _go(go, url, namespace, ["-jobs", "send_email,rebuild_index,charge_card", "-expect", "5"]):
-                return 1
-            print("\n== 4. Go enqueues jobs for Python")
-            if not _go(go, url, namespace, ["-enqueue", "generate_report=3"]):
-                return 1
-        _python_pool(url, namespace, client)
-        print("\nDone.")
+def core_steps(url: str, namespace: str, with_go: bool) -> int:
+    """Steps 1-5: Python enqueues and lists, Go runs and enqueues, a Python pool runs it all."""
+    enq = Enqueuer(namespace, url)
+    client = Client(namespace, url)
+    print(f"\n== 1. Python enqueues into namespace {namespace!r}")
+    for to in ("ada@example.com", "grace@example.com", "linus@example.com"):
+        job = enq.enqueue("send_email", {"to": to, "subject": "Welcome <3"})
+    print(f"  enqueue            -> {job.to_json()}")
+    sj = enq.enqueue_in("resize_image", 300, {"path": "/img/cat.png", "width": 640})
+    print(f"  enqueue_in 300 s   -> run_at {sj.run_at}: {sj.job.to_json()}")
+    first = enq.enqueue_unique("rebuild_index", {"shard": 7})
+    again = enq.enqueue_unique("rebuild_index", {"shard": 7})
+    outcome = ["queued" if j else "duplicate (None)" for j in (first, again)]
+    print(f"  enqueue_unique x2  -> {outcome[0]}, then {outcome[1]}")
+    opt = enq.enqueue_with_options(
+        "charge_card",
+        {"order": "A-1001", "cents": 1999},
+        EnqueueOptions(retry=RetryOptions(5, BackoffStrategy.LINEAR, 30)),
+    )
+    assert opt is not None
+    print(f"  enqueue_with_options -> {opt.to_json()}")
+    batch = enq.enqueue_many(("track_event", {"i": i, "kind": "page_view"}) for i in range(1000))
+    print(f"  enqueue_many       -> {len(batch)} track_event jobs in one round trip")
+
+    print("\n== 2. The client lists the namespace, as Go's client and workwebui would")
+    print(_table([(q.job_name, q.count, q.latency) for q in client.queues()], ("queue", "jobs", "latency s")))
+    scheduled, total = client.scheduled_jobs()
+    print(f"  scheduled: {total} job(s); first runs at {scheduled[0].run_at}: {scheduled[0].job.name}")
+
+    go = shutil.which("go") if with_go else None
+    if go is None or not GO_WORKER.exists():
+        why = "--no-go" if not with_go else "no `go` on PATH or no examples/go_worker here"
+        print(f"\n== 3. (Go steps skipped: {why})")
+    else:
+        print("\n== 3. A gocraft/work pool in Go runs the Python jobs")
+        if not _go(go, url, namespace, ["-jobs", "send_email,rebuild_index,charge_card", "-expect", "5"]):
+            return 1
+        print("\n== 4. Go enqueues jobs for Python")
+        if not _go(go, url, namespace, ["-enqueue", "generate_report=3"]):
+            return 1
+    _python_pool(url, namespace, client)
     return 0
