@@ -369,11 +369,7 @@ class AsyncResult:
         self._cache = None
         if self.parent is not None:
             self.parent.forget()
-        backend = self.backend
-        if isinstance(backend, RedisBackend):
-            backend.forget(self.id)
-        else:
-            backend.forget(self.id)  # raises: nothing to forget without a backend
+        self.backend.forget(self.id)  # without a backend this raises, as in Celery
 
     def revoke(
         self,
