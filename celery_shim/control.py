@@ -134,7 +134,8 @@ class Control:
         lookup = StateLookup(conn, keys.namespace)
         removed: list[str] = []
         for job_id in ids:
-            for key, delete in ((keys.scheduled(), client.delete_scheduled_job), (keys.retry(), client.delete_retry_job)):
+            zsets = ((keys.scheduled(), client.delete_scheduled_job), (keys.retry(), client.delete_retry_job))
+            for key, delete in zsets:
                 found = lookup.find_in_zset(key, job_id)
                 if found is None:
                     continue

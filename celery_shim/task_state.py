@@ -16,7 +16,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from work_compat import Client, Connection, DecodeError, HistoryJob, HistoryStatus, Job, Keys, WorkerPoolHeartbeat, decode_job
+from work_compat import (
+    Client,
+    Connection,
+    DecodeError,
+    HistoryJob,
+    HistoryStatus,
+    Job,
+    Keys,
+    WorkerPoolHeartbeat,
+    decode_job,
+)
 from work_compat.gojson import encode_string
 
 from . import states

@@ -328,7 +328,8 @@ def test_inspect_sees_a_gocraft_pool_and_a_shim_worker(
             assert [q["name"] for q in queues[worker.hostname]] == ["celery"]
             assert [q["name"] for q in queues[go_node]] == ["resize"]
 
-            assert inspect.query_task(busy.id) == {go_node: {busy.id: ["active", active[go_node][0]]}, worker.hostname: {}}
+            queried = inspect.query_task(busy.id)
+            assert queried == {go_node: {busy.id: ["active", active[go_node][0]]}, worker.hostname: {}}
             only_go = app.control.inspect(destination=[go_node])
             assert list(only_go.ping() or {}) == [go_node]
             assert app.control.ping(destination=worker.hostname) == [{worker.hostname: {"ok": "pong"}}]

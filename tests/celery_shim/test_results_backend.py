@@ -28,7 +28,8 @@ from celery_shim.task import Context
 from tests.redis_server import RedisServer
 
 
-pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")  # celery 5.7 on redis-py 7
+# Celery 5.7's Redis backend calls setex, which redis-py 7 marks deprecated.
+pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated setex:DeprecationWarning")
 
 
 class QuotaExceeded(Exception):
@@ -92,7 +93,9 @@ def backend_of(app: Celery) -> RedisBackend:
     return backend
 
 
-def test_success_written_by_the_shim_is_read_by_celery(shim: Celery, real: celery.Celery, redis_client: redis.Redis) -> None:
+def test_success_written_by_the_shim_is_read_by_celery(
+    shim: Celery, real: celery.Celery, redis_client: redis.Redis
+) -> None:
     backend_of(shim).store_result("t-ok", {"total": 3, "items": [1, 2]}, states.SUCCESS)
 
     result = real.AsyncResult("t-ok")
@@ -152,9 +155,13 @@ def test_stored_documents_are_the_same_json(
     url: str, namespace: str, real: celery.Celery, redis_client: redis.Redis
 ) -> None:
     real.conf.result_extended = True
-    shim = Celery("shim", broker=url, backend=url, gocraft_namespace=namespace, result_extended=True, set_as_current=False)
+    shim = Celery(
+        "shim", broker=url, backend=url, gocraft_namespace=namespace, result_extended=True, set_as_current=False
+    )
     try:
-        fields = dict(args=[1, 2], kwargs={"z": 3}, hostname="celery@w1", retries=2, delivery_info={"routing_key": "mail"})
+        fields: dict[str, Any] = dict(
+            args=[1, 2], kwargs={"z": 3}, hostname="celery@w1", retries=2, delivery_info={"routing_key": "mail"}
+        )
         real.backend.store_result("r-1", {"v": 1}, "SUCCESS", request=CeleryContext(task="send", **fields))
         backend_of(shim).store_result("s-1", {"v": 1}, states.SUCCESS, request=Context(task="send", **fields))
         exc = ValueError("bad", 3)
