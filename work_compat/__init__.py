@@ -11,6 +11,7 @@ from .client import Client
 from .client_types import PeriodicSchedule, Queue, RedisStats, WorkerObservation, WorkerPoolHeartbeat
 from .clock import Clock, ManualClock, SystemClock
 from .connection import Connection, connect
+from .cron import CronSpecError
 from .enqueue import EnqueueOptions, Enqueuer, RetryOptions
 from .errors import (
     ArgError,
