@@ -2,7 +2,8 @@
 the run (here, or in a prefork child).
 
 In order, as Celery's worker: an unknown name goes dead; an expired job (D9) or a revoked id (D17)
-is discarded with a REVOKED state and ``task_revoked``; a rate-limited name (D14) puts the job
+is discarded with a REVOKED state and ``task_revoked`` (the id is looked up in the worker's copy of
+the revoked set, see ``revoked``: no Redis round trip per job); a rate-limited name (D14) puts the job
 back; then ``task_received`` fires and the task runs. A prefork child that was killed at the hard
 time limit, or died, is a failure decided here (D12): TimeLimitExceeded or WorkerLostError is
 stored and the job goes dead, or back to its queue when ``acks_late`` asks for it.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import TYPE_CHECKING, Any
 
 from work_compat import DeadNow, Discard, Job, JobFate, PutBack, RetryAt
@@ -23,6 +24,7 @@ from .exceptions import TaskRevokedError, TimeLimitExceeded, WorkerLostError
 from .execution import ExceptionInfo, Trace, ignore_result_of, job_meta, task_setting
 from .keys import ShimKeys
 from .ratelimit import RateLimits
+from .revoked import RevokedIds
 from .timelimits import Limits, effective_limits
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ class TaskConsumer:
         worker_limits: Limits,
         runtime_limits: Callable[[str], Limits | None],
         prefork: PreforkPool | None = None,
+        revoked: Container[str] | None = None,
     ) -> None:
         self.app = app
         self.trace = trace
@@ -58,8 +61,11 @@ class TaskConsumer:
         self.prefork = prefork
         self._warned: set[str] = set()
         self._lock = threading.Lock()
-        self._conn, keys = app._connection()
-        self._revoked_key = ShimKeys(keys.namespace).revoked()
+        if revoked is None:  # no worker keeping a copy: read the set itself
+            conn, keys = app._connection()
+            revoked = RevokedIds(conn, ShimKeys(keys.namespace).revoked())
+            revoked.refresh()
+        self.revoked = revoked
 
     def __call__(self, job: Job) -> None:
         try:
@@ -84,7 +90,7 @@ class TaskConsumer:
         expires = meta.get("expires")
         if isinstance(expires, (int, float)) and not isinstance(expires, bool) and expires < self.app.now():
             return self._revoke(task, job, meta, "expired", expired=True)
-        if self._is_revoked(job.id):
+        if job.id in self.revoked:
             return self._revoke(task, job, meta, "revoked", expired=False)
         if not self.rate_limits.take(job.name):
             logger.debug("job %s %s: rate limit reached; back to its queue", job.name, job.id)
@@ -113,10 +119,6 @@ class TaskConsumer:
                 return
             self._warned.add(key)
         logger.warning(message, *args)
-
-    def _is_revoked(self, job_id: str) -> bool:
-        with self._conn.errors():
-            return self._conn.client.zscore(self._revoked_key, job_id) is not None
 
     def _revoke(
         self,

@@ -1,10 +1,11 @@
 """The worker's side of remote control: commands published on ``<ns>:celery:control`` (D17).
 
 ``app.control`` keeps the state in Redis (the revoked set, runtime rate and time limits), so a
-worker needs the channel only to act at once: ``revoke`` with ``terminate`` kills the task where it
-runs (prefork: its child gets the signal; threads cannot be killed, as in Celery), ``rate_limit``
-and ``time_limit`` re-read the limits, ``shutdown`` asks for a warm shutdown. Messages are JSON
-``{"command", "arguments", "destination"}``; a destination list without this node is ignored.
+worker needs the channel only to act at once: ``revoke`` adds the ids to the worker's copy of the
+revoked set (``revoked``) and, with ``terminate``, kills the task where it runs (prefork: its child
+gets the signal; threads cannot be killed, as in Celery); ``rate_limit`` and ``time_limit`` re-read
+the limits; ``shutdown`` asks for a warm shutdown. Messages are JSON ``{"command", "arguments",
+"destination"}``; a destination list without this node is ignored.
 """
 
 from __future__ import annotations
@@ -86,10 +87,13 @@ class ControlListener:
             return
         command = message.get("command")
         arguments = message.get("arguments") or {}
-        if command == "revoke" and arguments.get("terminate"):
+        if command == "revoke":
             ids = arguments.get("task_id")
-            for task_id in [ids] if isinstance(ids, str) else list(ids or ()):
-                self.worker.terminate(str(task_id), signal_number(arguments.get("signal")))
+            task_ids = [str(task_id) for task_id in ([ids] if isinstance(ids, str) else list(ids or ()))]
+            self.worker.revoked_heard(task_ids)  # before the set's next re-read: honoured from now on
+            if arguments.get("terminate"):
+                for task_id in task_ids:
+                    self.worker.terminate(task_id, signal_number(arguments.get("signal")))
         elif command in ("rate_limit", "time_limit"):
             self.worker.refresh_runtime_settings()
         elif command == "shutdown":

@@ -35,6 +35,7 @@ from .execution import Trace
 from .keys import ShimKeys
 from .ratelimit import RateLimits
 from .remote import ControlListener
+from .revoked import RevokedIds, RevokedRefresher
 from .routes import priority_weight, tasks_in_queues
 from .timelimits import Limits, ThreadSoftLimit, parse_runtime_limits
 
@@ -100,8 +101,10 @@ class WorkController:
     """A worker node: ``WorkController(app, pool="threads", concurrency=4).run()``.
 
     Beyond Celery's options: ``pool_settings`` (work_compat's cadences), ``sleep_backoffs`` (the idle
-    fetch backoff in ms, Go's by default) and ``runtime_refresh`` (how often runtime rate and time
-    limits are read, seconds). Other keyword options are accepted and kept in ``options``.
+    fetch backoff in ms, Go's by default), ``runtime_refresh`` (how often runtime rate and time
+    limits are read, seconds) and ``revoked_refresh`` (how often the revoked set is re-read, seconds:
+    the longest a revoke whose control message this worker missed waits to be honoured; see
+    ``revoked``). Other keyword options are accepted and kept in ``options``.
     """
 
     def __init__(
@@ -119,6 +122,7 @@ class WorkController:
         soft_time_limit: float | None = None,
         pool_settings: PoolSettings | None = None,
         runtime_refresh: float = 1.0,
+        revoked_refresh: float = 1.0,
         sleep_backoffs: Sequence[int] | None = None,
         **options: Any,
     ) -> None:
@@ -147,6 +151,7 @@ class WorkController:
         self.worker_limits = Limits(time_limit, soft_time_limit)
         self.pool_settings = pool_settings or PoolSettings()
         self.runtime_refresh = runtime_refresh
+        self.revoked_refresh = revoked_refresh
         self.sleep_backoffs = tuple(sleep_backoffs) if sleep_backoffs else DEFAULT_SLEEP_BACKOFFS
         self.options = options
         self.rate_limits = RateLimits()
@@ -157,6 +162,8 @@ class WorkController:
         self._prefork: PreforkPool | None = None
         self._soft: ThreadSoftLimit | None = None
         self._runtime: _RuntimeSettings | None = None
+        self.revoked: RevokedIds | None = None
+        self._revoked_loop: RevokedRefresher | None = None
         self._control: ControlListener | None = None
         self._beat: Any = None
         self._stop_requested = threading.Event()
@@ -212,6 +219,9 @@ class WorkController:
         self._start_pool(first=True)
         self._runtime = _RuntimeSettings(self, self.runtime_refresh)
         self._runtime.start()
+        if self.revoked is not None:
+            self._revoked_loop = RevokedRefresher(self.revoked, self.revoked_refresh)
+            self._revoked_loop.start()
         conn, _ = app._connection()
         self._control = ControlListener(self, conn.client, ShimKeys(app.namespace).control())
         self._control.start()
@@ -243,6 +253,12 @@ class WorkController:
         conn, keys = app._connection()
         self._shim_keys = ShimKeys(keys.namespace)
         self._names = names
+        if self.revoked is None:
+            self.revoked = RevokedIds(conn, self._shim_keys.revoked())
+        try:
+            self.revoked.refresh()  # before the first fetch: ids revoked while no worker ran count too
+        except Exception as err:  # the pool's own start reports an unreachable Redis
+            logger.warning("worker %s: could not read the revoked set: %s", self.hostname, err)
         self.rate_limits.configure(self._rates(names))
         try:
             self.refresh_runtime_settings()
@@ -268,6 +284,7 @@ class WorkController:
             worker_limits=self.worker_limits,
             runtime_limits=lambda name: self._runtime_limits.get(name),
             prefork=self._prefork,
+            revoked=self.revoked,
         )
         pool = WorkerPool(
             self.concurrency,
@@ -342,6 +359,11 @@ class WorkController:
                 conn.client.hdel(key, self._pool.pool_id)
         except Exception as err:
             logger.debug("worker %s: could not remove its node name: %s", self.hostname, err)
+
+    def revoked_heard(self, task_ids: list[str]) -> None:
+        """Ids of a ``revoke`` control message: jobs fetched from now on are discarded."""
+        if self.revoked is not None:
+            self.revoked.add(task_ids)
 
     def terminate(self, task_id: str, signum: int) -> bool:
         """Kill the running task ``task_id`` (``revoke(terminate=True)``): prefork only, as in
@@ -459,6 +481,8 @@ class WorkController:
                 logger.exception("worker %s: stopping the embedded beat failed", self.hostname)
         if self._runtime is not None:
             self._runtime.stop_loop()
+        if self._revoked_loop is not None:
+            self._revoked_loop.stop_loop()
         if self._control is not None:
             self._control.stop()
         prefork = self._prefork is not None

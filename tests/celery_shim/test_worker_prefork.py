@@ -142,7 +142,14 @@ def test_terminate_over_the_control_channel_revokes_the_running_task(
             {"command": "revoke", "arguments": {"task_id": [result.id], "terminate": True, "signal": "SIGTERM"},
              "destination": None}
         )  # fmt: skip
-        # app.control.revoke(id, terminate=True) publishes this; repeat it until the task has started.
+        # A revoke that reaches the worker before the task starts discards it on arrival (as Celery's
+        # does), so wait until it runs; then repeat the message until the child is killed.
+        wait_until(
+            lambda: any(o.job_id == result.id for o in gclient.worker_observations()),
+            timeout=20,
+            what="the task to start",
+        )
+        # app.control.revoke(id, terminate=True) publishes this.
         wait_until(
             lambda: redis_client.publish(ShimKeys(namespace).control(), message) and result.state == states.REVOKED,
             timeout=20,
