@@ -14,6 +14,19 @@ from tests.redis_server import RedisServer
 T0 = 1_800_000_000.25  # a fractional second, so ceil() of an eta is visible
 
 
+@pytest.fixture(autouse=True)
+def _shared_tasks_stay_in_their_test() -> Iterator[None]:
+    """``@shared_task`` binds to every app made afterwards, as in Celery; a shared task a test
+    declares must not show up in the apps of the tests after it."""
+    import celery_shim.app as app_module
+
+    before = list(app_module._shared)
+    try:
+        yield
+    finally:
+        app_module._shared[:] = before
+
+
 @pytest.fixture
 def broker_url(redis_server: RedisServer) -> str:
     return f"redis://127.0.0.1:{redis_server.port}/0"
