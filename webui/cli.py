@@ -25,6 +25,7 @@ from work_compat import Client, Enqueuer, WorkCompatError, connect
 from work_compat.connection import redact_url
 
 from .app import make_app
+from .security import exposure_warning
 from .settings import DEFAULT_ADDRESS, DEFAULT_PORT, WebSettings
 
 __all__ = ["build_parser", "main", "settings_from_args"]
@@ -61,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(*_flags("--read-only"), action="store_true", help="refuse every state-changing route (403)")
     p.add_argument(*_flags("--basic-auth"), default="", help="user:pass[,user2:pass2]: HTTP Basic on every route")
     p.add_argument(*_flags("--api-token"), default=None, help="also accept 'Authorization: Bearer TOKEN' on /api/")
+    p.add_argument(*_flags("--metrics-public"), action="store_true", help="leave /metrics open under auth")
+    p.add_argument(
+        *_flags("--result-backend"), default=None, help="Redis URL where celery_shim keeps results (Flower's result API)"
+    )
+    p.add_argument(*_flags("--cookie-secret"), default=None, help="signs the session cookie (default: random per start)")
     p.add_argument(*_flags("--log-level"), default="INFO")
     return p
 
@@ -92,6 +98,9 @@ def settings_from_args(args: argparse.Namespace) -> WebSettings:
         read_only=args.read_only,
         basic_auth=users,
         api_token=args.api_token or None,
+        metrics_public=args.metrics_public,
+        result_backend=args.result_backend or None,
+        cookie_secret=args.cookie_secret or None,
     )
 
 
@@ -109,6 +118,9 @@ async def serve(settings: WebSettings, client: Client, enqueuer: Enqueuer) -> No
         f" listening on http://{shown}:{port}{settings.url_prefix}/",
         flush=True,
     )
+    warning = exposure_warning(settings)
+    if warning is not None:
+        print(f"workwebui: {warning}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -125,6 +137,8 @@ async def serve(settings: WebSettings, client: Client, enqueuer: Enqueuer) -> No
         except asyncio.TimeoutError:
             logger.warning("connections still open after %.0f s; closing anyway", SHUTDOWN_TIMEOUT)
         app.settings["work_executor"].shutdown(wait=False, cancel_futures=True)
+        if app.settings["work_results"] is not None:
+            app.settings["work_results"].close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,8 +22,9 @@ from __future__ import annotations
 import math
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from work_compat import DecodeError, HistoryJob, HistoryStatus, Queue, WorkerObservation, WorkerPoolHeartbeat
 
@@ -37,6 +38,7 @@ __all__ = [
     "Exposition",
     "Gauges",
     "HistoryMetrics",
+    "HistorySource",
     "render",
 ]
 
@@ -52,8 +54,6 @@ _EVENT_TYPES = {
     HistoryStatus.RETRY: "task-retried",
 }
 
-# fetch(min_score, offset, count) -> [(member, score)], the history ordered by score
-HistoryFetch = Callable[[int, int, int], Sequence[tuple[bytes, float]]]
 
 
 @dataclass
@@ -70,40 +70,85 @@ class _Histogram:
         self.count += 1
 
 
-class HistoryMetrics:
-    """Counters built from history entries completed at or after ``start`` (the dashboard's start)."""
+class HistorySource(Protocol):
+    """The two reads HistoryMetrics needs (TaskStore has them)."""
 
-    def __init__(self, start: int) -> None:
+    def history_counts(self, scores: Sequence[int]) -> list[int]:
+        """How many history entries completed in each of these seconds."""
+        ...
+
+    def history_between(self, low: str, high: str, offset: int, count: int) -> list[tuple[bytes, float]]:
+        """Entries with ``low <= score <= high`` (Redis score syntax), oldest first, a slice."""
+        ...
+
+
+class HistoryMetrics:
+    """Counters built from history entries completed at or after ``start`` (the dashboard's start),
+    reading at most ``max_per_scrape`` entries per ``advance``.
+
+    Entries share a score when they complete in the same second, and one can land in a second
+    already read (another pool's clock): per second of the last LAG_SECONDS it remembers how many
+    entries it counted and which, asks Redis for the counts, and re-reads only a second whose count
+    grew. A second with more entries than ``max_per_scrape`` is read on across scrapes, where an
+    entry landing late inside it can be missed.
+    """
+
+    def __init__(self, start: int, max_per_scrape: int = MAX_PER_SCRAPE) -> None:
         self.start = start
-        self.cursor = start
+        self.max_per_scrape = max_per_scrape
+        self.cursor = start - 1  # the newest second read (the seconds before it: fully, bar late entries)
         self.events: dict[tuple[str, str], int] = defaultdict(int)  # (type, task) -> count
         self.runtimes: dict[str, _Histogram] = defaultdict(_Histogram)  # task -> histogram
-        self._seen: dict[int, int] = {}  # hash of a member already counted -> its score
+        self._seen: dict[int, set[int]] = defaultdict(set)  # second -> hashes of the members counted
         self._lock = threading.Lock()
 
-    def advance(self, fetch: HistoryFetch) -> int:
-        """Count the entries added since the last call (at most MAX_PER_SCRAPE read); returns how
-        many were new."""
+    def advance(self, source: HistorySource) -> int:
+        """Count the entries added since the last call; returns how many were new."""
         with self._lock:
-            low = self.cursor - LAG_SECONDS
-            offset = read = new = 0
-            while read < MAX_PER_SCRAPE:
-                want = min(_CHUNK, MAX_PER_SCRAPE - read)
-                batch = fetch(low, offset, want)
-                read += len(batch)
-                offset += len(batch)
-                for raw, score in batch:
-                    key = hash(raw)
-                    if score < self.start or key in self._seen:
-                        continue
-                    self._seen[key] = int(score)
-                    self.cursor = max(self.cursor, int(score))
-                    new += self._count(raw)
-                if len(batch) < want:
-                    break
-            floor = self.cursor - LAG_SECONDS
-            self._seen = {k: s for k, s in self._seen.items() if s >= floor}
+            budget = self.max_per_scrape
+            new = 0
+            recent = [s for s in range(max(self.start, self.cursor - LAG_SECONDS), self.cursor + 1)]
+            counts = source.history_counts(recent) if recent else []
+            for second, n in zip(recent, counts):
+                seen = len(self._seen[second])
+                if n > seen and budget > 0:
+                    # re-read the whole second when the budget allows; else go on after what was
+                    # read (a busy second cut by the budget last time), so it cannot stall
+                    start = 0 if n <= budget else seen
+                    got, used, _ = self._read(source, str(second), str(second), budget, start)
+                    new += got
+                    budget -= used - start
+            if budget > 0:
+                got, _, last = self._read(source, f"({self.cursor}", "+inf", budget)
+                new += got
+                if last is not None:  # a second cut by the budget is "recent" next time and read on
+                    self.cursor = last
+            for second in [s for s in self._seen if s < self.cursor - LAG_SECONDS]:
+                del self._seen[second]
             return new
+
+    def _read(
+        self, source: HistorySource, low: str, high: str, budget: int, start: int = 0
+    ) -> tuple[int, int, int | None]:
+        """Count the unseen entries in [low, high] from ``start``: (new, end offset, newest second)."""
+        offset = start
+        new = 0
+        last: int | None = None
+        while offset - start < budget:
+            want = min(_CHUNK, budget - (offset - start))
+            batch = source.history_between(low, high, offset, want)
+            offset += len(batch)
+            for raw, score in batch:
+                second = int(score)
+                last = second
+                key = hash(raw)
+                if second < self.start or key in self._seen[second]:
+                    continue
+                self._seen[second].add(key)
+                new += self._count(raw)
+            if len(batch) < want:
+                break
+        return new, offset, last
 
     def _count(self, raw: bytes) -> int:
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,10 +239,18 @@ class TaskStore(NamespaceBound):
                     logger.warning("history entry of %s cannot be decoded: %s", task_id, err.reason)
         return out
 
-    def history_since(self, low: int, offset: int, count: int) -> list[tuple[bytes, float]]:
-        """History entries completed at ``low`` or later, oldest first, ``count`` from ``offset``."""
+    def history_counts(self, scores: Sequence[int]) -> list[int]:
+        """How many history entries completed in each of these seconds (ZCOUNT each)."""
         with self._conn.errors():
-            rows = self._redis.zrangebyscore(self.keys.history(), low, "+inf", start=offset, num=count, withscores=True)
+            pipe = self._redis.pipeline(transaction=False)
+            for score in scores:
+                pipe.zcount(self.keys.history(), score, score)
+            return [int(n) for n in pipe.execute()]
+
+    def history_between(self, low: str, high: str, offset: int, count: int) -> list[tuple[bytes, float]]:
+        """History entries with ``low <= score <= high`` (Redis score syntax), oldest first, a slice."""
+        with self._conn.errors():
+            rows = self._redis.zrangebyscore(self.keys.history(), low, high, start=offset, num=count, withscores=True)
         return [(bytes(raw), float(score)) for raw, score in rows]
 
     def paused(self, names: list[str]) -> dict[str, bool]:

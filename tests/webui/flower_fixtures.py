@@ -11,7 +11,7 @@ from celery_shim.backend import RedisBackend
 from tests.webui.conftest import T0, WebTestCase
 from tests.work_compat.conftest import FAST, FAST_SLEEP_BACKOFFS, wait_until
 from webui import WebSettings
-from work_compat import Job, JobOptions, WorkerPool, connect
+from work_compat import Clock, Job, JobOptions, WorkerPool, connect
 
 
 class BoomError(Exception):
@@ -55,7 +55,7 @@ class FlowerTestCase(WebTestCase):
     def backend(self) -> RedisBackend:
         return RedisBackend(connect(self.redis_server.client()))
 
-    def start_pool(self, clock: object | None = None) -> WorkerPool:
+    def start_pool(self, clock: Clock | None = None) -> WorkerPool:
         made = self.made
 
         def ok(job: Job) -> None:

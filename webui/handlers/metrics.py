@@ -24,7 +24,7 @@ class MetricsHandler(BaseHandler):
     def _scrape(self) -> str:
         store: TaskStore = self.application.settings["work_store"]
         history: HistoryMetrics = self.application.settings["work_metrics"]
-        history.advance(store.history_since)
+        history.advance(store)
         client = store.client
         pools = client.worker_pool_heartbeats()
         queues = client.queues()
