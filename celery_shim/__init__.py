@@ -2,20 +2,34 @@
 
 Change ``from celery import Celery, shared_task`` to ``from celery_shim import ...`` and keep the
 task code: ``delay()``/``apply_async()`` write gocraft jobs a Go worker pool can run, with the
-function's parameters as the job's named args. First slice: app, conf, tasks, publishing, eager
-mode; the worker, beat, results backend and canvas come later.
+function's parameters as the job's named args; ``celery-shim -A proj worker`` runs them with
+Celery's semantics beside Go pools. docs/celery.md has the whole surface.
 """
 
 from __future__ import annotations
 
 from . import exceptions, states
-from .app import Celery, current_app, shared_task
+import uuid as _uuid
+
+from . import app as _app
+from . import execution as _execution
+from .app import Celery, shared_task
 from .canvas import Signature, chain, chord, group, maybe_signature, signature, subtask
 from .install import install
+from .local import Proxy
 from .result import AsyncResult, EagerResult
 from .task import Task
 
 __version__ = "0.1.0"
+
+current_app = Proxy(_app.current_app, calls_get=True)  # current_app.conf, as in Celery
+current_task = Proxy(_execution.current_task)  # the task running in this thread: current_task.request.id
+
+
+def uuid() -> str:
+    """A new task id (Celery's ``celery.uuid()``): a random UUID4 string."""
+    return str(_uuid.uuid4())
+
 
 __all__ = [
     "AsyncResult",
@@ -26,6 +40,7 @@ __all__ = [
     "chain",
     "chord",
     "current_app",
+    "current_task",
     "exceptions",
     "group",
     "install",
@@ -34,4 +49,5 @@ __all__ = [
     "signature",
     "states",
     "subtask",
+    "uuid",
 ]
