@@ -23,7 +23,7 @@ from .arguments import encode_args, unbound_args
 from .backend import Backend, RedisBackend, backend_from_conf
 from .canvas import Signature
 from .canvas_store import save_continuation
-from .config import NOT_YET_HONOURED, Settings
+from .config import NOT_YET_HONOURED, Settings, SettingsSnapshot
 from .control import Control
 from .exceptions import CeleryShimError, ImproperlyConfigured
 from .memory import memory_connection
@@ -193,6 +193,8 @@ class Celery:
         self._enqueuer: Enqueuer | None = None
         self._base_task: type[BaseTask] | None = None
         self._backend: tuple[Any, Backend] | None = None
+        self._broker_seen: SettingsSnapshot | None = None  # the conf snapshot _broker was checked against
+        self._backend_seen: SettingsSnapshot | None = None
         self._control: Control | None = None
         self._group_result: type[GroupResult] | None = None
         with _lock:
@@ -402,10 +404,14 @@ class Celery:
         return self.main or "celery"
 
     def _connection(self) -> tuple[Connection, Keys]:
+        snap = self.conf.snapshot()  # the settings are re-read when they change (config.snapshot)
+        cached = self._broker
+        if cached is not None and self._broker_seen is snap:
+            return cached[2], cached[3]
         url = self.conf.broker_url
         namespace = self.namespace
-        cached = self._broker
         if cached is not None and cached[0] == url and cached[1] == namespace:
+            self._broker_seen = snap
             return cached[2], cached[3]
         if str(url or "").startswith("memory://"):
             conn = memory_connection(str(url))
@@ -414,6 +420,7 @@ class Celery:
         keys = Keys(namespace)
         conn.require_namespace_fits(namespace)
         self._broker = (url, namespace, conn, keys)
+        self._broker_seen = snap
         self._enqueuer = None
         return conn, keys
 
@@ -446,6 +453,10 @@ class Celery:
         """The result backend ``result_backend`` names (D5), built on first use and rebuilt when
         it or a ``result_*`` setting changes (settings are live); a DisabledBackend when none is set."""
         conf = self.conf
+        snap = conf.snapshot()  # re-read when the settings change (config.snapshot)
+        cached = self._backend
+        if cached is not None and self._backend_seen is snap:
+            return cached[1]
         url = tuple(
             repr(conf.get(name))
             for name in (
@@ -457,12 +468,13 @@ class Celery:
                 "result_backend_transport_options",
             )
         )
-        cached = self._backend
         if cached is not None and cached[0] == url:
+            self._backend_seen = snap
             return cached[1]
         backend = backend_from_conf(self.conf, broker=lambda: self._connection()[0])
         self._close_backend()
         self._backend = (url, backend)
+        self._backend_seen = snap
         return backend
 
     @property

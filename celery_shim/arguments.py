@@ -19,7 +19,16 @@ from typing import Any
 
 from .exceptions import EncodeError
 
-__all__ = ["VAR_ARGS_KEY", "bind_call", "call_from_args", "encode_args", "unbound_args"]
+__all__ = [
+    "VAR_ARGS_KEY",
+    "SignatureShape",
+    "bind_call",
+    "bind_call_fast",
+    "call_from_args",
+    "call_from_args_fast",
+    "encode_args",
+    "unbound_args",
+]
 
 VAR_ARGS_KEY = "*args"
 
@@ -125,3 +134,80 @@ def _encode(value: Any, argument: str, path: str) -> Any:
     if isinstance(value, (bytes, bytearray)):
         raise EncodeError(argument, value, f"{path} is bytes; send text or base64 (Go reads JSON strings)")
     raise EncodeError(argument, value, f"{path} is a {type(value).__name__}, which JSON cannot carry")
+
+
+# -- fast paths for plain signatures ----------------------------------------------------------------
+# Most task functions take named parameters only (no *args, **kwargs or positional-only ones). For
+# them a call can be bound, or an args object turned back into a call, with a few dict operations
+# instead of inspect's general machinery. Anything these paths do not handle goes to the general
+# functions above, which give the same results and raise the same TypeErrors.
+
+
+class SignatureShape:
+    """A signature's parameters, read once: the fast paths use them for every call."""
+
+    __slots__ = ("names", "name_set", "positional", "required", "signature", "simple")
+
+    def __init__(self, signature: inspect.Signature) -> None:
+        params = list(signature.parameters.values())
+        self.signature = signature
+        self.simple = all(
+            p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY) for p in params
+        )
+        self.names = tuple(p.name for p in params)
+        self.name_set = frozenset(self.names)
+        self.positional = tuple(p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        # (index among the positional parameters, or one past them for keyword-only; name) of each
+        # parameter without a default
+        self.required = tuple(
+            (self.positional.index(p.name) if p.name in self.positional else len(self.positional), p.name)
+            for p in params
+            if p.default is inspect.Parameter.empty
+        )
+
+
+def bind_call_fast(shape: SignatureShape, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``bind_call(shape.signature, args, kwargs)``, the same dict in the same order, quicker."""
+    npos = len(args)
+    if not shape.simple or npos > len(shape.positional):
+        return bind_call(shape.signature, args, kwargs)
+    names = shape.positional
+    out = dict(zip(names, args)) if npos else {}
+    if kwargs:
+        known = shape.name_set
+        for key in kwargs:
+            if key not in known or key in out:  # unknown, or given twice: the general path raises
+                return bind_call(shape.signature, args, kwargs)
+        for name in shape.names[npos:]:  # bound arguments come in parameter order
+            if name in kwargs:
+                out[name] = kwargs[name]
+    for index, name in shape.required:
+        if index >= npos and name not in out:
+            return bind_call(shape.signature, args, kwargs)  # missing: the general path raises
+    return out
+
+
+def call_from_args_fast(
+    shape: SignatureShape, job_args: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """``call_from_args`` for a plain signature when the call also binds, else None.
+
+    ``job_args`` must be a dict of the caller's own: it is changed, and what is not passed
+    positionally becomes the kwargs (after None, use the original args with the general path).
+    """
+    if not shape.simple or VAR_ARGS_KEY in job_args:
+        return None
+    positional: list[Any] = []
+    for name in shape.positional:
+        if name not in job_args:
+            break
+        positional.append(job_args.pop(name))
+    known = shape.name_set
+    for key in job_args:
+        if key not in known:
+            return None
+    npos = len(positional)
+    for index, name in shape.required:
+        if index >= npos and name not in job_args:
+            return None
+    return tuple(positional), job_args

@@ -5,6 +5,12 @@ Lookup order for a setting: the environment overrides Celery itself honours (``C
 ``Celery(**settings)``), then the objects given to ``config_from_object`` — newest first, read
 **live** on every lookup, so flipping ``settings.CELERY_TASK_ALWAYS_EAGER`` after configuration
 works as it does in Celery — and finally Celery's defaults.
+
+Hot paths (a worker's per-job checks, the broker and backend behind each publish) read a
+``snapshot()`` instead: each setting read once per snapshot, and a new snapshot whenever a setting
+is set or deleted on the conf or a source is added, and at least every ``LIVE_SOURCES_PERIOD``
+seconds, so a change made inside a ``config_from_object`` object or the environment reaches them
+within that period.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ import datetime as dt
 import importlib
 import logging
 import os
+import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 from .exceptions import ImproperlyConfigured
 
-__all__ = ["DEFAULTS", "NOT_YET_HONOURED", "OLD_TO_NEW", "Settings"]
+__all__ = ["DEFAULTS", "LIVE_SOURCES_PERIOD", "NOT_YET_HONOURED", "OLD_TO_NEW", "Settings", "SettingsSnapshot"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +124,10 @@ NOT_YET_HONOURED = (
 _ENV_OVERRIDES = {"broker_url": "CELERY_BROKER_URL", "result_backend": "CELERY_RESULT_BACKEND"}
 _MISSING = object()
 
+# The longest a snapshot() is used: changes made inside config_from_object sources (or the two
+# environment variables) reach the hot paths that read snapshots within this many seconds.
+LIVE_SOURCES_PERIOD = 1.0
+
 
 class _Source:
     """One object handed to ``config_from_object``, read live through ``getattr``/``[]``."""
@@ -187,6 +198,34 @@ def _load(obj: Any) -> Any:
         raise ImproperlyConfigured(f"module {module_name!r} has no attribute {attr!r}") from err
 
 
+class SettingsSnapshot:
+    """Settings as first read since the snapshot was made (see the module docstring)."""
+
+    __slots__ = ("_conf", "_values", "token")
+
+    def __init__(self, conf: Settings, token: tuple[int, int]) -> None:
+        self._conf = conf
+        self._values: dict[str, Any] = {}
+        self.token = token
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            value = self._values[name]
+        except KeyError:
+            try:
+                value = self._conf[name]
+            except KeyError:
+                value = _MISSING
+            self._values[name] = value
+        return default if value is _MISSING else value
+
+    def __getitem__(self, name: str) -> Any:
+        value = self.get(name, _MISSING)
+        if value is _MISSING:
+            raise KeyError(name)
+        return value
+
+
 class Settings(MutableMapping[str, Any]):
     """``app.conf``: a mapping with attribute access, Celery's names and the old aliases.
 
@@ -198,6 +237,8 @@ class Settings(MutableMapping[str, Any]):
     def __init__(self, changes: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_changes", {})
         object.__setattr__(self, "_sources", [])
+        object.__setattr__(self, "_version", 0)
+        object.__setattr__(self, "_snapshot", None)
         if changes:
             self.update(changes)
 
@@ -221,9 +262,14 @@ class Settings(MutableMapping[str, Any]):
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._changes[_canonical(key)] = value
+        self._changed()
 
     def __delitem__(self, key: str) -> None:
         del self._changes[_canonical(key)]
+        self._changed()
+
+    def _changed(self) -> None:
+        object.__setattr__(self, "_version", self._version + 1)
 
     def __iter__(self) -> Iterator[str]:
         names: dict[str, None] = dict.fromkeys(DEFAULTS)
@@ -268,6 +314,21 @@ class Settings(MutableMapping[str, Any]):
         source = _Source(_load(obj), namespace)
         source.check_not_mixed()
         self._sources.append(source)
+        self._changed()
+
+    # -- snapshots for hot paths --------------------------------------------------------------------
+    def token(self) -> tuple[int, int]:
+        """Changes when a setting is set or deleted, a source is added, and every LIVE_SOURCES_PERIOD s."""
+        return self._version, int(time.monotonic() / LIVE_SOURCES_PERIOD)
+
+    def snapshot(self) -> SettingsSnapshot:
+        """The current snapshot (the same object until ``token()`` changes)."""
+        token = self.token()
+        snap: SettingsSnapshot | None = self._snapshot
+        if snap is None or snap.token != token:
+            snap = SettingsSnapshot(self, token)
+            object.__setattr__(self, "_snapshot", snap)
+        return snap
 
     def is_set(self, name: str) -> bool:
         """True when ``name`` has a value other than Celery's default."""

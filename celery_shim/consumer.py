@@ -21,7 +21,7 @@ from work_compat.runner import Outcome
 
 from . import signals, states
 from .exceptions import TaskRevokedError, TimeLimitExceeded, WorkerLostError
-from .execution import ExceptionInfo, Trace, ignore_result_of, job_meta, task_setting
+from .execution import Call, ExceptionInfo, Trace, ignore_result_of, job_meta, task_setting
 from .keys import ShimKeys
 from .ratelimit import RateLimits
 from .revoked import RevokedIds
@@ -88,15 +88,22 @@ class TaskConsumer:
     def _handle(self, task: Task, job: Job) -> JobFate | None:
         meta = job_meta(job)
         expires = meta.get("expires")
-        if isinstance(expires, (int, float)) and not isinstance(expires, bool) and expires < self.app.now():
+        if (
+            expires is not None
+            and isinstance(expires, (int, float))
+            and not isinstance(expires, bool)
+            and expires < self.app.now()
+        ):
             return self._revoke(task, job, meta, "expired", expired=True)
         if job.id in self.revoked:
             return self._revoke(task, job, meta, "revoked", expired=False)
         if not self.rate_limits.take(job.name):
             logger.debug("job %s %s: rate limit reached; back to its queue", job.name, job.id)
             return PutBack("rate limited")
-        request = self.trace.request_of(task, job, meta)
-        signals.task_received.send(sender=self.sender, request=request)
+        call: Call | None = None
+        if signals.task_received.has_receivers():  # the request is built only for someone to see it
+            call = self.trace.call_of(task, job, meta)
+            signals.task_received.send(sender=self.sender, request=self.trace.request_of(task, job, meta, call))
         logger.info("Task %s[%s] received", task.name, job.id)
         limits = effective_limits(
             self.app, task, meta, runtime=self.runtime_limits(job.name), worker=self.worker_limits
@@ -110,7 +117,7 @@ class TaskConsumer:
                     task.name,
                     limits.hard,
                 )
-            return self.trace.run(task, job, meta, soft_seconds=limits.soft)
+            return self.trace.run(task, job, meta, soft_seconds=limits.soft, call=call)
         return self._from_child(task, job, meta, self.prefork.run(job, limits), limits)
 
     def _warn_once(self, key: str, message: str, *args: Any) -> None:

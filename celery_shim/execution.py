@@ -23,14 +23,14 @@ import threading
 import time
 import traceback as tb_module
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from work_compat import DeadNow, Discard, Job, JobFate, PutBack, RetryAt
 from work_compat.runner import error_text
 
 from . import signals, states
-from .arguments import call_from_args, encode_args
+from .arguments import call_from_args, call_from_args_fast, encode_args
 from .autoretry import run_task
 from .exceptions import Ignore, Reject, Retry
 from .task import Context
@@ -83,27 +83,30 @@ class ExceptionInfo:
         return f"<ExceptionInfo: {self.exception!r}>"
 
 
-def task_setting(task: Task, attr: str, setting: str, default: Any = None) -> Any:
+def task_setting(task: Task, attr: str, setting: str, default: Any = None, conf: Any = None) -> Any:
     """A task option that falls back to a setting (``acks_late`` -> ``task_acks_late``): the task's
-    value when it sets one (not None), else the app's setting."""
+    value when it sets one (not None), else the app's setting (read from ``conf`` when given: the
+    worker passes its settings snapshot)."""
     value = getattr(task, attr, None)
     if value is not None:
         return value
-    return task.app.conf.get(setting, default)
+    return (task.app.conf if conf is None else conf).get(setting, default)
 
 
-def ignore_result_of(task: Task) -> bool:
-    """The task's ``ignore_result`` when it sets one, else ``task_ignore_result``."""
+def ignore_result_of(task: Task, conf: Any = None) -> bool:
+    """The task's ``ignore_result`` when it sets one, else ``task_ignore_result`` (from ``conf``
+    when given)."""
     from .task import Task as BaseTask
 
-    if "ignore_result" in vars(task):
-        return bool(vars(task)["ignore_result"])
+    own = vars(task)
+    if "ignore_result" in own:
+        return bool(own["ignore_result"])
     for klass in type(task).__mro__:
         if klass is BaseTask:
             break
         if "ignore_result" in vars(klass):
             return bool(vars(klass)["ignore_result"])
-    return bool(task.app.conf.task_ignore_result)
+    return bool((task.app.conf if conf is None else conf).get("task_ignore_result"))
 
 
 def job_meta(job: Job) -> dict[str, Any]:
@@ -136,6 +139,28 @@ def _restore_empty_lists(args: dict[str, Any], meta: Mapping[str, Any]) -> dict[
     return args
 
 
+class Call:
+    """A job's args as the task's call: what the task runs with (``args``, ``kwargs``, or the
+    ``bind_error`` that fails it), and what ``task_received`` shows (the raw args when they do not
+    even map to a call)."""
+
+    __slots__ = ("args", "bind_error", "kwargs", "received_args", "received_kwargs")
+
+    def __init__(
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        bind_error: TypeError | None,
+        received_args: tuple[Any, ...],
+        received_kwargs: dict[str, Any],
+    ) -> None:
+        self.args = args
+        self.kwargs = kwargs
+        self.bind_error = bind_error
+        self.received_args = received_args
+        self.received_kwargs = received_kwargs
+
+
 class Trace:
     """Runs tasks for jobs in one process (a worker, or a prefork child)."""
 
@@ -148,7 +173,8 @@ class Trace:
     ) -> None:
         self.app = app
         self.hostname = hostname
-        self.soft_limit = soft_limit or (lambda seconds: nullcontext())
+        self.soft_limit = soft_limit
+        self._queues: tuple[Any, dict[str, str]] = (None, {})  # (settings snapshot, task name -> queue)
 
     # -- the request -------------------------------------------------------------------------------
     def request_for(
@@ -157,10 +183,12 @@ class Trace:
         """``task.request`` for this job: ids, retries (the job's ``fails``), args, metadata."""
         headers = meta.get("headers") if isinstance(meta.get("headers"), dict) else None
         values: dict[str, Any] = {}
-        for key, value in (headers or {}).items():  # custom headers read as request attributes too
-            if isinstance(key, str) and key.isidentifier() and not hasattr(Context, key):
-                values[key] = value
+        if headers:
+            for key, value in headers.items():  # custom headers read as request attributes too
+                if isinstance(key, str) and key.isidentifier() and not hasattr(Context, key):
+                    values[key] = value
         hard, soft = meta.get("time_limit"), meta.get("soft_time_limit")
+        eta, expires = meta.get("eta"), meta.get("expires")
         values.update(
             id=job.id,
             task=task.name,
@@ -176,8 +204,8 @@ class Trace:
                 "priority": None,
                 "redelivered": False,
             },
-            eta=_iso(meta.get("eta")),
-            expires=_iso(meta.get("expires")),
+            eta=None if eta is None else _iso(eta),
+            expires=None if expires is None else _iso(expires),
             headers=headers,
             root_id=meta.get("root_id") or job.id,
             parent_id=meta.get("parent_id"),
@@ -195,49 +223,92 @@ class Trace:
         )
         return Context(**values)
 
-    def request_of(self, task: Task, job: Job, meta: Mapping[str, Any]) -> Context:
+    def request_of(self, task: Task, job: Job, meta: Mapping[str, Any], call: Call | None = None) -> Context:
         """``request_for`` with the call rebuilt from the job (its raw args when they do not bind)."""
-        args_obj = _restore_empty_lists(dict(job.args or {}), meta)
+        if call is None:
+            call = self.call_of(task, job, meta)
+        return self.request_for(task, job, meta, call.received_args, dict(call.received_kwargs))
+
+    def call_of(self, task: Task, job: Job, meta: Mapping[str, Any]) -> Call:
+        """The call a job's args object stands for (D1), checked against the task's signature."""
+        args_obj = dict(job.args) if job.args else {}
+        if meta and "empty_lists" in meta:
+            args_obj = _restore_empty_lists(args_obj, meta)
+        shape = task.run_shape()
+        fast = call_from_args_fast(shape, dict(args_obj))
+        if fast is not None:
+            return Call(fast[0], fast[1], None, fast[0], fast[1])
+        signature = shape.signature
         try:
-            call_args, call_kwargs = call_from_args(task.run_signature(), args_obj)
+            received_args, received_kwargs = call_from_args(signature, args_obj)
         except TypeError:
-            call_args, call_kwargs = (), args_obj
-        return self.request_for(task, job, meta, call_args, call_kwargs)
-
-    def _queue(self, task: Task) -> str:
-        from .routes import queue_of
-
-        try:
-            return queue_of(self.app, task)
-        except Exception:  # a broken router must not stop the task; the queue is informative here
-            return str(self.app.conf.task_default_queue)
-
-    # -- one run -----------------------------------------------------------------------------------
-    def run(self, task: Task, job: Job, meta: Mapping[str, Any], soft_seconds: float | None = None) -> JobFate | None:
-        """Run ``task`` for ``job``; the fate to apply (None: success)."""
-        args_obj = _restore_empty_lists(dict(job.args or {}), meta)
+            received_args, received_kwargs = (), args_obj
         bind_error: TypeError | None = None
         try:
-            call_args, call_kwargs = call_from_args(task.run_signature(), args_obj)
-            task.run_signature().bind(*call_args, **call_kwargs)
+            call_args, call_kwargs = call_from_args(signature, args_obj)
+            signature.bind(*call_args, **call_kwargs)
         except TypeError as err:
             call_args, call_kwargs = (), dict(args_obj)
-            shown = task.run_signature().replace(
-                parameters=[p.replace(annotation=inspect.Parameter.empty) for p in task.run_signature().parameters.values()],
+            shown = signature.replace(
+                parameters=[p.replace(annotation=inspect.Parameter.empty) for p in signature.parameters.values()],
                 return_annotation=inspect.Signature.empty,
             )
             bind_error = TypeError(f"the job's args {sorted(args_obj)} do not fit {task.name}{shown}: {err}")
+        return Call(call_args, call_kwargs, bind_error, received_args, received_kwargs)
+
+    def _queue(self, task: Task) -> str:
+        """The task's queue label (routes read once per settings snapshot: they are static)."""
+        if task.queue:
+            return str(task.queue)
+        snap = self.app.conf.snapshot()
+        cache = self._queues
+        if cache[0] is not snap:
+            cache = self._queues = (snap, {})
+        name = task.name or ""
+        queue = cache[1].get(name)
+        if queue is None:
+            from .routes import queue_of
+
+            try:
+                queue = queue_of(self.app, task)
+            except Exception:  # a broken router must not stop the task; the queue is informative here
+                queue = str(self.app.conf.task_default_queue)
+            cache[1][name] = queue
+        return queue
+
+    # -- one run -----------------------------------------------------------------------------------
+    def run(
+        self,
+        task: Task,
+        job: Job,
+        meta: Mapping[str, Any],
+        soft_seconds: float | None = None,
+        call: Call | None = None,
+    ) -> JobFate | None:
+        """Run ``task`` for ``job`` (``call``: its args already rebuilt); the fate to apply (None: success)."""
+        if call is None:
+            call = self.call_of(task, job, meta)
+        call_args, call_kwargs, bind_error = call.args, call.kwargs, call.bind_error
         request = self.request_for(task, job, meta, call_args, call_kwargs)
-        ignore_result = ignore_result_of(task)
+        conf = task.app.conf.snapshot()
+        ignore_result = ignore_result_of(task, conf)
         store_errors = not ignore_result or bool(
-            task_setting(task, "store_errors_even_if_ignored", "task_store_errors_even_if_ignored", False)
+            task_setting(task, "store_errors_even_if_ignored", "task_store_errors_even_if_ignored", False, conf)
         )
-        track_started = bool(task_setting(task, "track_started", "task_track_started", False)) and not ignore_result
+        track_started = not ignore_result and bool(
+            task_setting(task, "track_started", "task_track_started", False, conf)
+        )
         started = time.monotonic()
         state: str | None = None
         retval: Any = None
         fate: JobFate | None = None
-        with _pushed(task, request):
+        stack: list[Task] | None = getattr(_current, "stack", None)  # what _pushed does, inlined (per job)
+        if stack is None:
+            stack = _current.stack = []
+        requests = task._stack()
+        stack.append(task)
+        requests.append(request)
+        try:
             try:
                 signals.task_prerun.send(sender=task, task_id=job.id, task=task, args=call_args, kwargs=call_kwargs)
                 if track_started:
@@ -248,7 +319,10 @@ class Trace:
                     task.before_start(job.id, call_args, call_kwargs)
                     if bind_error is not None:
                         raise bind_error
-                    with self.soft_limit(soft_seconds):
+                    if soft_seconds and self.soft_limit is not None:
+                        with self.soft_limit(soft_seconds):
+                            retval = run_task(task, call_args, call_kwargs)
+                    else:
                         retval = run_task(task, call_args, call_kwargs)
                     state = states.SUCCESS
                 except Reject as exc:
@@ -281,6 +355,9 @@ class Trace:
                     retval=retval,
                     state=state,
                 )
+        finally:
+            requests.pop()
+            stack.pop()
         return fate
 
     # -- outcomes ----------------------------------------------------------------------------------

@@ -146,12 +146,16 @@ class RateLimits:
 
     def keep(self, name: str) -> bool:
         """The fetch filter: False while ``name``'s bucket is empty."""
+        if not self._buckets:  # no rate limits at all: the common case, without the lock
+            return True
         with self._lock:
             bucket = self._buckets.get(name)
             return bucket is None or bucket.ready()
 
     def take(self, name: str) -> bool:
         """Take a token to run a job of ``name``; False means put the job back."""
+        if not self._buckets:
+            return True
         with self._lock:
             bucket = self._buckets.get(name)
             return bucket is None or bucket.take()

@@ -124,6 +124,11 @@ class Signal:
             entries = list(self._receivers)
         return [r for _, ref, _ in entries if (r := ref()) is not None]
 
+    def has_receivers(self) -> bool:
+        """Whether anything may be connected (no lock, no sender check): lets a hot path skip
+        building what only a receiver would read."""
+        return bool(self._receivers)
+
     def has_listeners(self, sender: Any = None) -> bool:
         return bool(self._live(sender))
 
@@ -140,6 +145,8 @@ class Signal:
 
     def send(self, sender: Any, **named: Any) -> list[tuple[Receiver, Any]]:
         """Call every receiver for ``sender``; a receiver's exception is logged and returned as its reply."""
+        if not self._receivers:  # the common case in a worker: nothing connected, nothing to build
+            return []
         replies: list[tuple[Receiver, Any]] = []
         for receiver in self._live(sender):
             try:

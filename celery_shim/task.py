@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from work_compat import gojson
 
 from . import states
-from .arguments import bind_call, call_from_args, encode_args, unbound_args
+from .arguments import SignatureShape, bind_call_fast, call_from_args, encode_args, unbound_args
 from .autoretry import run_task
 from .canvas import Signature
 from .exceptions import Ignore, MaxRetriesExceededError, Reject, Retry
@@ -150,13 +150,23 @@ class Task:
         self.__dict__["_signature"] = (target, sig)
         return sig
 
+    def run_shape(self) -> SignatureShape:
+        """``run_signature()`` read for the fast bind paths, cached with it."""
+        sig = self.run_signature()
+        cached: SignatureShape | None = self.__dict__.get("_shape")
+        if cached is not None and cached.signature is sig:
+            return cached
+        shape = SignatureShape(sig)
+        self.__dict__["_shape"] = shape
+        return shape
+
     def bind_args(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """The gocraft args object for this call (D1); TypeError when it does not bind."""
-        signature = self.run_signature()
+        shape = self.run_shape()
         if self.typing:
-            return bind_call(signature, args, kwargs)
+            return bind_call_fast(shape, args, kwargs)
         try:
-            return bind_call(signature, args, kwargs)
+            return bind_call_fast(shape, args, kwargs)
         except TypeError:
             return unbound_args(args, kwargs)
 

@@ -46,6 +46,9 @@ class Limits:
     soft: float | None = None
 
 
+NO_LIMITS = Limits()
+
+
 def _seconds(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
@@ -79,24 +82,36 @@ def effective_limits(
     runtime: Limits | None = None,
     worker: Limits | None = None,
 ) -> Limits:
-    """The limits that apply to one call of ``task`` (see the module docstring for the order)."""
-    candidates_hard = [
+    """The limits that apply to one call of ``task`` (see the module docstring for the order; the
+    settings are read from the conf's snapshot, see ``config``)."""
+    conf = app.conf.snapshot()
+    hard = _first(
         meta.get("time_limit"),
         runtime.hard if runtime else None,
         getattr(task, "time_limit", None),
         worker.hard if worker else None,
-        app.conf.task_time_limit,
-    ]
-    candidates_soft = [
+        conf.get("task_time_limit"),
+    )
+    soft = _first(
         meta.get("soft_time_limit"),
         runtime.soft if runtime else None,
         getattr(task, "soft_time_limit", None),
         worker.soft if worker else None,
-        app.conf.task_soft_time_limit,
-    ]
-    hard = next((s for s in map(_seconds, candidates_hard) if s is not None), None)
-    soft = next((s for s in map(_seconds, candidates_soft) if s is not None), None)
+        conf.get("task_soft_time_limit"),
+    )
+    if hard is None and soft is None:
+        return NO_LIMITS
     return Limits(hard, soft)
+
+
+def _first(*candidates: Any) -> float | None:
+    """The first candidate that is a positive number of seconds."""
+    for value in candidates:
+        if value is not None:
+            seconds = _seconds(value)
+            if seconds is not None:
+                return seconds
+    return None
 
 
 def _inject(thread_id: int, exc: type[BaseException] | None) -> int:
