@@ -31,6 +31,19 @@ class NamespaceBound:
         self._scripts = Scripts(self._redis)
         self._clock = clock
 
+    @property
+    def connection(self) -> Connection:
+        """The connection this object uses. Another object built beside it (a dashboard store, a
+        revoke done next to a Client) shares its socket pool and error mapping instead of opening
+        a second connection that ``close()`` would not reach."""
+        return self._conn
+
+    @property
+    def clock(self) -> Clock:
+        """Where this object reads "now". An object built beside it agrees on the time, which is
+        what lets tests that pass a fixed clock see one instant everywhere."""
+        return self._clock
+
     def ping(self) -> None:
         """Check that Redis answers; RedisUnavailableError (naming the address) when it does not."""
         with self._conn.errors():
