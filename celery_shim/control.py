@@ -5,10 +5,8 @@ commands change lives in Redis, where every pool (Go's too) sees it: ``revoke`` 
 from wherever it waits and records the id in a persistent revoked set that Python workers check
 after each fetch; ``rate_limit``/``time_limit`` are stored for live and late-starting Python
 workers. Each command is also published on ``<ns>:celery:control`` for running Python workers
-(``terminate`` needs it). Inspection reads heartbeats and observations (see ``inspection``).
-
-A control message is JSON: ``{"command": "revoke", "arguments": {...}, "destination": [..] or
-null, "sent_at": <epoch>}``.
+(``terminate`` needs it; the message format is in ``control_core``, which also holds the revoke
+itself, shared with the dashboard). Inspection reads heartbeats and observations (``inspection``).
 """
 
 from __future__ import annotations
@@ -18,14 +16,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from work_compat import Client, Job, Keys, NotDeletedError
+from work_compat import Client, Keys
 
-from . import canvas_driver, states
+from . import canvas_driver
 from .backend import RedisBackend
-from .exceptions import TaskRevokedError
+from .control_core import REVOKE_EXPIRES, REVOKES_MAX, publish_control, revoke_ids
 from .inspection import Inspect
 from .keys import ShimKeys
-from .task_state import StateLookup
 
 if TYPE_CHECKING:
     from .app import Celery
@@ -33,10 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["Control", "REVOKES_MAX", "REVOKE_EXPIRES"]
 
 logger = logging.getLogger(__name__)
-
-# Celery's worker defaults for its revoked set (CELERY_WORKER_REVOKES_MAX, _REVOKE_EXPIRES).
-REVOKES_MAX = 50000
-REVOKE_EXPIRES = 10800.0
 
 
 def _ids(task_id: str | Iterable[str]) -> list[str]:
@@ -86,37 +79,35 @@ class Control:
         signal: str = "SIGTERM",
         **kwargs: Any,
     ) -> None:
-        """Revoke one id or a list of ids (D17).
+        """Revoke one id or a list of ids (D17, ``control_core.revoke_ids``).
 
-        Each job is deleted from ``scheduled``, ``retry`` and its queue list (best effort: one
-        being fetched at this instant is missed), so no pool, Go's included, runs it; the ids go
-        into the revoked set, which Python workers check after every fetch and which survives
-        their restarts; a job this call deleted gets a REVOKED result when a backend is set.
-        ``terminate=True`` asks the Python worker running the task to kill it with ``signal``
-        (Go workers cannot be asked). A task already running without ``terminate`` finishes.
+        The ids go into the revoked set, which Python workers check after every fetch and which
+        survives their restarts; each job is deleted from ``scheduled``, ``retry`` and its queue
+        list, so no pool, Go's included, runs it; a job deleted gets a REVOKED result when a
+        backend is set, and still counts for its chord. ``terminate=True`` asks the Python worker
+        running the task to kill it with ``signal`` (Go workers cannot be asked). A task already
+        running without ``terminate`` finishes.
         """
         ids = _ids(task_id)
         if not ids:
             return
-        conn, keys, shim = self._ns()
-        removed = self._remove(conn, keys, ids)
-        now = float(self.app.now())
-        with conn.errors():
-            pipe = conn.client.pipeline(transaction=False)
-            pipe.zadd(shim.revoked(), {i: now for i in ids})
-            pipe.zremrangebyscore(shim.revoked(), "-inf", f"({now - self.revoke_expires}")
-            pipe.zremrangebyrank(shim.revoked(), 0, -(self.revokes_max + 1))
-            pipe.execute()
-        self._publish(
-            "revoke", {"task_id": ids, "terminate": bool(terminate), "signal": signal}, destination, conn, shim
-        )
+        conn, keys, _shim = self._ns()
         backend = self.app.backend
-        if isinstance(backend, RedisBackend):
-            for job_id in removed:
-                backend.store_result(job_id, TaskRevokedError("revoked"), states.REVOKED)
-        for job_id in removed:  # celery-canvas: a deleted chord member still counts, so the chord ends
+        removed = revoke_ids(
+            Client(keys.namespace, conn),
+            ids,
+            float(self.app.now()),
+            terminate=terminate,
+            signal=signal,
+            destination=_destination(destination),
+            backend=backend if isinstance(backend, RedisBackend) else None,
+            revokes_max=self.revokes_max,
+            revoke_expires=self.revoke_expires,
+        )
+        deleted = list(dict.fromkeys(r.job_id for r in removed))
+        for job_id in deleted:  # celery-canvas: a deleted chord member still counts, so the chord ends
             canvas_driver.on_revoked(self.app, job_id, None)
-        logger.info("revoked %s (%d deleted from queues)", ", ".join(ids), len(removed))
+        logger.info("revoked %s (%d deleted from queues)", ", ".join(ids), len(deleted))
 
     def terminate(
         self,
@@ -127,42 +118,6 @@ class Control:
     ) -> None:
         """``revoke(task_id, terminate=True)``."""
         self.revoke(task_id, destination=destination, terminate=True, signal=signal)
-
-    def _remove(self, conn: Any, keys: Keys, ids: list[str]) -> list[str]:
-        """Delete the jobs from the sorted sets and queue lists; the ids actually deleted."""
-        client = Client(keys.namespace, conn)
-        lookup = StateLookup(conn, keys.namespace)
-        removed: list[str] = []
-        for job_id in ids:
-            zsets = ((keys.scheduled(), client.delete_scheduled_job), (keys.retry(), client.delete_retry_job))
-            for key, delete in zsets:
-                found = lookup.find_in_zset(key, job_id)
-                if found is None:
-                    continue
-                try:
-                    delete(found[0], job_id)
-                    removed.append(job_id)
-                except NotDeletedError:  # moved on (requeued, fetched) since the scan
-                    pass
-        wanted = [i for i in ids if i not in removed]
-        if not wanted:
-            return removed
-        for name in client.known_job_names():
-            queue = keys.jobs(name)
-            for raw, job in list(lookup.scan_list(queue, wanted)):
-                with conn.errors():
-                    gone = int(conn.client.lrem(queue, 1, raw))
-                if gone:
-                    removed.append(job.id)
-                    self._release_unique(conn, keys, job)
-        return removed
-
-    @staticmethod
-    def _release_unique(conn: Any, keys: Keys, job: Job) -> None:
-        """A unique job's lock goes with the job, or its next enqueue would be refused."""
-        if job.unique:
-            with conn.errors():
-                conn.client.delete(job.unique_key or keys.unique(job.name, job.args))
 
     # -- queues -------------------------------------------------------------------------------------
     def purge(
@@ -283,13 +238,4 @@ class Control:
         conn: Any,
         shim: ShimKeys,
     ) -> int:
-        message = json.dumps(
-            {
-                "command": command,
-                "arguments": arguments,
-                "destination": _destination(destination),
-                "sent_at": float(self.app.now()),
-            }
-        )
-        with conn.errors():
-            return int(conn.client.publish(shim.control(), message))
+        return publish_control(conn, shim, command, arguments, _destination(destination), float(self.app.now()))

@@ -11,34 +11,55 @@ RETRY, dead set = FAILURE, scheduled or queued = PENDING, nowhere = PENDING that
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from work_compat import (
-    Client,
-    Connection,
-    DecodeError,
-    HistoryJob,
-    HistoryStatus,
-    Job,
-    Keys,
-    WorkerPoolHeartbeat,
-    decode_job,
-)
-from work_compat.gojson import encode_string
+from work_compat import Client, Connection, HistoryJob, HistoryStatus, Job, Keys, WorkerPoolHeartbeat
 
 from . import states
 from .exceptions import TaskError, TaskRevokedError
+from .job_search import find_in_list, find_in_progress, find_in_zset
 from .keys import ShimKeys
 
-__all__ = ["GocraftJobError", "Located", "StateLookup", "id_needles", "job_with_id"]
+__all__ = ["D5_ORDER", "GocraftJobError", "Located", "StateLookup", "history_place", "state_of"]
 
 logger = logging.getLogger(__name__)
 
-_SCAN_COUNT = 1000
-_LIST_CHUNK = 1000
+# The places a job id can be found, in the order that decides its Celery state (D5), with that
+# state. "history:<status>" is the history log's latest attempt; the other names are the ``where``
+# of a Located (and of the dashboard's sightings). A history retry ranks below a running attempt
+# and the revoked set, since the job is then retried (or dropped) elsewhere.
+D5_ORDER: tuple[tuple[str, str], ...] = (
+    ("history:success", states.SUCCESS),
+    ("history:dead", states.FAILURE),
+    ("worker", states.STARTED),
+    ("inprogress", states.RECEIVED),
+    ("revoked", states.REVOKED),
+    ("history:retry", states.RETRY),
+    ("retry", states.RETRY),
+    ("dead", states.FAILURE),
+    ("scheduled", states.PENDING),
+    ("queue", states.PENDING),
+)
+_STATE_AT = dict(D5_ORDER)
+
+
+def history_place(entry: HistoryJob) -> str:
+    """The D5 place of a history entry: its status (any but success or dead asked for a retry)."""
+    if entry.status in (HistoryStatus.SUCCESS, HistoryStatus.DEAD):
+        return "history:" + entry.status
+    return "history:" + HistoryStatus.RETRY
+
+
+def state_of(places: Collection[str]) -> str:
+    """The state of a job seen in all of ``places`` at once: the first of them in D5_ORDER."""
+    for place, state in D5_ORDER:
+        if place in places:
+            return state
+    return states.PENDING
 
 
 class GocraftJobError(TaskError):
@@ -87,36 +108,15 @@ class Located:
         }
 
 
-def id_needles(job_id: str) -> list[str]:
-    """``"id":"<id>"`` as Go's encoder and as Redis's cjson (which escapes ``/``) write it."""
-    go = '"id":' + encode_string(job_id)
-    cjson = go.replace("/", "\\/")
-    return [go] if cjson == go else [go, cjson]
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
-def _decoded(raw: bytes) -> Job | None:
-    try:
-        return decode_job(raw)
-    except DecodeError:
-        return None
-
-
-def job_with_id(raw: bytes, job_id: str) -> Job | None:
-    """The job when ``raw`` decodes to one with this id (a needle can also match inside args)."""
-    job = _decoded(raw)
-    return job if job is not None and job.id == job_id else None
-
-
 def _verdict(entry: HistoryJob | None) -> Located | None:
-    if entry is not None and entry.status == HistoryStatus.SUCCESS:
-        return Located(states.SUCCESS, "history", entry.job, entry.completed_at)
-    if entry is not None and entry.status == HistoryStatus.DEAD:
-        return Located(states.FAILURE, "history", entry.job, entry.completed_at)
-    return None
+    if entry is None:
+        return None
+    place = history_place(entry)
+    state = _STATE_AT[place]
+    return Located(state, "history", entry.job, entry.completed_at) if state in states.READY_STATES else None
+
+
+Found = tuple[Job | None, int, WorkerPoolHeartbeat | None]  # the job, the place's epoch, the pool
 
 
 class StateLookup:
@@ -128,6 +128,7 @@ class StateLookup:
         self.shim_keys = ShimKeys(namespace)
         self.client = Client(namespace, conn)
         self._redis: Any = conn.client
+        self._zsets = {"retry": self.keys.retry(), "dead": self.keys.dead(), "scheduled": self.keys.scheduled()}
 
     # -- the cheap checks (a few O(1) commands) ---------------------------------------------------
     def finished(self, job_id: str) -> Located | None:
@@ -141,41 +142,51 @@ class StateLookup:
 
     # -- the whole search -------------------------------------------------------------------------
     def locate(self, job_id: str, job_name: str | None = None, *, scan_queues: bool = False) -> Located:
-        """Where ``job_id`` is now, in the D5 order. Queue lists are read only with ``scan_queues``
-        (a queued job is PENDING either way; only ``exists()`` needs to tell it from an unknown id)."""
+        """Where ``job_id`` is now: the first D5 place that has it, each read only when the ones
+        before it did not. Queue lists are read only with ``scan_queues`` (a queued job is PENDING
+        either way; only ``exists()`` needs to tell it from an unknown id)."""
         entry = self.client.history_job_by_id(job_id)
-        verdict = _verdict(entry)
-        if verdict is not None:
-            return verdict
-        pools = self.client.worker_pool_heartbeats()
-        running = self._observed(job_id, pools)
-        if running is not None:
-            return running
-        received = self._in_progress(job_id, job_name, pools)
-        if received is not None:
-            return received
-        revoked = self.revoked_at(job_id)
-        if revoked is not None:
-            return Located(states.REVOKED, "revoked", at=int(revoked))
-        if entry is not None:  # the latest attempt asked for a retry, and it is not running now
-            return Located(states.RETRY, "history", entry.job, entry.completed_at)
-        for key, state, where in (
-            (self.keys.retry(), states.RETRY, "retry"),
-            (self.keys.dead(), states.FAILURE, "dead"),
-            (self.keys.scheduled(), states.PENDING, "scheduled"),
-        ):
-            found = self.find_in_zset(key, job_id)
+        heartbeats = functools.cache(self.client.worker_pool_heartbeats)  # read once, when first needed
+        for place, state in D5_ORDER:
+            found = self._probe(place, job_id, job_name, entry, heartbeats, scan_queues)
             if found is not None:
-                return Located(state, where, found[1], found[0])
-        if scan_queues:
-            names = [job_name] if job_name else self.client.known_job_names()
-            for name in names:
-                job = self.find_in_list(self.keys.jobs(name), job_id)
-                if job is not None:
-                    return Located(states.PENDING, "queue", job)
+                job, at, pool = found
+                return Located(state, place.partition(":")[0], job, at, pool)
         return Located(states.PENDING)
 
-    def _observed(self, job_id: str, pools: list[WorkerPoolHeartbeat]) -> Located | None:
+    def _probe(
+        self,
+        place: str,
+        job_id: str,
+        job_name: str | None,
+        entry: HistoryJob | None,
+        pools: Callable[[], list[WorkerPoolHeartbeat]],
+        scan_queues: bool,
+    ) -> Found | None:
+        """Whether ``job_id`` is at D5 place ``place``, and what that place says about it."""
+        if place.startswith("history:"):
+            if entry is not None and history_place(entry) == place:
+                return entry.job, entry.completed_at, None
+            return None
+        if place == "worker":
+            return self._observed(job_id, pools())
+        if place == "inprogress":
+            held = find_in_progress(self.conn, self.keys, job_id, pools(), job_name)
+            return (held[0][1], 0, held[0][0]) if held else None
+        if place == "revoked":
+            revoked = self.revoked_at(job_id)
+            return None if revoked is None else (None, int(revoked), None)
+        if place in self._zsets:
+            hits = find_in_zset(self.conn, self._zsets[place], job_id)
+            return (hits[0][1], hits[0][0], None) if hits else None
+        if place == "queue" and scan_queues:
+            for name in [job_name] if job_name else self.client.known_job_names():
+                job = find_in_list(self.conn, self.keys.jobs(name), job_id)
+                if job is not None:
+                    return job, 0, None
+        return None
+
+    def _observed(self, job_id: str, pools: list[WorkerPoolHeartbeat]) -> Found | None:
         owners = {w: hb for hb in pools for w in (hb.worker_ids or [])}
         if not owners:
             return None
@@ -185,70 +196,12 @@ class StateLookup:
             for wid in ids:
                 pipe.hmget(self.keys.worker_observation(wid), "job_id", "job_name", "started_at", "args")
             rows = pipe.execute()
-        for wid, (jid, name, started, args) in zip(ids, rows):
+        for wid, (jid, name, started, _args) in zip(ids, rows):
             if jid is not None and jid.decode("utf-8", "replace") == job_id:
                 job = Job(name=(name or b"").decode("utf-8", "replace"), id=job_id, enqueued_at=0)
                 try:
                     at = int(started or 0)
                 except ValueError:
                     at = 0
-                return Located(states.STARTED, "worker", job, at, owners[wid])
+                return job, at, owners[wid]
         return None
-
-    def _in_progress(self, job_id: str, job_name: str | None, pools: list[WorkerPoolHeartbeat]) -> Located | None:
-        pairs = [
-            (hb, name) for hb in pools for name in ([job_name] if job_name else (hb.job_names or [])) if name
-        ]
-        if not pairs:
-            return None
-        with self.conn.errors():
-            pipe = self._redis.pipeline(transaction=False)
-            for hb, name in pairs:
-                pipe.lrange(self.keys.jobs_in_progress(name, hb.worker_pool_id), 0, -1)
-            lists = pipe.execute()
-        needles = [n.encode("utf-8", "surrogatepass") for n in id_needles(job_id)]
-        for (hb, _name), members in zip(pairs, lists):
-            for raw in members:
-                if any(n in raw for n in needles):
-                    job = job_with_id(raw, job_id)
-                    if job is not None:
-                        return Located(states.RECEIVED, "inprogress", job, pool=hb)
-        return None
-
-    def find_in_zset(self, key: str, job_id: str) -> tuple[int, Job] | None:
-        """The (score, job) of the member of sorted set ``key`` with this id (ZSCAN, no blocking)."""
-        for raw, score in self._zscan(key, job_id):
-            job = job_with_id(raw, job_id)
-            if job is not None:
-                return int(score), job
-        return None
-
-    def _zscan(self, key: str, job_id: str) -> Iterator[tuple[bytes, float]]:
-        for needle in id_needles(job_id):
-            with self.conn.errors():
-                yield from self._redis.zscan_iter(key, match=f"*{_glob_escape(needle)}*", count=_SCAN_COUNT)
-
-    def find_in_list(self, key: str, job_id: str) -> Job | None:
-        """The job with this id in list ``key``, or None."""
-        for _raw, job in self.scan_list(key, [job_id]):
-            return job
-        return None
-
-    def scan_list(self, key: str, job_ids: Iterable[str]) -> Iterator[tuple[bytes, Job]]:
-        """Every member of list ``key`` (raw bytes and job) whose id is one of ``job_ids``, read in
-        chunks since lists have no SCAN. A job pushed meanwhile shifts the list toward higher
-        indexes, so a chunk may repeat members but none is skipped."""
-        wanted = set(job_ids)
-        needles = [n.encode("utf-8", "surrogatepass") for i in wanted for n in id_needles(i)]
-        start = 0
-        while True:
-            with self.conn.errors():
-                chunk = self._redis.lrange(key, start, start + _LIST_CHUNK - 1)
-            for raw in chunk:
-                if any(n in raw for n in needles):
-                    job = _decoded(raw)
-                    if job is not None and job.id in wanted:
-                        yield bytes(raw), job
-            if len(chunk) < _LIST_CHUNK:
-                return
-            start += _LIST_CHUNK

@@ -5,14 +5,15 @@ queue lists, each pool's in-progress lists (and its workers' observations), the 
 and dead sorted sets, the fork's history log, and the shim's revoked set. A listing reads at most
 ``window`` entries from each place; a lookup by id reads the id's own entries where an index
 exists (history, observations, the revoked set, a periodic id's score) and scans the rest up to a
-``budget`` of entries, so one request never walks a million-job queue.
+``budget`` of entries, so one request never walks a million-job queue. The searches by id and the
+revoke are celery_shim's (``job_search``, ``control_core``), the ones AsyncResult and
+``app.control.revoke`` use.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,6 @@ from work_compat import (
     DecodeError,
     HistoryJob,
     Job,
-    NotDeletedError,
     WorkerObservation,
     WorkerPoolHeartbeat,
     decode_job,
@@ -33,6 +33,9 @@ from work_compat.clock import SYSTEM_CLOCK, Clock
 from work_compat.connection import RedisTarget
 from work_compat.namespace import NamespaceBound
 
+from celery_shim.backend import RedisBackend
+from celery_shim.control_core import revoke_ids
+from celery_shim.job_search import CHUNK, ReadBudget, find_in_list, find_in_progress, find_in_zset
 from celery_shim.keys import ShimKeys
 
 __all__ = ["LOOKUP_BUDGET", "Sighting", "Snapshot", "TaskStore"]
@@ -40,10 +43,6 @@ __all__ = ["LOOKUP_BUDGET", "Sighting", "Snapshot", "TaskStore"]
 logger = logging.getLogger(__name__)
 
 LOOKUP_BUDGET = 50_000  # entries a lookup by id may read from the sets and queues, in all
-# Celery's worker defaults for its revoked set (worker_revokes_max, REVOKE_EXPIRES), as celery_shim's.
-REVOKES_MAX = 50_000
-REVOKE_EXPIRES = 10_800
-_CHUNK = 1000
 _HMGET_CHUNK = 500
 
 
@@ -81,38 +80,12 @@ def _text(v: bytes | str | None) -> str:
     return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
 
 
-def _needles(task_id: str) -> list[bytes]:
-    """``"id":"<id>"`` as Go's encoder and as Redis's cjson (which escapes ``/``) write it."""
-    go = '"id":' + gojson.encode_string(task_id)
-    forms = [go, go.replace("/", "\\/")]
-    return [f.encode("utf-8", "surrogatepass") for f in dict.fromkeys(forms)]
-
-
 def _decode(raw: bytes, where: str) -> Job | None:
     try:
         return decode_job(raw)
     except DecodeError as err:
         logger.warning("a member of %s cannot be decoded: %s", where, err.reason)
         return None
-
-
-def _matching(raw: bytes, task_id: str, needles: list[bytes]) -> Job | None:
-    """The job when ``raw`` is the job with this id (a needle can also match inside args)."""
-    if not any(n in raw for n in needles):
-        return None
-    try:
-        job = decode_job(raw)
-    except DecodeError:
-        return None
-    return job if job.id == task_id else None
-
-
-def _periodic_epoch(task_id: str) -> int | None:
-    """The instant a periodic id names (``periodic:<name>:<spec>:<epoch>``), which is its score."""
-    if not task_id.startswith("periodic:"):
-        return None
-    tail = task_id.rsplit(":", 1)[-1]
-    return int(tail) if tail.isdigit() and len(tail) < 19 else None
 
 
 class TaskStore(NamespaceBound):
@@ -126,7 +99,7 @@ class TaskStore(NamespaceBound):
     @classmethod
     def beside(cls, client: Client) -> TaskStore:
         """A store on the Client's own connection and clock (one socket pool, one notion of now)."""
-        return cls(client.namespace, client._conn, clock=client._clock)
+        return cls(client.namespace, client.connection, clock=client.clock)
 
     def now(self) -> int:
         return self._clock.now()
@@ -143,7 +116,7 @@ class TaskStore(NamespaceBound):
             with self._conn.errors():
                 pipe = self._redis.pipeline(transaction=False)
                 for name, pool in pairs:
-                    pipe.lrange(self.keys.jobs_in_progress(name, pool), 0, _CHUNK - 1)
+                    pipe.lrange(self.keys.jobs_in_progress(name, pool), 0, CHUNK - 1)
                 lists = pipe.execute()
             for members in lists:
                 for raw in members:
@@ -277,19 +250,20 @@ class TaskStore(NamespaceBound):
         snap = Snapshot()
         pools = self.client.worker_pool_heartbeats()
         snap.sightings.extend(s for s in self.running(pools) if s.job.id == task_id)
-        snap.sightings.extend(self._in_progress(task_id, pools))
-        left = budget
-        for where, key in (("scheduled", self.keys.scheduled()), ("retry", self.keys.retry()), ("dead", self.keys.dead())):
-            found, used = self._find_in_zset(key, task_id, left)
-            left -= used
+        held = find_in_progress(self._conn, self.keys, task_id, pools)
+        snap.sightings.extend(Sighting("inprogress", job, pool=hb.worker_pool_id) for hb, job in held)
+        left = ReadBudget(budget)
+        zsets = (("scheduled", self.keys.scheduled()), ("retry", self.keys.retry()), ("dead", self.keys.dead()))
+        for where, key in zsets:
+            found = find_in_zset(self._conn, key, task_id, left)
             snap.sightings.extend(Sighting(where, job, score) for score, job in found)
         for name in self.client.known_job_names():
-            if left <= 0:
+            if left.spent:
                 break
-            found_jobs, used = self._find_in_list(self.keys.jobs(name), task_id, left)
-            left -= used
-            snap.sightings.extend(Sighting("queue", job) for _raw, job in found_jobs)
-        snap.complete = left > 0
+            job = find_in_list(self._conn, self.keys.jobs(name), task_id, left)
+            if job is not None:
+                snap.sightings.append(Sighting("queue", job))
+        snap.complete = not left.spent
         self._fill_in_one(snap, task_id)
         return snap
 
@@ -300,119 +274,20 @@ class TaskStore(NamespaceBound):
         if score is not None:
             snap.revoked[task_id] = float(score)
 
-    def _in_progress(self, task_id: str, pools: list[WorkerPoolHeartbeat]) -> list[Sighting]:
-        """The id in a pool's in-progress list (fetched, not yet observed: Celery's RECEIVED)."""
-        pairs = [(hb.worker_pool_id, n) for hb in pools for n in (hb.job_names or []) if n]
-        if not pairs:
-            return []
-        with self._conn.errors():
-            pipe = self._redis.pipeline(transaction=False)
-            for pool, name in pairs:
-                pipe.lrange(self.keys.jobs_in_progress(name, pool), 0, _CHUNK - 1)
-            lists = pipe.execute()
-        needles = _needles(task_id)
-        out = []
-        for (pool, _name), members in zip(pairs, lists):
-            for raw in members:
-                job = _matching(raw, task_id, needles)
-                if job is not None:
-                    out.append(Sighting("inprogress", job, pool=pool))
-        return out
-
-    def _find_in_zset(self, key: str, task_id: str, budget: int) -> tuple[list[tuple[int, Job]], int]:
-        """Members of sorted set ``key`` with this id, and how many entries were read."""
-        needles = _needles(task_id)
-        found: list[tuple[int, Job]] = []
-        epoch = _periodic_epoch(task_id)
-        if epoch is not None:  # a periodic instance's score is the instant its id names
-            with self._conn.errors():
-                members = self._redis.zrangebyscore(key, epoch, epoch, withscores=True)
-            for raw, score in members:
-                job = _matching(raw, task_id, needles)
-                if job is not None:
-                    found.append((int(score), job))
-            if found:
-                return found, len(members)
-        used = 0
-        for members in self._zset_chunks(key, budget):
-            used += len(members)
-            for raw, score in members:
-                job = _matching(raw, task_id, needles)
-                if job is not None:
-                    found.append((int(score), job))
-            if found:
-                break
-        return found, used
-
-    def _zset_chunks(self, key: str, budget: int) -> Iterator[list[tuple[bytes, float]]]:
-        start = 0
-        while start < budget:
-            with self._conn.errors():
-                chunk = self._redis.zrange(key, start, start + min(_CHUNK, budget - start) - 1, withscores=True)
-            if not chunk:
-                return
-            yield chunk
-            start += len(chunk)
-
-    def _find_in_list(self, key: str, task_id: str, budget: int) -> tuple[list[tuple[bytes, Job]], int]:
-        """(raw bytes, job) of the entries of list ``key`` with this id, and how many were read."""
-        needles = _needles(task_id)
-        start = 0
-        while start < budget:
-            with self._conn.errors():
-                chunk = self._redis.lrange(key, start, start + min(_CHUNK, budget - start) - 1)
-            found = [(raw, job) for raw in chunk if (job := _matching(raw, task_id, needles)) is not None]
-            start += len(chunk)
-            if found or len(chunk) < _CHUNK:
-                return found, start
-        return [], start
-
     # -- revoke ---------------------------------------------------------------------------------
-    def revoke(self, task_id: str, *, terminate: bool = False, signal: str = "SIGTERM") -> list[str]:
-        """Celery's revoke over gocraft (spec D17), with the effects of celery_shim's
-        ``app.control.revoke``: the id joins the revoked set (scored by time, trimmed to Celery's
-        REVOKE_EXPIRES and REVOKES_MAX) that Python workers check after each fetch; the job leaves
-        ``scheduled``, ``retry`` and its queue, and its unique lock goes with it; the command is
-        published on the control channel, where a Python worker running the task acts on
-        ``terminate``. Go workers only see the removals. Returns where the job was removed from."""
-        now = self.now()
-        with self._conn.errors():  # first, so a Python worker that fetches it meanwhile drops it
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.zadd(self.shim_keys.revoked(), {task_id: now})
-            pipe.zremrangebyscore(self.shim_keys.revoked(), "-inf", f"({now - REVOKE_EXPIRES}")
-            pipe.zremrangebyrank(self.shim_keys.revoked(), 0, -(REVOKES_MAX + 1))
-            pipe.execute()
-        removed: list[str] = []
-        left = LOOKUP_BUDGET
-        for where, key, delete in (
-            ("scheduled", self.keys.scheduled(), self.client.delete_scheduled_job),
-            ("retry", self.keys.retry(), self.client.delete_retry_job),
-        ):
-            found, used = self._find_in_zset(key, task_id, left)
-            left -= used
-            for score, _job in found:
-                try:
-                    delete(score, task_id)  # by (score, id), as Go's client deletes; releases a unique lock
-                    removed.append(where)
-                except NotDeletedError:  # a requeuer moved it meanwhile; the queue pass may catch it
-                    pass
-        for name in self.client.known_job_names():
-            if left <= 0:
-                break
-            found_jobs, used = self._find_in_list(self.keys.jobs(name), task_id, left)
-            left -= used
-            for raw, job in found_jobs:
-                with self._conn.errors():
-                    if self._redis.lrem(self.keys.jobs(name), 1, raw):  # the exact bytes, as a worker's LREM
-                        removed.append("queue")
-                        if job.unique:
-                            self._redis.delete(job.unique_key or self.keys.unique(job.name, job.args))
-        message = {
-            "command": "revoke",
-            "arguments": {"task_id": [task_id], "terminate": terminate, "signal": signal},
-            "destination": None,
-            "sent_at": float(now),
-        }
-        with self._conn.errors():
-            self._redis.publish(self.shim_keys.control(), json.dumps(message))
-        return removed
+    def revoke(
+        self, task_id: str, *, terminate: bool = False, signal: str = "SIGTERM", backend: RedisBackend | None = None
+    ) -> list[str]:
+        """Celery's revoke over gocraft (spec D17), as celery_shim's ``app.control.revoke`` does it
+        (``control_core.revoke_ids``), reading at most LOOKUP_BUDGET entries to find the job; a
+        job removed gets a REVOKED result in ``backend``. Returns where it was removed from."""
+        removed = revoke_ids(
+            self.client,
+            [task_id],
+            float(self.now()),
+            terminate=terminate,
+            signal=signal,
+            backend=backend,
+            budget=ReadBudget(LOOKUP_BUDGET),
+        )
+        return [r.where for r in removed]

@@ -1,9 +1,10 @@
 """One task as Flower's API shows it, assembled from where gocraft holds the job (spec D5).
 
-The state follows the order celery_shim's AsyncResult uses, so the dashboard and ``.state``
-agree: a stored Celery result first; then the history log's verdict (success, dead); a worker
-running it (STARTED); a pool holding it unobserved (RECEIVED); the revoked set; a history retry;
-then the retry set (RETRY), dead set (FAILURE), scheduled set or queue (PENDING).
+The state is a stored Celery result's, else the first place the job was seen in celery_shim's D5
+order (``task_state.D5_ORDER``, the one AsyncResult follows), so the dashboard and ``.state``
+agree: the history log's verdict (success, dead); a worker running it (STARTED); a pool holding it
+unobserved (RECEIVED); the revoked set; a history retry; then the retry set (RETRY), dead set
+(FAILURE), scheduled set or queue (PENDING).
 
 Values are Flower's: epoch floats for ``received``, ``started``, ``succeeded``, ``failed``,
 ``retried``, ``revoked``; ISO-8601 strings for ``eta`` and ``expires``; ``args`` and ``kwargs``
@@ -23,6 +24,7 @@ from typing import Any
 from work_compat import HistoryJob, HistoryStatus, Job
 
 from celery_shim import states
+from celery_shim.task_state import history_place, state_of
 
 from .taskstore import Sighting, Snapshot
 
@@ -64,25 +66,15 @@ def _primary(sightings: list[Sighting]) -> Sighting | None:
 def task_state(
     meta: Mapping[str, Any] | None, sightings: list[Sighting], history: HistoryJob | None, revoked: float | None
 ) -> str:
-    """The task's Celery state, in the D5 order (see the module docstring)."""
+    """The task's Celery state: a stored result's, else celery_shim's D5 order over where it was seen."""
     if meta is not None and isinstance(meta.get("status"), str):
         return str(meta["status"])
     places = {s.where for s in sightings}
-    if history is not None and history.status == HistoryStatus.SUCCESS:
-        return states.SUCCESS
-    if history is not None and history.status == HistoryStatus.DEAD:
-        return states.FAILURE
-    if "worker" in places:
-        return states.STARTED
-    if "inprogress" in places:
-        return states.RECEIVED
+    if history is not None:
+        places.add(history_place(history))
     if revoked is not None:
-        return states.REVOKED
-    if history is not None or "retry" in places:
-        return states.RETRY
-    if "dead" in places:
-        return states.FAILURE
-    return states.PENDING
+        places.add("revoked")
+    return state_of(places)
 
 
 def _json_text(value: Any) -> str:

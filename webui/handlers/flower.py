@@ -15,7 +15,6 @@ from typing import Any
 from work_compat import InvalidJobNameError, validate_job_name
 
 from celery_shim import states
-from celery_shim.exceptions import TaskRevokedError
 
 from ..results import Results
 from ..taskcalls import CallError, task_call
@@ -238,9 +237,8 @@ class TaskRevokeHandler(FlowerHandler):
     async def post(self, task_id: str) -> None:
         terminate = self.flag("terminate")
         signal = self.query_arg("signal") or "SIGTERM"
-        removed = await self.run_blocking(self.store.revoke, task_id, terminate=terminate, signal=signal)
-        if removed and self.results is not None:
-            await self.run_blocking(
-                self.results.backend.store_result, task_id, TaskRevokedError("revoked"), states.REVOKED
-            )
+        backend = self.results.backend if self.results is not None else None
+        removed = await self.run_blocking(
+            self.store.revoke, task_id, terminate=terminate, signal=signal, backend=backend
+        )
         self.write_json({"message": f"Revoked '{task_id}'", "removed_from": removed})
