@@ -169,18 +169,21 @@ class RedisBackend:
             return _pending(task_id)
         return decode_meta(meta)
 
-    def get_many(self, task_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Metas of several tasks in one round trip (PENDING for those absent)."""
-        ids = list(task_ids)
+    def raw_metas(self, task_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored documents of several tasks in one round trip, as ``raw_meta`` reads one;
+        tasks with nothing (readable) stored are left out."""
+        ids = list(dict.fromkeys(task_ids))
         if not ids:
             return {}
         with self.conn.errors():
             values = self._redis.mget([self.keys.task(i) for i in ids])
-        out = {}
-        for task_id, data in zip(ids, values):
-            meta = _parse(task_id, data)
-            out[task_id] = _pending(task_id) if meta is None else decode_meta(meta)
-        return out
+        return {i: meta for i, data in zip(ids, values) if (meta := _parse(i, data)) is not None}
+
+    def get_many(self, task_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Metas of several tasks in one round trip (PENDING for those absent)."""
+        ids = list(task_ids)
+        stored = self.raw_metas(ids)
+        return {i: decode_meta(stored[i]) if i in stored else _pending(i) for i in ids}
 
     def exists(self, task_id: str) -> bool:
         """Whether a result (of any state) is stored for ``task_id``."""
@@ -253,7 +256,7 @@ def _parse(task_id: str, data: bytes | str | None) -> dict[str, Any] | None:
     except ValueError:
         logger.warning("stored result of task %s is not JSON; read as PENDING", task_id)
         return None
-    if not isinstance(meta, dict) or "status" not in meta:
+    if not isinstance(meta, dict) or not isinstance(meta.get("status"), str):
         logger.warning("stored result of task %s has no status; read as PENDING", task_id)
         return None
     return meta
@@ -330,7 +333,7 @@ class DisabledBackend:
     def _disabled(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(NO_BACKEND_MESSAGE)
 
-    get_task_meta = raw_meta = get_many = exists = wait_for = forget = listen = _disabled
+    get_task_meta = raw_meta = raw_metas = get_many = exists = wait_for = forget = listen = _disabled
     restore_group = delete_group = _disabled
 
 
@@ -360,7 +363,7 @@ class UnusableBackend(DisabledBackend):
     def save_group(self, group_id: str, result_tuple: Any) -> None:
         raise self.error
 
-    get_task_meta = raw_meta = get_many = exists = wait_for = forget = listen = _disabled
+    get_task_meta = raw_meta = raw_metas = get_many = exists = wait_for = forget = listen = _disabled
     restore_group = delete_group = _disabled
 
 

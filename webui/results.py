@@ -7,7 +7,6 @@ keys are Celery's own ``celery-task-meta-<id>`` (celery_shim.keys.ResultKeys).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,13 +14,10 @@ from work_compat import connect
 
 from celery_shim.backend import RedisBackend
 from celery_shim.keys import ResultKeys
-from celery_shim.result_codec import loads
 
 from .settings import WebSettings
 
 __all__ = ["Results", "open_results"]
-
-logger = logging.getLogger(__name__)
 
 
 class Results:
@@ -36,24 +32,7 @@ class Results:
 
     def metas(self, task_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The stored documents of several tasks in one round trip (absent ones left out)."""
-        ids = list(task_ids)
-        if not ids:
-            return {}
-        keys = self.backend.keys
-        with self.backend.conn.errors():
-            values = self.backend.conn.client.mget([keys.task(i) for i in ids])
-        out = {}
-        for task_id, data in zip(ids, values):
-            if data is None:
-                continue
-            try:
-                meta = loads(data)
-            except ValueError:
-                logger.warning("stored result of task %s is not JSON; ignored", task_id)
-                continue
-            if isinstance(meta, dict) and isinstance(meta.get("status"), str):
-                out[task_id] = meta
-        return out
+        return self.backend.raw_metas(task_ids)
 
     def close(self) -> None:
         self.backend.conn.close()
