@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from work_compat import Connection, InvalidJobNameError, Job, validate_job_name
 
 from .arguments import encode_args, unbound_args
+from .call_job import job_for
 from .celery_message import CeleryMessage, Unconvertible, decode_message, describe, require_kombu
 from .exceptions import EncodeError
 from .keys import KombuKeys
@@ -130,23 +131,16 @@ def message_to_job(app: Celery, message: CeleryMessage, now: float) -> Converted
         "time_limit": message.time_limit,
         "soft_time_limit": message.soft_time_limit,
         "retries": message.retries or None,
+        "group_id": message.group_id,
+        "group_index": message.group_index,
     }
     try:
-        encoded = encode_args(job_args)
         plan = plan_publish(options, now)
-        meta = dict(plan.meta)
-        if "headers" in meta:
-            meta["headers"] = encode_args(meta["headers"])
+        if message.origin:
+            plan.meta["origin"] = message.origin
+        job = job_for(name, encode_args(job_args), plan, plan.job_id or message.id)
     except (EncodeError, TypeError, ValueError) as err:
         raise Unconvertible(str(err)) from None
-    for key, value in (("group_id", message.group_id), ("group_index", message.group_index)):
-        if value is not None:
-            meta[key] = value
-    if message.origin:
-        meta["origin"] = message.origin
-    job = Job(name, plan.job_id or message.id, int(now), encoded)
-    if meta:
-        job.extra["celery"] = meta
     return Converted(job, plan.run_at, task is not None)
 
 

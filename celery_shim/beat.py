@@ -34,13 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
-from work_compat import Job, WorkCompatError
+from work_compat import WorkCompatError
 from work_compat.clock import SYSTEM_CLOCK, Clock
 from work_compat.loop import BackgroundLoop
 from work_compat.periodic import periodic_id, periodic_member
 
-from .app import _check_task_name, _json_meta
+from .app import _check_task_name
 from .arguments import encode_args, unbound_args
+from .call_job import job_for
 from .exceptions import CeleryShimError, ImproperlyConfigured
 from .options import plan_publish
 from .schedules import BaseSchedule, app_zone, crontab, maybe_schedule, schedule
@@ -88,9 +89,7 @@ class BeatEntry:
         if self.go_form:
             return periodic_member(self.task, self.spec, t, None), t
         plan = plan_publish(self.options, float(t))
-        job = Job(self.task, periodic_id(self.key, self.spec, t), t, dict(self.job_args))
-        if plan.meta:
-            job.extra["celery"] = _json_meta(plan.meta)
+        job = job_for(self.task, dict(self.job_args), plan, periodic_id(self.key, self.spec, t))
         return job.to_bytes(), plan.run_at or t
 
     def members(self, now: int, until: float, zone: tzinfo) -> Iterator[tuple[bytes, int]]:

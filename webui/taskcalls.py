@@ -1,25 +1,23 @@
 """Flower's task-calling body (``args``, ``kwargs`` and apply_async options) as one gocraft job.
 
-The job is the one celery_shim's ``send_task`` publishes for a task with no local code: a new
-UUID as id, the args object built by D1's rule for unknown names (keyword arguments by name,
-positional ones under ``"*args"``, which Go handlers cannot read by name: call Go jobs with
-``kwargs``), and Celery's options through celery_shim's option table: ``countdown`` or ``eta``
-schedule it (D8), ``expires`` goes in the ``"celery"`` metadata beside args (D4, D9). ``eta`` and
+The job is the one celery_shim's ``send_task`` publishes for a task with no local code, built by
+``celery_shim.call_job.unbound_call``: a new UUID as id, the args object built by D1's rule for
+unknown names (keyword arguments by name, positional ones under ``"*args"``, which Go handlers
+cannot read by name: call Go jobs with ``kwargs``), and Celery's options through celery_shim's
+option table: ``countdown`` or ``eta`` schedule it (D8), ``expires`` goes in the ``"celery"``
+metadata beside args (D4, D9). What is left here is reading Flower's body: ``eta`` and
 ``expires`` take Flower's ``YYYY-MM-DD HH:MM:SS.ffffff`` or ISO 8601; without a zone they are UTC.
 """
-
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from work_compat import Job
 
-from celery_shim.arguments import encode_args, unbound_args
-from celery_shim.options import plan_publish
+from celery_shim.call_job import unbound_call
 
 __all__ = ["CallError", "TaskCall", "task_call"]
 
@@ -98,13 +96,9 @@ def task_call(name: str, body: Any, now: float) -> TaskCall:
     if not isinstance(kwargs, Mapping):
         raise CallError("kwargs must be an object")
     try:
-        job_args = encode_args(unbound_args(args, kwargs))
-        plan = plan_publish(_options(body), now)
+        job, plan = unbound_call(name, args, kwargs, _options(body), now)
     except CallError:
         raise
     except (TypeError, ValueError) as err:
         raise CallError(str(err)) from err
-    job = Job(name, plan.job_id or str(uuid.uuid4()), int(now), job_args)
-    if plan.meta:
-        job.extra["celery"] = dict(plan.meta)
     return TaskCall(job, plan.run_at)
