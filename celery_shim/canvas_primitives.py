@@ -14,7 +14,7 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .canvas_signature import STRUCTURE, Signature, as_list, maybe_signature, new_id, oldest
+from .canvas_signature import Signature, as_list, maybe_signature, new_id, oldest, own_options
 
 if TYPE_CHECKING:
     from .app import Celery
@@ -27,11 +27,37 @@ NO_CHORD_BACKEND = (
 )
 
 
+# The publish options that ``freeze`` takes, in its parameters' order.
+_FREEZE_OPTIONS = ("task_id", "group_id", "chord", "root_id", "parent_id", "group_index")
+
+
+def _given(tasks: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``chain(a, b)`` or ``chain([a, b])``: one iterable (not a signature dict) holds the tasks."""
+    if len(tasks) == 1 and not isinstance(tasks[0], Mapping) and isinstance(tasks[0], Iterable):
+        return tuple(tasks[0])
+    return tasks
+
+
 class _Composite(Signature):
     """A signature made of signatures. Partial args live in ``args``, partial kwargs in
-    ``kwargs["kwargs"]`` (the layout of Celery's chord), the members in the other kwargs keys."""
+    ``kwargs["kwargs"]`` (the layout of Celery's chord), the members in the other kwargs keys;
+    ``TASKS_KEY`` names the list of tasks it runs (a chord's header)."""
 
     MEMBER_KEYS: ClassVar[tuple[str, ...]] = ()
+    TASKS_KEY: ClassVar[str] = "tasks"
+
+    def _compose(
+        self, task: str, kind: str, kwargs: dict[str, Any], options: Any, app: Celery | None, args: Any = None
+    ) -> None:
+        """Signature's fields; without ``app``, the app of the first member that knows one."""
+        Signature.__init__(self, task, args, kwargs, options, subtask_type=kind, app=app)
+        if app is None:
+            self._app = self._known_app([m for key in self.MEMBER_KEYS for m in as_list(kwargs.get(key))])
+
+    @property
+    def tasks(self) -> list[Signature]:
+        tasks: list[Signature] = self.kwargs[self.TASKS_KEY]
+        return tasks
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], app: Celery | None = None) -> Signature:
@@ -89,6 +115,16 @@ class _Composite(Signature):
                 return member.app
         return None
 
+    def _freeze_for(self, options: Mapping[str, Any]) -> Any:
+        """``freeze`` with the ids and membership the publish options give."""
+        return self.freeze(*(options.get(k) for k in _FREEZE_OPTIONS))
+
+    def _send_tasks(self, app: Celery, args: tuple[Any, ...], kwargs: dict[str, Any], options: Any) -> None:
+        """Publish every task as its own job, with the options that are not the canvas's."""
+        member_opts = own_options(options)
+        for member in self.tasks:
+            member._send(app, args, kwargs, member_opts)
+
 
 @Signature.register_type("chain")
 class chain(_Composite):
@@ -97,10 +133,8 @@ class chain(_Composite):
     MEMBER_KEYS = ("tasks",)
 
     def __init__(self, *tasks: Any, app: Celery | None = None, **options: Any) -> None:
-        if len(tasks) == 1 and not isinstance(tasks[0], Mapping) and isinstance(tasks[0], Iterable):
-            tasks = tuple(tasks[0])
         steps: list[Signature] = []
-        for task in tasks:
+        for task in _given(tasks):
             sig = maybe_signature(task, app=app)
             if isinstance(sig, chain):  # a nested chain's steps are this chain's steps
                 inner = sig.tasks
@@ -109,14 +143,7 @@ class chain(_Composite):
                 steps.extend(inner)
             else:
                 steps.append(sig)
-        Signature.__init__(self, "celery.chain", (), {"tasks": steps}, options, subtask_type="chain", app=app)
-        if app is None:
-            self._app = self._known_app(steps)
-
-    @property
-    def tasks(self) -> list[Signature]:
-        tasks: list[Signature] = self.kwargs["tasks"]
-        return tasks
+        self._compose("celery.chain", "chain", {"tasks": steps}, options, app)
 
     def __or__(self, other: Any) -> Signature:  # type: ignore[override]
         if isinstance(other, chain):
@@ -197,17 +224,10 @@ class chain(_Composite):
         frozen = self.clone()
         assert isinstance(frozen, chain)
         frozen.options.update({k: opts[k] for k in ("link", "link_error") if k in opts})
-        result = frozen.freeze(
-            opts.get("task_id"),
-            opts.get("group_id"),
-            opts.get("chord"),
-            opts.get("root_id"),
-            opts.get("parent_id"),
-            opts.get("group_index"),
-        )
+        result = frozen._freeze_for(opts)
         steps = frozen.tasks
         first, rest = steps[0], steps[1:]
-        first_opts = {k: v for k, v in opts.items() if k not in STRUCTURE}
+        first_opts = own_options(opts)
         if rest:
             first_opts["chain"] = [dict(step) for step in rest]
         first._send(app, a, kw, first_opts)
@@ -218,7 +238,7 @@ class chain(_Composite):
         from .result import allow_join_result
 
         a, kw, opts = self._merge(args, kwargs, options)
-        step_opts = {k: v for k, v in opts.items() if k not in STRUCTURE}
+        step_opts = own_options(opts)
         errbacks = as_list(opts.get("link_error"))
         last: Any = None
         with allow_join_result():
@@ -246,17 +266,8 @@ class group(_Composite):
     MEMBER_KEYS = ("tasks",)
 
     def __init__(self, *tasks: Any, app: Celery | None = None, **options: Any) -> None:
-        if len(tasks) == 1 and not isinstance(tasks[0], Mapping) and isinstance(tasks[0], Iterable):
-            tasks = tuple(tasks[0])
-        members = [maybe_signature(t, app=app) for t in tasks]
-        Signature.__init__(self, "celery.group", (), {"tasks": members}, options, subtask_type="group", app=app)
-        if app is None:
-            self._app = self._known_app(members)
-
-    @property
-    def tasks(self) -> list[Signature]:
-        tasks: list[Signature] = self.kwargs["tasks"]
-        return tasks
+        members = [maybe_signature(t, app=app) for t in _given(tasks)]
+        self._compose("celery.group", "group", {"tasks": members}, options, app)
 
     def __or__(self, other: Any) -> Signature:  # type: ignore[override]
         if isinstance(other, Signature):
@@ -316,9 +327,7 @@ class group(_Composite):
         result.app = app
         if isinstance(app.backend, RedisBackend):
             result.save(backend=app.backend)
-        member_opts = {k: v for k, v in opts.items() if k not in STRUCTURE}
-        for member in frozen.tasks:
-            member._send(app, a, kw, member_opts)
+        frozen._send_tasks(app, a, kw, opts)
         return result
 
     def apply(self, args: Sequence[Any] | None = None, kwargs: Mapping[str, Any] | None = None, **options: Any) -> Any:
@@ -326,7 +335,7 @@ class group(_Composite):
 
         a, kw, opts = self._merge(args, kwargs, options)
         gid = opts.get("task_id") or new_id()
-        member_opts = {k: v for k, v in opts.items() if k not in STRUCTURE}
+        member_opts = own_options(opts)
         results = [m.clone(a, kw).apply(group_id=gid, group_index=i, **member_opts) for i, m in enumerate(self.tasks)]
         return GroupResult(gid, results, app=self._app)
 
@@ -336,6 +345,7 @@ class chord(_Composite):
     """A group (the header) whose ordered results are passed to one more task (the body)."""
 
     MEMBER_KEYS = ("header", "body")
+    TASKS_KEY = "header"
 
     def __init__(
         self,
@@ -353,24 +363,12 @@ class chord(_Composite):
         elif isinstance(header, Signature):
             header = [header]
         members = [maybe_signature(t, app=app) for t in header]
-        Signature.__init__(
-            self,
-            task,
-            args,
-            {"kwargs": dict(kwargs or {}), "header": members, "body": maybe_signature(body, app=app)},
-            options,
-            subtask_type="chord",
-            app=app,
-        )
-        if app is None:
-            self._app = self._known_app([*members, self.body])
+        fields = {"kwargs": dict(kwargs or {}), "header": members, "body": maybe_signature(body, app=app)}
+        self._compose(task, "chord", fields, options, app, args)
 
     @property
-    def tasks(self) -> list[Signature]:
-        tasks: list[Signature] = self.kwargs["header"]
-        return tasks
-
-    header = tasks
+    def header(self) -> list[Signature]:
+        return self.tasks
 
     @property
     def body(self) -> Signature | None:
@@ -454,14 +452,7 @@ class chord(_Composite):
             raise backend.error
         if not isinstance(backend, RedisBackend):
             raise NotImplementedError(NO_CHORD_BACKEND)
-        result = frozen.freeze(
-            opts.get("task_id"),
-            opts.get("group_id"),
-            opts.get("chord"),
-            opts.get("root_id"),
-            opts.get("parent_id"),
-            opts.get("group_index"),
-        )
+        result = frozen._freeze_for(opts)
         header_result = oldest(result)
         header_result.app = app
         gid = str(frozen.options["group_id"])
@@ -472,9 +463,7 @@ class chord(_Composite):
             body._send(app, ([],), {}, {"root_id": opts.get("root_id")} if opts.get("root_id") else {})
             canvas_store.drop_chord(app, gid)
             return result
-        member_opts = {k: v for k, v in opts.items() if k not in STRUCTURE}
-        for member in frozen.tasks:
-            member._send(app, a, kw, member_opts)
+        frozen._send_tasks(app, a, kw, opts)
         return result
 
     def apply(self, args: Sequence[Any] | None = None, kwargs: Mapping[str, Any] | None = None, **options: Any) -> Any:

@@ -25,6 +25,7 @@ __all__ = [
     "maybe_signature",
     "new_id",
     "oldest",
+    "own_options",
     "signature",
     "subtask",
 ]
@@ -35,6 +36,11 @@ STRUCTURE = ("task_id", "group_id", "group_index", "chord", "chain", "link", "li
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def own_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The call options a member publishes with: all but the canvas's STRUCTURE."""
+    return {k: v for k, v in options.items() if k not in STRUCTURE}
 
 
 def as_list(value: Any) -> list[Any]:
