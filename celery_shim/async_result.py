@@ -17,8 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import states
-from .backend import DisabledBackend, RedisBackend, UnusableBackend
-from .exceptions import TimeoutError
+from .backend import DisabledBackend, RedisBackend, UnusableBackend, nap_before
 from .join_guard import assert_will_not_block
 from .result_codec import decode_meta
 from .task_state import GocraftJobError, StateLookup
@@ -26,7 +25,7 @@ from .task_state import GocraftJobError, StateLookup
 if TYPE_CHECKING:
     from .app import Celery
 
-__all__ = ["AsyncResult", "Callback", "EagerResult", "resolve_app"]
+__all__ = ["AsyncResult", "Callback", "EagerResult", "ResultHandle", "resolve_app"]
 
 # While waiting, the stored result and the history log are read at every wake-up (pub/sub or
 # ``interval``); the whole gocraft search (z-set scans) runs at most this often.
@@ -58,7 +57,37 @@ def resolve_app(app: Celery | None) -> Celery:
 
     return current_app()
 
-class AsyncResult:
+
+class ResultHandle:
+    """What AsyncResult and ResultSet share: the app they read through (the one given, else the
+    current app at the time of use), and revoking their tasks through that app's control."""
+
+    _app: Celery | None
+
+    @property
+    def app(self) -> Celery:
+        return resolve_app(self._app)
+
+    @app.setter
+    def app(self, app: Celery) -> None:
+        self._app = app
+
+    def _task_ids(self) -> list[str]:
+        raise NotImplementedError
+
+    def revoke(
+        self,
+        connection: Any = None,
+        terminate: bool = False,
+        signal: str | None = None,
+        wait: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Revoke the task(s) through ``app.control.revoke`` (D17)."""
+        self.app.control.revoke(self._task_ids(), terminate=terminate, signal=signal or "SIGTERM")
+
+
+class AsyncResult(ResultHandle):
     """A handle on a task by id: ``state``, ``result``, ``get()``, ``forget()``, ``revoke()``."""
 
     def __init__(
@@ -80,13 +109,8 @@ class AsyncResult:
         self._callbacks: list[tuple[Callable[[Any], Any], Callable[[BaseException], Any] | None]] = []
 
     # -- identity ---------------------------------------------------------------------------------
-    @property
-    def app(self) -> Celery:
-        return resolve_app(self._app)
-
-    @app.setter
-    def app(self, app: Celery) -> None:
-        self._app = app
+    def _task_ids(self) -> list[str]:
+        return [self.id]
 
     @property
     def backend(self) -> Any:
@@ -333,13 +357,7 @@ class AsyncResult:
             meta = self._get_task_meta()
             last_full = time.monotonic()
             while meta.get("status") not in states.READY_STATES:
-                nap = interval
-                if deadline is not None:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise TimeoutError("The operation timed out.")
-                    nap = min(nap, left)
-                listener.wait(nap)
+                listener.wait(nap_before(deadline, interval))
                 if on_interval is not None:
                     on_interval()
                 if check_parents and self.parent is not None:
@@ -371,17 +389,6 @@ class AsyncResult:
             self.parent.forget()
         self.backend.forget(self.id)  # without a backend this raises, as in Celery
 
-    def revoke(
-        self,
-        connection: Any = None,
-        terminate: bool = False,
-        signal: str | None = None,
-        wait: bool = False,
-        timeout: float | None = None,
-    ) -> None:
-        """Revoke the task through ``app.control.revoke`` (D17)."""
-        self.app.control.revoke(self.id, terminate=terminate, signal=signal or "SIGTERM")
-
     # -- plumbing ---------------------------------------------------------------------------------
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.id}>"
@@ -401,6 +408,7 @@ class AsyncResult:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return self.__class__, (self.id, None, self._task_name, None, self.parent)
+
 
 class EagerResult(AsyncResult):
     """The outcome of a task run in this process (``apply()``, or ``delay()`` when eager)."""

@@ -26,7 +26,16 @@ from .keys import ResultKeys
 from .memory import memory_connection
 from .result_codec import decode_meta, dumps, exception_to_dict, loads
 
-__all__ = ["NO_BACKEND_MESSAGE", "Backend", "DisabledBackend", "RedisBackend", "UnusableBackend", "backend_from_conf"]
+__all__ = [
+    "NO_BACKEND_MESSAGE",
+    "Backend",
+    "DisabledBackend",
+    "RedisBackend",
+    "UnusableBackend",
+    "backend_from_conf",
+    "nap_before",
+    "request_field",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +52,8 @@ def _as_tuple(child: Any) -> Any:
     return as_tuple() if callable(as_tuple) else child
 
 
-def _request_get(request: Any, name: str) -> Any:
+def request_field(request: Any, name: str) -> Any:
+    """A field of a task request, which callers hold as a Context or as a plain dict (None: none)."""
     if request is None:
         return None
     if isinstance(request, Mapping):
@@ -91,7 +101,7 @@ class RedisBackend:
         """The JSON-ready document Celery stores for this state (exceptions as Celery's dicts)."""
         if state in states.EXCEPTION_STATES and isinstance(result, BaseException):
             result = exception_to_dict(result)
-        children = None if request is None else [_as_tuple(c) for c in _request_get(request, "children") or ()]
+        children = None if request is None else [_as_tuple(c) for c in request_field(request, "children") or ()]
         meta: dict[str, Any] = {
             "status": state,
             "result": result,
@@ -99,20 +109,20 @@ class RedisBackend:
             "children": children,
             "date_done": self._now().isoformat() if state in states.READY_STATES else None,
         }
-        group = _request_get(request, "group")
+        group = request_field(request, "group")
         if group:
             meta["group_id"] = group
-        parent = _request_get(request, "parent_id")
+        parent = request_field(request, "parent_id")
         if parent:
             meta["parent_id"] = parent
         if self.extended and request is not None:
-            delivery = _request_get(request, "delivery_info") or {}
+            delivery = request_field(request, "delivery_info") or {}
             meta.update(
-                name=_request_get(request, "task") or _request_get(request, "name"),
-                args=_request_get(request, "args"),
-                kwargs=_request_get(request, "kwargs"),
-                worker=_request_get(request, "hostname"),
-                retries=_request_get(request, "retries"),
+                name=request_field(request, "task") or request_field(request, "name"),
+                args=request_field(request, "args"),
+                kwargs=request_field(request, "kwargs"),
+                worker=request_field(request, "hostname"),
+                retries=request_field(request, "retries"),
                 queue=delivery.get("routing_key") if isinstance(delivery, Mapping) else None,
             )
         meta["task_id"] = task_id
@@ -204,13 +214,7 @@ class RedisBackend:
                 meta = self.get_task_meta(task_id)
                 if meta["status"] in states.READY_STATES:
                     return meta
-                nap = interval
-                if deadline is not None:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise TimeoutError("The operation timed out.")
-                    nap = min(nap, left)
-                listener.wait(nap)
+                listener.wait(nap_before(deadline, interval))
 
     @contextlib.contextmanager
     def listen(self, task_id: str) -> Iterator[Listener]:
@@ -246,6 +250,17 @@ class RedisBackend:
     def delete_group(self, group_id: str) -> None:
         with self.conn.errors():
             self._redis.delete(self.keys.group(group_id))
+
+
+def nap_before(deadline: float | None, interval: float) -> float:
+    """How long a waiter sleeps before its next read: ``interval``, cut short at ``deadline`` (a
+    ``time.monotonic()`` value; None: none); Celery's TimeoutError once the deadline has passed."""
+    if deadline is None:
+        return interval
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("The operation timed out.")
+    return min(interval, left)
 
 
 def _parse(task_id: str, data: bytes | str | None) -> dict[str, Any] | None:

@@ -27,7 +27,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import canvas_store, states
+from .backend import request_field
 from .canvas import Signature, chain, chord, group, maybe_signature
+from .canvas_signature import as_list
 from .exceptions import ChordError
 
 if TYPE_CHECKING:
@@ -41,31 +43,21 @@ logger = logging.getLogger(__name__)
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
-def _field(request: Any, name: str) -> Any:
-    if request is None:
+def _continuation(app: Celery, task_id: str, request: Any) -> dict[str, Any] | None:
+    """The side key of ``task_id``, read only when the job said it has one (``"canvas"`` in its
+    metadata); without a request to ask, look anyway."""
+    if request is not None and not request_field(request, "canvas"):
         return None
-    if isinstance(request, Mapping):
-        return request.get(name)
-    return getattr(request, name, None)
-
-
-def _has_canvas(request: Any) -> bool:
-    """Whether the job said it has a side key (``"canvas"`` in its metadata); without a request
-    to ask, look anyway."""
-    if request is None:
-        return True
-    return bool(_field(request, "canvas"))
+    return canvas_store.load_continuation(app, task_id)
 
 
 # -- the worker's two calls ----------------------------------------------------------------------------
 def on_success(app: Celery, task_id: str, result: Any, request: Any) -> None:
     """Follow the continuation of ``task_id``, which succeeded with ``result`` (already stored)."""
-    if not _has_canvas(request):
-        return
-    record = canvas_store.load_continuation(app, task_id)
+    record = _continuation(app, task_id, request)
     if record is None:
         return
-    root_id = _field(request, "root_id") or task_id
+    root_id = request_field(request, "root_id") or task_id
     follow = {"parent_id": task_id, "root_id": root_id}
     for callback in record.get("link") or []:
         _publish(app, callback, (result,), follow, task_id)
@@ -88,12 +80,10 @@ def on_success(app: Celery, task_id: str, result: Any, request: Any) -> None:
 def on_failure(app: Celery, task_id: str, exc: BaseException, traceback: str | None, request: Any) -> None:
     """Call the errbacks of ``task_id``, which failed for good with ``exc`` (already stored), fail the
     rest of its chain, and count it if it ends a chord header member."""
-    if not _has_canvas(request):
-        return
-    record = canvas_store.load_continuation(app, task_id)
+    record = _continuation(app, task_id, request)
     if record is None:
         return
-    root_id = _field(request, "root_id") or task_id
+    root_id = request_field(request, "root_id") or task_id
     for errback in record.get("link_error") or []:
         call_errback(app, errback, request, exc, traceback, task_id=task_id, root_id=root_id)
     rest = list(record.get("chain") or [])
@@ -106,12 +96,10 @@ def on_revoked(app: Celery, task_id: str, request: Any) -> None:
     """``task_id`` was revoked or expired (REVOKED already stored). As in Celery, it counts for its
     chord, whose body then fails with ChordError; errbacks are not called and the rest of its chain
     does not run."""
-    if not _has_canvas(request):
-        return
-    record = canvas_store.load_continuation(app, task_id)
+    record = _continuation(app, task_id, request)
     if record is None:
         return
-    _finish(app, task_id, _membership(app, record), _field(request, "root_id") or task_id)
+    _finish(app, task_id, _membership(app, record), request_field(request, "root_id") or task_id)
 
 
 def _membership(app: Celery, record: Mapping[str, Any]) -> Any:
@@ -284,19 +272,11 @@ def eager_followups(
 ) -> None:
     """``apply()``'s callbacks: ``link`` after a success (``apply_async``, which runs them here when
     eager and publishes them otherwise, as Celery), ``link_error`` after a failure."""
-    task_id = str(_field(request, "id"))
-    root_id = _field(request, "root_id") or task_id
+    task_id = str(request_field(request, "id"))
+    root_id = request_field(request, "root_id") or task_id
     if state == states.SUCCESS:
-        for callback in _listed(link):
+        for callback in as_list(link):
             maybe_signature(callback, app=app).apply_async((retval,), parent_id=task_id, root_id=root_id)
     elif state == states.FAILURE:
-        for errback in _listed(link_error):
+        for errback in as_list(link_error):
             call_errback(app, errback, request, retval, traceback, task_id=task_id, root_id=root_id, eager=True)
-
-
-def _listed(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, Mapping):
-        return [value]
-    return list(value)

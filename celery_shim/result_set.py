@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .async_result import AsyncResult, Callback, resolve_app
+from .async_result import AsyncResult, Callback, ResultHandle, resolve_app
 from .exceptions import TimeoutError
 from .join_guard import assert_will_not_block
 
@@ -17,20 +17,15 @@ if TYPE_CHECKING:
 __all__ = ["GroupResult", "ResultSet", "result_from_tuple"]
 
 
-class ResultSet:
+class ResultSet(ResultHandle):
     """Several results handled together: ``ready()``, ``completed_count()``, ``join()``."""
 
     def __init__(self, results: Iterable[AsyncResult] | None = None, app: Celery | None = None, **kwargs: Any) -> None:
         self._app = app
         self.results: list[Any] = list(results or [])
 
-    @property
-    def app(self) -> Celery:
-        return resolve_app(self._app)
-
-    @app.setter
-    def app(self, app: Celery) -> None:
-        self._app = app
+    def _task_ids(self) -> list[str]:
+        return [r.id for r in self.results]
 
     @property
     def backend(self) -> Any:
@@ -85,16 +80,6 @@ class ResultSet:
         for r in self.results:
             r.forget()
 
-    def revoke(
-        self,
-        connection: Any = None,
-        terminate: bool = False,
-        signal: str | None = None,
-        wait: bool = False,
-        timeout: float | None = None,
-    ) -> None:
-        self.app.control.revoke([r.id for r in self.results], terminate=terminate, signal=signal or "SIGTERM")
-
     def __iter__(self) -> Iterator[Any]:
         return iter(self.results)
 
@@ -113,27 +98,6 @@ class ResultSet:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: [{', '.join(r.id for r in self.results)}]>"
-
-    def get(
-        self,
-        timeout: float | None = None,
-        propagate: bool = True,
-        interval: float = 0.5,
-        callback: Callback | None = None,
-        no_ack: bool = True,
-        on_message: Any = None,
-        disable_sync_subtasks: bool = True,
-        on_interval: Callable[[], Any] | None = None,
-    ) -> list[Any]:
-        """The members' results in order (``join``)."""
-        return self.join(
-            timeout=timeout,
-            propagate=propagate,
-            interval=interval,
-            callback=callback,
-            disable_sync_subtasks=disable_sync_subtasks,
-            on_interval=on_interval,
-        )
 
     def join(
         self,
@@ -173,6 +137,7 @@ class ResultSet:
                 values.append(value)
         return values
 
+    get = join  # Celery's ResultSet.get is a join (no_ack and on_message change nothing here)
     join_native = join
 
 
@@ -245,6 +210,7 @@ class GroupResult(ResultSet):
 
     def __str__(self) -> str:
         return str(self.id)
+
 
 def result_from_tuple(value: Any, app: Celery | None = None) -> Any:
     """Rebuild an AsyncResult or GroupResult from its ``as_tuple()`` form (lists from JSON too)."""

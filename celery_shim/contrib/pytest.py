@@ -88,6 +88,12 @@ def _create_app(
         test_app.close()
 
 
+def _marked(request: pytest.FixtureRequest, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The test's settings: ``celery_config`` with its ``@pytest.mark.celery(**overrides)``."""
+    mark = request.node.get_closest_marker("celery")
+    return dict(config, **(mark.kwargs if mark else {}))
+
+
 def _include(app: Celery, modules: Sequence[str], class_tasks: Sequence[Any]) -> None:
     import importlib
 
@@ -154,8 +160,7 @@ def celery_session_app(
     use_celery_app_trap: bool,
 ) -> Iterator[Celery]:
     """One app for the whole session, made current (unless the trap is on)."""
-    mark = request.node.get_closest_marker("celery")
-    config = dict(celery_config, **(mark.kwargs if mark else {}))
+    config = _marked(request, celery_config)
     with _create_app(celery_enable_logging, use_celery_app_trap, celery_parameters, **config) as app:
         if not use_celery_app_trap:
             app.set_current()
@@ -188,8 +193,7 @@ def celery_app(
     use_celery_app_trap: bool,
 ) -> Iterator[Celery]:
     """A fresh app for the test; ``@pytest.mark.celery(**overrides)`` changes its settings."""
-    mark = request.node.get_closest_marker("celery")
-    config = dict(celery_config, **(mark.kwargs if mark else {}))
+    config = _marked(request, celery_config)
     with _create_app(celery_enable_logging, use_celery_app_trap, celery_parameters, **config) as app:
         yield app
 
