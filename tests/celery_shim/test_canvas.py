@@ -24,22 +24,14 @@ from celery_shim.keys import ResultKeys, ShimKeys
 from celery_shim.result import GroupResult
 from celery_shim.task import Context
 from tests.celery_shim.canvas_tasks import Seen, make_tasks
-from tests.redis_server import RedisServer
+from tests.celery_shim.conftest import app_on
 from work_compat import Job, Keys, decode_job
 
 
 @pytest.fixture
-def url(redis_server: RedisServer, redis_client: redis.Redis) -> str:
-    return f"redis://127.0.0.1:{redis_server.port}/0"
-
-
-@pytest.fixture
 def app(url: str, namespace: str) -> Iterator[Celery]:
-    app = Celery("canvas", broker=url, backend=url, gocraft_namespace=namespace, set_as_current=False)
-    try:
+    with app_on(url, namespace, "canvas") as app:
         yield app
-    finally:
-        app.close()
 
 
 @pytest.fixture

@@ -23,15 +23,10 @@ from celery_shim.result import GroupResult
 from celery_shim.worker import WorkController
 from tests.celery_shim import canvas_prefork_app
 from tests.celery_shim.canvas_tasks import Seen, make_tasks
-from tests.redis_server import RedisServer
+from tests.celery_shim.conftest import app_on
 from tests.work_compat.conftest import wait_until
 
 TIMEOUT = 20
-
-
-@pytest.fixture
-def url(redis_server: RedisServer, redis_client: redis.Redis) -> str:
-    return f"redis://127.0.0.1:{redis_server.port}/0"
 
 
 @pytest.fixture
@@ -41,11 +36,8 @@ def seen() -> Seen:
 
 @pytest.fixture
 def app(url: str, namespace: str) -> Iterator[Celery]:
-    app = Celery("canvas", broker=url, backend=url, gocraft_namespace=namespace, set_as_current=False)
-    try:
+    with app_on(url, namespace, "canvas") as app:
         yield app
-    finally:
-        app.close()
 
 
 @pytest.fixture

@@ -7,83 +7,26 @@ from heartbeats and observations, so a plain gocraft pool appears beside a celer
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
 import redis
 
 from celery_shim import Celery, states
-from celery_shim.worker import WorkController
-from tests.redis_server import RedisServer
-from tests.work_compat.conftest import FAST, FAST_SLEEP_BACKOFFS, wait_until
+from tests.celery_shim.conftest import app_on
+from tests.celery_shim.worker_helpers import running_worker
+from tests.work_compat.conftest import wait_until
 from work_compat import Enqueuer, Job, JobOptions, WorkerPool
-
-
-@contextlib.contextmanager
-def running_worker(app: Celery) -> Iterator[WorkController]:
-    """A celery_shim worker on ``app`` for the block (threads, fast cadences), always stopped."""
-    worker = WorkController(
-        app,
-        hostname=f"w-{uuid.uuid4().hex[:6]}@localhost",
-        pool="threads",
-        concurrency=2,
-        pool_settings=FAST,
-        sleep_backoffs=FAST_SLEEP_BACKOFFS,
-    )
-    worker.start()
-    try:
-        yield worker
-    finally:
-        worker.stop(timeout=15)
-
-
-@pytest.fixture
-def url(redis_server: RedisServer, redis_client: redis.Redis) -> str:
-    return f"redis://127.0.0.1:{redis_server.port}/0"
 
 
 @pytest.fixture
 def app(url: str, namespace: str) -> Iterator[Celery]:
-    app = Celery("proj", broker=url, backend=url, gocraft_namespace=namespace, set_as_current=False)
-    try:
+    with app_on(url, namespace) as app:
         yield app
-    finally:
-        app.close()
-
-
-@pytest.fixture
-def enqueuer(url: str, namespace: str) -> Iterator[Enqueuer]:
-    enq = Enqueuer(namespace, url)
-    try:
-        yield enq
-    finally:
-        enq.close()
-
-
-@pytest.fixture
-def make_pool(url: str, namespace: str) -> Iterator[Callable[..., WorkerPool]]:
-    pools: list[WorkerPool] = []
-
-    def make(concurrency: int = 2, **settings: Any) -> WorkerPool:
-        pool = WorkerPool(
-            concurrency, namespace, url, settings=replace(FAST, **settings), sleep_backoffs=FAST_SLEEP_BACKOFFS
-        )
-        pools.append(pool)
-        return pool
-
-    try:
-        yield make
-    finally:
-        for pool in pools:
-            pool.stop(timeout=15)
-            pool.close()
 
 
 class ControlChannel:

@@ -25,7 +25,7 @@ from celery_shim.backend import DisabledBackend, RedisBackend
 from celery_shim.exceptions import ImproperlyConfigured
 from celery_shim.result import AsyncResult, GroupResult
 from celery_shim.task import Context
-from tests.redis_server import RedisServer
+from tests.celery_shim.conftest import app_on
 
 
 # Celery 5.7's Redis backend calls setex, which redis-py 7 marks deprecated.
@@ -37,17 +37,9 @@ class QuotaExceeded(Exception):
 
 
 @pytest.fixture
-def url(redis_server: RedisServer, redis_client: redis.Redis) -> str:
-    return f"redis://127.0.0.1:{redis_server.port}/0"
-
-
-@pytest.fixture
 def shim(url: str, namespace: str) -> Iterator[Celery]:
-    app = Celery("shim", broker=url, backend=url, gocraft_namespace=namespace, set_as_current=False)
-    try:
+    with app_on(url, namespace, "shim") as app:
         yield app
-    finally:
-        app.close()
 
 
 def close_celery(app: celery.Celery) -> None:

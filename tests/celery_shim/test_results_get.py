@@ -7,10 +7,8 @@ task; and a task run by celery_shim's own worker hands its return value to get()
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,37 +25,14 @@ from celery_shim.result import (
     allow_join_result,
     denied_join_result,
 )
-from celery_shim.worker import WorkController
-from tests.redis_server import RedisServer
-from tests.work_compat.conftest import FAST, FAST_SLEEP_BACKOFFS
-
-
-@contextlib.contextmanager
-def running_worker(app: Celery) -> Iterator[WorkController]:
-    """A celery_shim worker on ``app`` for the block (threads, fast cadences), always stopped."""
-    worker = WorkController(
-        app,
-        hostname=f"w-{uuid.uuid4().hex[:6]}@localhost",
-        pool="threads",
-        concurrency=2,
-        pool_settings=FAST,
-        sleep_backoffs=FAST_SLEEP_BACKOFFS,
-    )
-    worker.start()
-    try:
-        yield worker
-    finally:
-        worker.stop(timeout=15)
+from tests.celery_shim.conftest import app_on
+from tests.celery_shim.worker_helpers import running_worker
 
 
 @pytest.fixture
-def app(redis_server: RedisServer, redis_client: redis.Redis, namespace: str) -> Iterator[Celery]:
-    url = f"redis://127.0.0.1:{redis_server.port}/0"
-    app = Celery("proj", broker=url, backend=url, gocraft_namespace=namespace, set_as_current=False)
-    try:
+def app(url: str, namespace: str) -> Iterator[Celery]:
+    with app_on(url, namespace) as app:
         yield app
-    finally:
-        app.close()
 
 
 def backend(app: Celery) -> RedisBackend:

@@ -9,74 +9,28 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
-from typing import Any
 
 import pytest
-import redis
 
 from celery_shim import Celery, states
 from celery_shim.exceptions import ImproperlyConfigured
 from celery_shim.result import AsyncResult, GocraftJobError
-from tests.redis_server import RedisServer
-from tests.work_compat.conftest import FAST, FAST_SLEEP_BACKOFFS, wait_until
+from tests.celery_shim.conftest import app_on
+from tests.work_compat.conftest import wait_until
 from work_compat import Enqueuer, Job, JobOptions, WorkerPool
-
-
-@pytest.fixture
-def url(redis_server: RedisServer, redis_client: redis.Redis) -> str:
-    return f"redis://127.0.0.1:{redis_server.port}/0"
-
-
-@pytest.fixture
-def enqueuer(url: str, namespace: str) -> Iterator[Enqueuer]:
-    enq = Enqueuer(namespace, url)
-    try:
-        yield enq
-    finally:
-        enq.close()
-
-
-def make_app(url: str, namespace: str, backend: bool) -> Celery:
-    return Celery(
-        "proj", broker=url, backend=url if backend else None, gocraft_namespace=namespace, set_as_current=False
-    )
 
 
 @pytest.fixture
 def app(url: str, namespace: str) -> Iterator[Celery]:
     """No result backend: only the gocraft structures answer."""
-    app = make_app(url, namespace, backend=False)
-    try:
+    with app_on(url, namespace, backend=False) as app:
         yield app
-    finally:
-        app.close()
 
 
 @pytest.fixture
 def app_with_backend(url: str, namespace: str) -> Iterator[Celery]:
-    app = make_app(url, namespace, backend=True)
-    try:
+    with app_on(url, namespace) as app:
         yield app
-    finally:
-        app.close()
-
-
-@pytest.fixture
-def make_pool(url: str, namespace: str) -> Iterator[Callable[..., WorkerPool]]:
-    pools: list[WorkerPool] = []
-
-    def make(**settings: Any) -> WorkerPool:
-        pool = WorkerPool(2, namespace, url, settings=replace(FAST, **settings), sleep_backoffs=FAST_SLEEP_BACKOFFS)
-        pools.append(pool)
-        return pool
-
-    try:
-        yield make
-    finally:
-        for pool in pools:
-            pool.stop(timeout=15)
-            pool.close()
 
 
 def state_of(app: Celery, job: Job | None) -> str:

@@ -16,8 +16,9 @@ from celery_shim import signals, states
 from celery_shim.keys import ShimKeys
 from celery_shim.worker import WorkController
 from tests.celery_shim import worker_tasks
+from tests.celery_shim.worker_helpers import gclient, started_workers  # noqa: F401  gclient: a fixture
 from tests.redis_server import RedisServer
-from tests.work_compat.conftest import FAST, FAST_SLEEP_BACKOFFS, wait_until
+from tests.work_compat.conftest import wait_until
 from work_compat import Client
 
 Start = Callable[..., WorkController]
@@ -39,32 +40,8 @@ def tapp(redis_server: RedisServer, namespace: str, redis_client: Any) -> Iterat
 
 @pytest.fixture
 def start(tapp: Any) -> Iterator[Start]:
-    workers: list[WorkController] = []
-
-    def make(**options: Any) -> WorkController:
-        options.setdefault("pool", "prefork")
-        options.setdefault("concurrency", 2)
-        worker = WorkController(
-            tapp, pool_settings=FAST, sleep_backoffs=FAST_SLEEP_BACKOFFS, runtime_refresh=0.1, **options
-        )
-        workers.append(worker)
-        worker.start()
-        return worker
-
-    try:
-        yield make
-    finally:
-        for worker in workers:
-            worker.stop(timeout=15)
-
-
-@pytest.fixture
-def gclient(redis_server: RedisServer, namespace: str) -> Iterator[Client]:
-    client = Client(namespace, redis_server.url)
-    try:
-        yield client
-    finally:
-        client.close()
+    with started_workers(tapp, pool="prefork") as start:
+        yield start
 
 
 def test_tasks_run_in_children_that_fired_worker_process_init(tapp: Any, start: Start, redis_client: Any) -> None:

@@ -3,6 +3,8 @@ start on the test's namespace with short cadences and are always stopped."""
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,7 +17,7 @@ from tests.redis_server import RedisServer
 from tests.work_compat.conftest import FAST, FAST_SLEEP_BACKOFFS, wait_until
 from work_compat import Client, Enqueuer
 
-__all__ = ["T0", "Clock", "wait_until"]
+__all__ = ["T0", "Clock", "running_worker", "started_workers", "wait_until"]
 
 T0 = 1_800_000_000.25
 
@@ -28,6 +30,39 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@contextlib.contextmanager
+def started_workers(app: Celery, **defaults: Any) -> Iterator[Callable[..., WorkController]]:
+    """``start(**options)`` in the block: a started WorkController on ``app`` (threads, 2 slots and
+    fast cadences unless ``defaults`` or ``options`` say otherwise); each is stopped at the end."""
+    workers: list[WorkController] = []
+
+    def start(**options: Any) -> WorkController:
+        settings: dict[str, Any] = {
+            "pool": "threads",
+            "concurrency": 2,
+            "pool_settings": FAST,
+            "sleep_backoffs": FAST_SLEEP_BACKOFFS,
+            "runtime_refresh": 0.1,
+        }
+        worker = WorkController(app, **{**settings, **defaults, **options})
+        workers.append(worker)
+        worker.start()
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in workers:
+            worker.stop(timeout=15)
+
+
+@contextlib.contextmanager
+def running_worker(app: Celery) -> Iterator[WorkController]:
+    """One celery_shim worker on ``app`` for the block, named like a host's, always stopped."""
+    with started_workers(app) as start:
+        yield start(hostname=f"w-{uuid.uuid4().hex[:6]}@localhost")
 
 
 @pytest.fixture
@@ -50,24 +85,8 @@ def wapp(redis_server: RedisServer, namespace: str, redis_client: redis.Redis, c
 @pytest.fixture
 def start_worker(wapp: Celery) -> Iterator[Callable[..., WorkController]]:
     """``start_worker(**options)``: a started WorkController (threads, 2 slots, fast cadences)."""
-    workers: list[WorkController] = []
-
-    def start(**options: Any) -> WorkController:
-        options.setdefault("pool", "threads")
-        options.setdefault("concurrency", 2)
-        options.setdefault("pool_settings", FAST)
-        options.setdefault("sleep_backoffs", FAST_SLEEP_BACKOFFS)
-        options.setdefault("runtime_refresh", 0.1)
-        worker = WorkController(wapp, **options)
-        workers.append(worker)
-        worker.start()
-        return worker
-
-    try:
+    with started_workers(wapp) as start:
         yield start
-    finally:
-        for worker in workers:
-            worker.stop(timeout=15)
 
 
 @pytest.fixture
