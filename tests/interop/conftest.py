@@ -1,4 +1,5 @@
-"""Fixtures for the interop tests: the Go driver built from the module proxy, per library.
+"""Fixtures for the interop tests: the Go driver built from the module proxy, per library, and
+the Go processes a test starts (``procs``).
 
 Which libraries run is ``--go-libs`` (default ``orig``): the proxy serves gocraft/work v0.5.1 but
 refuses LarnTechKe/work entirely, so ``fork`` can only be selected where the proxy serves it. A
@@ -7,6 +8,8 @@ missing Go toolchain fails the tests that need it.
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,3 +43,14 @@ def go_driver(go_lib: str, go_binary_dir: Path, redis_server: RedisServer) -> Go
     if go_lib not in _built:
         _built[go_lib] = build(go_lib, go_binary_dir, go)
     return GoDriver(go_lib, _built[go_lib], redis_server.url)
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes a test starts; any still running at the end is killed, and every pipe closed."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+        p.communicate()

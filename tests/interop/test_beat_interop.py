@@ -8,7 +8,6 @@ the Go process runs with TZ=UTC and the app's timezone is UTC, so the specs carr
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -31,16 +30,6 @@ ENTRIES = {
     "bi_weekdays": crontab(minute="*", day_of_week="mon-fri"),
     "bi_five_s": 5,
 }
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.kill()
-        p.communicate()
 
 
 def window(r: redis.Redis, namespace: str, low: int, high: int) -> dict[bytes, int]:

@@ -14,7 +14,6 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timezone
 
 import pytest
@@ -28,16 +27,6 @@ pytestmark = pytest.mark.interop
 
 UTC = timezone.utc
 FAST = (0, 10, 50)
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.kill()
-        p.communicate()
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 60) -> str:

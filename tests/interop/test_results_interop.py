@@ -34,16 +34,6 @@ def wait_until(what: str, check: Callable[[], object], timeout: float = 20) -> N
 
 
 @pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.kill()
-        p.communicate()
-
-
-@pytest.fixture
 def app(redis_server: RedisServer, redis_client: redis.Redis, namespace: str) -> Iterator[Celery]:
     app = Celery("proj", broker=redis_server.url, gocraft_namespace=namespace, set_as_current=False)
     try:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,17 +83,6 @@ class Runs:
 
     def ids(self) -> list[str]:
         return [r.id for r in self.runs]
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[str]]]:
-    """Processes a test starts; any still running at the end is killed, and every pipe closed."""
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.kill()
-        p.communicate()
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 90) -> dict[str, Any]:
