@@ -367,17 +367,7 @@ class UnusableBackend(DisabledBackend):
     def _disabled(self, *args: Any, **kwargs: Any) -> Any:
         raise self.error
 
-    def store_result(
-        self, task_id: str, result: Any, state: str, traceback: str | None = None, request: Any = None
-    ) -> None:
-        raise self.error
-
-    def mark_as_started(self, task_id: str, request: Any = None, **meta: Any) -> None:
-        raise self.error
-
-    def save_group(self, group_id: str, result_tuple: Any) -> None:
-        raise self.error
-
+    store_result = mark_as_started = save_group = _disabled
     get_task_meta = raw_meta = raw_metas = get_many = exists = wait_for = forget = listen = _disabled
     restore_group = delete_group = _disabled
 
