@@ -30,7 +30,12 @@ def _shared_tasks_stay_in_their_test() -> Iterator[None]:
     try:
         yield
     finally:
+        added = [t for t in app_module._shared if all(t is not b for b in before)]
         app_module._shared[:] = before
+        for live in list(app_module._apps):  # long-lived apps (test task modules') got them too
+            for task in added:
+                if task.name and live.tasks.get(task.name) is task:
+                    del live.tasks[task.name]
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Django support, as Celery's ``celery.contrib.django``."""
