@@ -28,7 +28,7 @@ from .control import Control
 from .exceptions import CeleryShimError, ImproperlyConfigured
 from .memory import memory_connection
 from .options import plan_publish
-from .publish import push_with_retries
+from .publish import Publisher, push_with_retries
 from .registry import TaskRegistry
 from .result import AsyncResult, GroupResult
 from .signals import Signal
@@ -191,6 +191,7 @@ class Celery:
         self._settings_checked_until = 0.0
         self._broker: tuple[str, str, Connection, Keys] | None = None
         self._enqueuer: Enqueuer | None = None
+        self._publisher: Publisher | None = None
         self._base_task: type[BaseTask] | None = None
         self._backend: tuple[Any, Backend] | None = None
         self._broker_seen: SettingsSnapshot | None = None  # the conf snapshot _broker was checked against
@@ -386,7 +387,7 @@ class Celery:
             job.extra["celery"] = _json_meta(plan.meta)
         use_retry = plan.publish_retry if plan.publish_retry is not None else bool(self.conf.task_publish_retry)
         policy = (plan.retry_policy or self.conf.task_publish_retry_policy) if use_retry else None
-        push_with_retries(self.enqueuer, job, plan.run_at, policy)
+        push_with_retries(self.publisher, job, plan.run_at, policy)
         logger.debug("published task %s id %s (run_at %s)", name, job_id, plan.run_at)
         return AsyncResult(job_id, task_name=name, app=self)
 
@@ -449,6 +450,17 @@ class Celery:
         return self._enqueuer
 
     @property
+    def publisher(self) -> Publisher:
+        """What ``publish`` writes with: the Enqueuer, its plain LPUSHes on a connection held for them."""
+        enqueuer = self.enqueuer
+        publisher = self._publisher
+        if publisher is None or publisher.enqueuer is not enqueuer:
+            if publisher is not None:
+                publisher.close()
+            publisher = self._publisher = Publisher(enqueuer, self._connection()[0])
+        return publisher
+
+    @property
     def backend(self) -> Backend:
         """The result backend ``result_backend`` names (D5), built on first use and rebuilt when
         it or a ``result_*`` setting changes (settings are live); a DisabledBackend when none is set."""
@@ -494,6 +506,9 @@ class Celery:
     def close(self) -> None:
         """Close the broker and result backend connections the app made."""
         self._close_backend()
+        if self._publisher is not None:
+            self._publisher.close()
+            self._publisher = None
         if self._broker is not None:
             self._broker[2].close()
             self._broker = None

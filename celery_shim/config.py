@@ -201,12 +201,13 @@ def _load(obj: Any) -> Any:
 class SettingsSnapshot:
     """Settings as first read since the snapshot was made (see the module docstring)."""
 
-    __slots__ = ("_conf", "_values", "token")
+    __slots__ = ("_conf", "_values", "until", "version")
 
-    def __init__(self, conf: Settings, token: tuple[int, int]) -> None:
+    def __init__(self, conf: Settings, version: int, until: float) -> None:
         self._conf = conf
         self._values: dict[str, Any] = {}
-        self.token = token
+        self.version = version
+        self.until = until
 
     def get(self, name: str, default: Any = None) -> Any:
         try:
@@ -317,16 +318,13 @@ class Settings(MutableMapping[str, Any]):
         self._changed()
 
     # -- snapshots for hot paths --------------------------------------------------------------------
-    def token(self) -> tuple[int, int]:
-        """Changes when a setting is set or deleted, a source is added, and every LIVE_SOURCES_PERIOD s."""
-        return self._version, int(time.monotonic() / LIVE_SOURCES_PERIOD)
-
     def snapshot(self) -> SettingsSnapshot:
-        """The current snapshot (the same object until ``token()`` changes)."""
-        token = self.token()
+        """The current snapshot: the same object until a setting is set or deleted, a source is
+        added, or LIVE_SOURCES_PERIOD seconds pass."""
         snap: SettingsSnapshot | None = self._snapshot
-        if snap is None or snap.token != token:
-            snap = SettingsSnapshot(self, token)
+        now = time.monotonic()
+        if snap is None or snap.version != self._version or now >= snap.until:
+            snap = SettingsSnapshot(self, self._version, now + LIVE_SOURCES_PERIOD)
             object.__setattr__(self, "_snapshot", snap)
         return snap
 

@@ -34,9 +34,11 @@ from .arguments import call_from_args, call_from_args_fast, encode_args
 from .autoretry import run_task
 from .exceptions import Ignore, Reject, Retry
 from .task import Context
+from .task import Task as BaseTask
 
 if TYPE_CHECKING:
     from .app import Celery
+    from .config import SettingsSnapshot
     from .task import Task
 
 __all__ = ["ExceptionInfo", "Trace", "current_task", "ignore_result_of", "job_meta", "task_setting"]
@@ -96,8 +98,6 @@ def task_setting(task: Task, attr: str, setting: str, default: Any = None, conf:
 def ignore_result_of(task: Task, conf: Any = None) -> bool:
     """The task's ``ignore_result`` when it sets one, else ``task_ignore_result`` (from ``conf``
     when given)."""
-    from .task import Task as BaseTask
-
     own = vars(task)
     if "ignore_result" in own:
         return bool(own["ignore_result"])
@@ -139,6 +139,16 @@ def _restore_empty_lists(args: dict[str, Any], meta: Mapping[str, Any]) -> dict[
     return args
 
 
+_BASE_HANDLERS = {
+    name: getattr(BaseTask, name) for name in ("before_start", "on_success", "on_failure", "on_retry", "after_return")
+}
+
+
+def _overridden(task: Task, name: str) -> bool:
+    """Whether the task's ``name`` handler is not the base class's, which does nothing."""
+    return getattr(getattr(task, name), "__func__", None) is not _BASE_HANDLERS[name]
+
+
 class Call:
     """A job's args as the task's call: what the task runs with (``args``, ``kwargs``, or the
     ``bind_error`` that fails it), and what ``task_received`` shows (the raw args when they do not
@@ -178,50 +188,61 @@ class Trace:
 
     # -- the request -------------------------------------------------------------------------------
     def request_for(
-        self, task: Task, job: Job, meta: Mapping[str, Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        task: Task,
+        job: Job,
+        meta: Mapping[str, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        conf: SettingsSnapshot | None = None,
     ) -> Context:
         """``task.request`` for this job: ids, retries (the job's ``fails``), args, metadata."""
         headers = meta.get("headers") if isinstance(meta.get("headers"), dict) else None
-        values: dict[str, Any] = {}
-        if headers:
-            for key, value in headers.items():  # custom headers read as request attributes too
-                if isinstance(key, str) and key.isidentifier() and not hasattr(Context, key):
-                    values[key] = value
         hard, soft = meta.get("time_limit"), meta.get("soft_time_limit")
         eta, expires = meta.get("eta"), meta.get("expires")
-        values.update(
-            id=job.id,
-            task=task.name,
-            args=args,
-            kwargs=kwargs,
-            retries=job.fails,
-            is_eager=False,
-            called_directly=False,
-            hostname=self.hostname,
-            delivery_info={
+        values: dict[str, Any] = {
+            "id": job.id,
+            "task": task.name,
+            "args": args,
+            "kwargs": kwargs,
+            "retries": job.fails,
+            "is_eager": False,
+            "called_directly": False,
+            "hostname": self.hostname,
+            "delivery_info": {
                 "exchange": "",
-                "routing_key": meta.get("queue") or self._queue(task),
+                "routing_key": meta.get("queue") or self._queue(task, conf),
                 "priority": None,
                 "redelivered": False,
             },
-            eta=None if eta is None else _iso(eta),
-            expires=None if expires is None else _iso(expires),
-            headers=headers,
-            root_id=meta.get("root_id") or job.id,
-            parent_id=meta.get("parent_id"),
-            group=meta.get("group_id"),
-            group_index=meta.get("group_index"),
-            shadow=meta.get("shadow"),
-            origin=meta.get("origin"),
-            correlation_id=job.id,
-            timelimit=(hard, soft),
-            time_limit=hard,
-            soft_time_limit=soft,
-            utc=True,
-            gocraft_checkin=job.checkin,
-            canvas=bool(meta.get("canvas")),  # celery-canvas: the job has a side key (canvas_driver)
-        )
-        return Context(**values)
+            "eta": None if eta is None else _iso(eta),
+            "expires": None if expires is None else _iso(expires),
+            "headers": headers,
+            "root_id": meta.get("root_id") or job.id,
+            "parent_id": meta.get("parent_id"),
+            "group": meta.get("group_id"),
+            "group_index": meta.get("group_index"),
+            "shadow": meta.get("shadow"),
+            "origin": meta.get("origin"),
+            "correlation_id": job.id,
+            "timelimit": (hard, soft),
+            "time_limit": hard,
+            "soft_time_limit": soft,
+            "utc": True,
+            "gocraft_checkin": job.checkin,
+            "canvas": bool(meta.get("canvas")),  # celery-canvas: the job has a side key (canvas_driver)
+        }
+        if headers:
+            custom = {  # custom headers read as request attributes too
+                key: value
+                for key, value in headers.items()
+                if isinstance(key, str) and key.isidentifier() and not hasattr(Context, key)
+            }
+            if custom:
+                values = {**custom, **values}
+        request = Context.__new__(Context)  # Context(**values), without copying the dict twice
+        request.__dict__ = values
+        return request
 
     def request_of(self, task: Task, job: Job, meta: Mapping[str, Any], call: Call | None = None) -> Context:
         """``request_for`` with the call rebuilt from the job (its raw args when they do not bind)."""
@@ -231,13 +252,17 @@ class Trace:
 
     def call_of(self, task: Task, job: Job, meta: Mapping[str, Any]) -> Call:
         """The call a job's args object stands for (D1), checked against the task's signature."""
+        restore = bool(meta) and "empty_lists" in meta
         args_obj = dict(job.args) if job.args else {}
-        if meta and "empty_lists" in meta:
+        if restore:
             args_obj = _restore_empty_lists(args_obj, meta)
         shape = task.run_shape()
-        fast = call_from_args_fast(shape, dict(args_obj))
+        fast = call_from_args_fast(shape, args_obj)
         if fast is not None:
             return Call(fast[0], fast[1], None, fast[0], fast[1])
+        args_obj = dict(job.args) if job.args else {}  # the fast path changed its copy
+        if restore:
+            args_obj = _restore_empty_lists(args_obj, meta)
         signature = shape.signature
         try:
             received_args, received_kwargs = call_from_args(signature, args_obj)
@@ -256,11 +281,12 @@ class Trace:
             bind_error = TypeError(f"the job's args {sorted(args_obj)} do not fit {task.name}{shown}: {err}")
         return Call(call_args, call_kwargs, bind_error, received_args, received_kwargs)
 
-    def _queue(self, task: Task) -> str:
+    def _queue(self, task: Task, snap: SettingsSnapshot | None = None) -> str:
         """The task's queue label (routes read once per settings snapshot: they are static)."""
         if task.queue:
             return str(task.queue)
-        snap = self.app.conf.snapshot()
+        if snap is None:
+            snap = self.app.conf.snapshot()
         cache = self._queues
         if cache[0] is not snap:
             cache = self._queues = (snap, {})
@@ -289,8 +315,8 @@ class Trace:
         if call is None:
             call = self.call_of(task, job, meta)
         call_args, call_kwargs, bind_error = call.args, call.kwargs, call.bind_error
-        request = self.request_for(task, job, meta, call_args, call_kwargs)
         conf = task.app.conf.snapshot()
+        request = self.request_for(task, job, meta, call_args, call_kwargs, conf)
         ignore_result = ignore_result_of(task, conf)
         store_errors = not ignore_result or bool(
             task_setting(task, "store_errors_even_if_ignored", "task_store_errors_even_if_ignored", False, conf)
@@ -310,13 +336,17 @@ class Trace:
         requests.append(request)
         try:
             try:
-                signals.task_prerun.send(sender=task, task_id=job.id, task=task, args=call_args, kwargs=call_kwargs)
+                if signals.task_prerun.has_receivers():
+                    signals.task_prerun.send(
+                        sender=task, task_id=job.id, task=task, args=call_args, kwargs=call_kwargs
+                    )
                 if track_started:
                     self._store(task, lambda: task.backend.mark_as_started(
                         job.id, request=request, pid=os.getpid(), hostname=self.hostname
                     ))
                 try:
-                    task.before_start(job.id, call_args, call_kwargs)
+                    if _overridden(task, "before_start"):
+                        task.before_start(job.id, call_args, call_kwargs)
                     if bind_error is not None:
                         raise bind_error
                     if soft_seconds and self.soft_limit is not None:
@@ -346,15 +376,16 @@ class Trace:
                 if state in (states.SUCCESS, states.FAILURE):
                     self._handler(task, "after_return", state, retval, job.id, call_args, call_kwargs, None)
             finally:
-                signals.task_postrun.send(
-                    sender=task,
-                    task_id=job.id,
-                    task=task,
-                    args=call_args,
-                    kwargs=call_kwargs,
-                    retval=retval,
-                    state=state,
-                )
+                if signals.task_postrun.has_receivers():
+                    signals.task_postrun.send(
+                        sender=task,
+                        task_id=job.id,
+                        task=task,
+                        args=call_args,
+                        kwargs=call_kwargs,
+                        retval=retval,
+                        state=state,
+                    )
         finally:
             requests.pop()
             stack.pop()
@@ -371,7 +402,8 @@ class Trace:
                 logger.error("Task %s[%s] succeeded but its result was not stored: %s", task.name, request.id, err)
         self._canvas("on_success", request, retval)  # celery-canvas: chain, link, chord (after the store)
         self._handler(task, "on_success", retval, request.id, request.args, request.kwargs)
-        signals.task_success.send(sender=task, result=retval, runtime=runtime)
+        if signals.task_success.has_receivers():
+            signals.task_success.send(sender=task, result=retval, runtime=runtime)
         logger.info("Task %s[%s] succeeded in %.6fs: %.256r", task.name, request.id, runtime, retval)
         return None
 
@@ -474,6 +506,8 @@ class Trace:
     def _handler(task: Task, name: str, *args: Any) -> None:
         """Call a handler; its exception is logged (the outcome is already decided and stored)."""
         try:
-            getattr(task, name)(*args)
+            handler = getattr(task, name)
+            if getattr(handler, "__func__", None) is not _BASE_HANDLERS[name]:  # the base ones do nothing
+                handler(*args)
         except Exception:
             logger.exception("Task %s: %s handler raised", task.name, name)

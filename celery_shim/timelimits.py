@@ -81,10 +81,12 @@ def effective_limits(
     *,
     runtime: Limits | None = None,
     worker: Limits | None = None,
+    conf: Any = None,
 ) -> Limits:
     """The limits that apply to one call of ``task`` (see the module docstring for the order; the
-    settings are read from the conf's snapshot, see ``config``)."""
-    conf = app.conf.snapshot()
+    settings are read from ``conf``, by default the conf's snapshot, see ``config``)."""
+    if conf is None:
+        conf = app.conf.snapshot()
     hard = _first(
         meta.get("time_limit"),
         runtime.hard if runtime else None,
