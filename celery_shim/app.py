@@ -8,6 +8,7 @@ namespace (D3), and refuses non-Redis brokers with the equivalent Redis setting 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -19,13 +20,16 @@ from urllib.parse import urlsplit
 
 from work_compat import Connection, Enqueuer, InvalidJobNameError, Job, Keys, connect, validate_job_name
 
+from . import signals
 from .arguments import encode_args, unbound_args
+from .autodiscover import discover_task_modules
 from .backend import Backend, RedisBackend, backend_from_conf
 from .canvas import Signature
 from .canvas_store import save_continuation
 from .config import NOT_YET_HONOURED, Settings, SettingsSnapshot
 from .control import Control
 from .exceptions import CeleryShimError, ImproperlyConfigured
+from .fixups import django as django_fixup
 from .memory import memory_connection
 from .options import plan_publish
 from .publish import Publisher, push_with_retries
@@ -76,7 +80,8 @@ def shared_task(fun: Any = None, **options: Any) -> Any:
     """Declare a task not tied to one app: it is registered with every app, and uses the current one."""
 
     def create(f: Callable[..., Any]) -> BaseTask:
-        task = _make_task(f, None, None, BaseTask, **options)
+        base = options.pop("base", None) or (_django_task_class() if django_fixup.applies() else BaseTask)
+        task = _make_task(f, None, None, base, **options)
         with _lock:
             _shared.append(task)
             apps = list(_apps)
@@ -87,6 +92,13 @@ def shared_task(fun: Any = None, **options: Any) -> Any:
     if fun is not None and callable(fun):
         return create(fun)
     return create
+
+
+def _django_task_class() -> type[BaseTask]:
+    """DjangoTask, the default task class in a Django project (imported only there)."""
+    from .contrib.django.task import DjangoTask
+
+    return DjangoTask
 
 
 def _make_task(
@@ -168,7 +180,8 @@ class Celery:
         global _current
         self.main = main
         self.strict_typing = strict_typing
-        self.task_cls = task_cls or BaseTask
+        django = django_fixup.applies()
+        self.task_cls = task_cls or (_django_task_class() if django else BaseTask)
         self.conf = Settings()
         if config_source is not None:
             self.conf.config_from_object(config_source, namespace=namespace)
@@ -186,6 +199,9 @@ class Celery:
         self.on_after_configure = Signal("app.on_after_configure")
         self.on_after_finalize = Signal("app.on_after_finalize")
         self.configured = self.finalized = False
+        self._pending_discovery: list[tuple[Any, str | None]] = []
+        if django:
+            django_fixup.install(self)
         self.now: Callable[[], float] = time.time  # replaceable in tests; eta/countdown arithmetic
         self._warned: set[str] = set()
         self._settings_checked_until = 0.0
@@ -221,6 +237,46 @@ class Celery:
                 return
             raise
 
+    def config_from_envvar(self, variable_name: str, silent: bool = False, force: bool = False) -> bool:
+        """Read settings from the module named by the environment variable ``variable_name``."""
+        module = os.environ.get(variable_name)
+        if not module:
+            if silent:
+                return False
+            raise ImproperlyConfigured(
+                f"the environment variable {variable_name!r} is not set; it should name a settings module"
+            )
+        self.config_from_object(module, silent=silent, force=force)
+        return True
+
+    def autodiscover_tasks(
+        self, packages: Any = None, related_name: str | None = "tasks", force: bool = False
+    ) -> None:
+        """Import ``<package>.tasks`` for each package (Django's installed apps when None).
+
+        Lazy unless ``force``: done when the worker imports its modules or the app is finalized.
+        The modules found join ``include``, so prefork children import them too.
+        """
+        if force:
+            self._discover(packages, related_name)
+            return
+        self._pending_discovery.append((packages, related_name))
+        signals.import_modules.connect(
+            self._discover_pending, sender=self, weak=False, dispatch_uid=("autodiscover", id(self))
+        )
+
+    def _discover_pending(self, **_: Any) -> None:
+        pending, self._pending_discovery = self._pending_discovery, []
+        for packages, related_name in pending:
+            self._discover(packages, related_name)
+
+    def _discover(self, packages: Any, related_name: str | None) -> None:
+        found = discover_task_modules(packages, related_name)
+        include = tuple(self.conf.get("include") or ())
+        extra = tuple(m for m in found if m not in include)
+        if extra:
+            self.conf.include = (*include, *extra)
+
     def set_current(self) -> None:
         global _current
         with _lock:
@@ -237,6 +293,7 @@ class Celery:
             if self.finalized:
                 return
             self.finalized = True
+        self._discover_pending()
         self.on_configure.send(sender=self)
         self.configured = True
         self.on_after_configure.send(sender=self, source=self.conf)
@@ -532,6 +589,16 @@ class Celery:
         if args and args[0] != "worker":
             args = ["worker", *args]
         self.set_current()
+        return int(cli.main(["-A", f"{self._locate()}", *args]) or 0)
+
+    def start(self, argv: Sequence[str] | None = None) -> int:
+        """``python proj.py <command> ...``: the ``celery-shim`` command line for this app."""
+        import sys
+
+        from .bin import celery as cli
+
+        self.set_current()
+        args = list(sys.argv[1:] if argv is None else argv)
         return int(cli.main(["-A", f"{self._locate()}", *args]) or 0)
 
     def _locate(self) -> str:

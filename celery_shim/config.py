@@ -159,9 +159,12 @@ class _Source:
     def check_not_mixed(self) -> None:
         """Celery refuses an object that mixes old upper-case and new names; so do we."""
         present = set(self.names())
-        old = sorted(k for k in present if k in OLD_TO_NEW)
+        # Under namespace='CELERY', CELERY_RESULT_BACKEND is both the old name and the namespaced
+        # new one, with the same meaning (Django settings of cookiecutter-django use it): neither.
+        both = {k for k in present if self.prefix and OLD_TO_NEW.get(k) == k[len(self.prefix) :].lower()}
+        old = sorted(k for k in present if k in OLD_TO_NEW and k not in both)
         if self.prefix:
-            new = sorted(k for k in present if k.startswith(self.prefix) and k not in OLD_TO_NEW)
+            new = sorted(k for k in present if k.startswith(self.prefix) and (k not in OLD_TO_NEW or k in both))
             new = [k for k in new if k[len(self.prefix) :].lower() in DEFAULTS]
         else:
             new = sorted(k for k in present if k in DEFAULTS)

@@ -55,7 +55,8 @@ def current_task() -> Task | None:
 
 
 @contextmanager
-def _pushed(task: Task, request: Context) -> Iterator[None]:
+def pushed(task: Task, request: Context) -> Iterator[None]:
+    """Make ``task`` the current task and ``request`` its request in this thread, for the block."""
     stack: list[Task] | None = getattr(_current, "stack", None)
     if stack is None:
         stack = _current.stack = []

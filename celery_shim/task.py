@@ -243,28 +243,27 @@ class Task:
             group_index=plan.meta.get("group_index"),
             delivery_info={"is_eager": True, "exchange": None, "routing_key": self.queue, "priority": None},
         )
-        stack = self._stack()
-        stack.append(request)
+        from .execution import pushed  # execution imports this module
+
         tb: str | None = None
         retry_with: Signature | None = None
-        try:
-            retval: Any = run_task(self, run_args, run_kwargs)
-            state = states.SUCCESS
-        except Retry as exc:
-            if throw:  # Celery propagates the Retry itself; the re-run does not happen
-                raise
-            retval, state = exc, states.RETRY
-            retry_with = exc.sig
-        except Ignore as exc:
-            retval, state = exc, states.IGNORED
-        except Reject as exc:
-            retval, state = exc, states.REJECTED
-        except Exception as exc:
-            if throw:
-                raise
-            retval, state, tb = exc, states.FAILURE, traceback.format_exc()
-        finally:
-            stack.pop()
+        with pushed(self, request):  # the request, and current_task for the task's code
+            try:
+                retval: Any = run_task(self, run_args, run_kwargs)
+                state = states.SUCCESS
+            except Retry as exc:
+                if throw:  # Celery propagates the Retry itself; the re-run does not happen
+                    raise
+                retval, state = exc, states.RETRY
+                retry_with = exc.sig
+            except Ignore as exc:
+                retval, state = exc, states.IGNORED
+            except Reject as exc:
+                retval, state = exc, states.REJECTED
+            except Exception as exc:
+                if throw:
+                    raise
+                retval, state, tb = exc, states.FAILURE, traceback.format_exc()
         if retry_with is not None:
             return retry_with.apply(retries=retries + 1, throw=throw, link=link, link_error=link_error)
         result = EagerResult(task_id, retval, state, traceback=tb, name=self.name, retries=retries)
