@@ -11,8 +11,30 @@ import builtins
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from work_compat import RedisUnavailableError
+
 if TYPE_CHECKING:
     from .canvas import Signature
+
+# Celery raises kombu's EncodeError and OperationalError at publish; where kombu is installed ours
+# subclass them, so ``except kombu.exceptions.OperationalError`` in user code still catches them.
+if TYPE_CHECKING:  # what mypy needs to know: they are exceptions
+
+    class _EncodeBase(Exception): ...
+
+    class _OperationalBase(Exception): ...
+
+else:
+    try:
+        from kombu.exceptions import EncodeError as _EncodeBase
+        from kombu.exceptions import OperationalError as _OperationalBase
+    except ImportError:  # kombu is optional
+
+        class _EncodeBase(Exception):
+            pass
+
+        class _OperationalBase(Exception):
+            pass
 
 __all__ = [
     "CeleryShimError",
@@ -22,6 +44,7 @@ __all__ = [
     "ImproperlyConfigured",
     "MaxRetriesExceededError",
     "NotRegistered",
+    "OperationalError",
     "Reject",
     "Retry",
     "ScheduleError",
@@ -132,10 +155,11 @@ class TimeoutError(TaskError, builtins.TimeoutError):
     """``AsyncResult.get(timeout=...)`` ran out of time."""
 
 
-class EncodeError(CeleryShimError, TypeError):
+class EncodeError(CeleryShimError, _EncodeBase, TypeError):
     """An argument JSON (and so a Go peer) cannot carry; raised at publish, and in eager mode too.
 
-    Celery raises ``kombu.exceptions.EncodeError`` here; this class also subclasses TypeError.
+    Celery raises ``kombu.exceptions.EncodeError`` here: this class is one where kombu is installed,
+    and also a TypeError.
     """
 
     def __init__(self, argument: str, value: Any, reason: str) -> None:
@@ -143,6 +167,14 @@ class EncodeError(CeleryShimError, TypeError):
         self.argument = argument
         self.value = value
         self.reason = reason
+
+
+class OperationalError(CeleryShimError, RedisUnavailableError, _OperationalBase):
+    """Publishing failed: Redis could not be reached, after the publish retry policy's attempts.
+
+    Celery raises ``kombu.exceptions.OperationalError`` here: this class is one where kombu is
+    installed, and also work_compat's RedisUnavailableError (a ConnectionError).
+    """
 
 
 class ScheduleError(CeleryShimError, ValueError):

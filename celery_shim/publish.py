@@ -21,6 +21,8 @@ import redis
 from work_compat import Connection, Enqueuer, Job, RedisUnavailableError
 from work_compat.enqueue import KNOWN_JOBS_CACHE_SECONDS
 
+from .exceptions import OperationalError
+
 __all__ = ["DirectPush", "Publisher", "push_with_retries"]
 
 logger = logging.getLogger(__name__)
@@ -35,7 +37,10 @@ def push_with_retries(enqueuer: Any, job: Job, run_at: int | None, policy: Mappi
     ``max_retries`` (None: forever), ``interval_start``, ``interval_step`` and ``interval_max`` in seconds.
     """
     if policy is None:
-        enqueuer.enqueue_job(job, run_at=run_at)
+        try:
+            enqueuer.enqueue_job(job, run_at=run_at)
+        except RedisUnavailableError as err:
+            raise OperationalError(str(err)) from err
         return
     max_retries = policy.get("max_retries", 3)
     interval = float(policy.get("interval_start", 0))
@@ -48,7 +53,7 @@ def push_with_retries(enqueuer: Any, job: Job, run_at: int | None, policy: Mappi
             return
         except RedisUnavailableError as err:
             if max_retries is not None and attempt >= max_retries:
-                raise
+                raise OperationalError(str(err)) from err
             attempt += 1
             logger.warning(
                 "publish of job %s id %s failed (%s); retry %d in %.1fs", job.name, job.id, err, attempt, interval

@@ -332,3 +332,21 @@ def test_publish_retries_follow_the_retry_policy(caplog: pytest.LogCaptureFixtur
         lost.apply_async(retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0})
     assert caplog.text.count("publish of job lost") == 2
     app.close()
+
+
+def test_publish_errors_are_kombus_classes_as_in_celery(broker_url: str) -> None:
+    """User code catches kombu's OperationalError and EncodeError around delay(); they still catch."""
+    import kombu.exceptions
+
+    from celery_shim import Celery
+
+    app = Celery("proj", broker="redis://127.0.0.1:1/0", task_publish_retry=False, set_as_current=False)
+
+    @app.task(name="ping.it")
+    def ping_it(x: object) -> None: ...
+
+    with pytest.raises(kombu.exceptions.OperationalError, match="127.0.0.1:1"):
+        ping_it.delay(1)
+    with pytest.raises(kombu.exceptions.EncodeError, match="'x'"):
+        ping_it.delay({1, 2})
+    app.close()
