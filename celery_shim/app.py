@@ -18,13 +18,14 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
-from work_compat import Connection, Enqueuer, InvalidJobNameError, Job, Keys, connect, validate_job_name
+from work_compat import Connection, Enqueuer, InvalidJobNameError, Keys, connect, validate_job_name
 
 from . import signals
 from .arguments import encode_args, unbound_args
 from .autodiscover import discover_task_modules
 from .backend import Backend, RedisBackend, backend_from_conf
 from .canvas import Signature
+from .call_job import job_for
 from .canvas_store import save_continuation
 from .config import NOT_YET_HONOURED, Settings, SettingsSnapshot
 from .control import Control
@@ -325,7 +326,7 @@ class Celery:
 
     def check_settings(self) -> None:
         """Refuse settings the shim cannot honour; warn once for those it does not honour yet."""
-        serializer = self.conf.task_serializer
+        serializer = self.conf.snapshot().get("task_serializer")  # read per publish: a snapshot (config)
         if serializer != "json":
             raise ImproperlyConfigured(f"task_serializer={serializer!r} is not supported: Go peers read only json")
         now = time.monotonic()
@@ -439,11 +440,10 @@ class Celery:
         job_id = plan.job_id or str(uuid.uuid4())
         if save_continuation(self, job_id, options):  # link/chain/chord go to the side key first (D15)
             plan.meta["canvas"] = True
-        job = Job(name, job_id, int(plan.now), encoded)
-        if plan.meta:
-            job.extra["celery"] = _json_meta(plan.meta)
-        use_retry = plan.publish_retry if plan.publish_retry is not None else bool(self.conf.task_publish_retry)
-        policy = (plan.retry_policy or self.conf.task_publish_retry_policy) if use_retry else None
+        job = job_for(name, encoded, plan, job_id)
+        conf = self.conf.snapshot()
+        use_retry = plan.publish_retry if plan.publish_retry is not None else bool(conf.get("task_publish_retry"))
+        policy = (plan.retry_policy or conf.get("task_publish_retry_policy")) if use_retry else None
         push_with_retries(self.publisher, job, plan.run_at, policy)
         logger.debug("published task %s id %s (run_at %s)", name, job_id, plan.run_at)
         return AsyncResult(job_id, task_name=name, app=self)
@@ -634,11 +634,3 @@ class Celery:
 
         kwargs["app"] = self
         return signature(*args, **kwargs)
-
-
-def _json_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``"celery"`` metadata object (D4), JSON-ready (headers go through D2's encoding)."""
-    out = dict(meta)
-    if "headers" in out:
-        out["headers"] = encode_args(out["headers"])
-    return out

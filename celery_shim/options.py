@@ -168,7 +168,8 @@ def plan_publish(options: Mapping[str, Any], now: float) -> PublishPlan:
         if handler is None:
             logger.debug("ignoring call option %r", name)
             continue
-        handler(plan, value)
+        if value is not None:  # None means "not given" to every option (apply_async passes several)
+            handler(plan, value)
     if plan.meta.get("time_limit") and plan.meta.get("soft_time_limit"):
         if plan.meta["soft_time_limit"] > plan.meta["time_limit"]:
             raise ValueError("soft_time_limit must be less than or equal to time_limit")
