@@ -7,6 +7,7 @@ namespace (D3), and refuses non-Redis brokers with the equivalent Redis setting 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -444,7 +445,17 @@ class Celery:
         conf = self.conf.snapshot()
         use_retry = plan.publish_retry if plan.publish_retry is not None else bool(conf.get("task_publish_retry"))
         policy = (plan.retry_policy or conf.get("task_publish_retry_policy")) if use_retry else None
+        routing_key = queue or conf.get("task_default_queue")
+        if signals.before_task_publish.has_receivers():  # the body Go reads: the job as a dict
+            body = json.loads(job.to_json())
+            signals.before_task_publish.send(
+                sender=name, body=body, exchange="", routing_key=routing_key,
+                headers=plan.meta.get("headers") or {}, properties={}, declare=[], retry_policy=policy,
+            )  # fmt: skip
         push_with_retries(self.publisher, job, plan.run_at, policy)
+        if signals.after_task_publish.has_receivers():
+            body = json.loads(job.to_json())
+            signals.after_task_publish.send(sender=name, body=body, exchange="", routing_key=routing_key)
         logger.debug("published task %s id %s (run_at %s)", name, job_id, plan.run_at)
         return AsyncResult(job_id, task_name=name, app=self)
 

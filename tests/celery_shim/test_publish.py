@@ -348,3 +348,29 @@ def test_publish_errors_are_kombus_classes_as_in_celery() -> None:
     with pytest.raises(kombu.exceptions.EncodeError, match="'x'"):
         ping_it.delay({1, 2})
     app.close()
+
+
+def test_publish_signals_carry_the_job_go_reads(app: Celery) -> None:
+    from celery_shim import signals
+
+    seen: list[tuple[str, str, dict[str, Any]]] = []
+
+    def before(sender: str, body: dict[str, Any], routing_key: str, **_: Any) -> None:
+        seen.append(("before", sender, body))
+
+    def after(sender: str, body: dict[str, Any], routing_key: str, **_: Any) -> None:
+        seen.append(("after", sender, body))
+
+    signals.before_task_publish.connect(before, weak=False, dispatch_uid="t-before")
+    signals.after_task_publish.connect(after, weak=False, dispatch_uid="t-after")
+    try:
+
+        @app.task(name="mail.send")
+        def send(address: str) -> None: ...
+
+        result = send.delay("ada@example.com")
+    finally:
+        signals.before_task_publish.disconnect(dispatch_uid="t-before")
+        signals.after_task_publish.disconnect(dispatch_uid="t-after")
+    assert [(when, sender) for when, sender, _ in seen] == [("before", "mail.send"), ("after", "mail.send")]
+    assert seen[0][2]["id"] == result.id and seen[0][2]["args"] == {"address": "ada@example.com"}
