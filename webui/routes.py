@@ -14,7 +14,7 @@ from tornado.routing import Rule
 from tornado.web import RedirectHandler, url
 
 from .handlers import api, pages, uiapi
-from .handlers import docs, flower, metrics
+from .handlers import detailpages, docs, flower, metrics
 
 __all__ = ["routes"]
 
@@ -25,6 +25,10 @@ def routes(prefix: str = "") -> list[Rule]:
     """Every route, under ``prefix`` (``""`` or ``"/something"``)."""
     table: list[tuple[str, type[Any], dict[str, Any]]] = [
         *((page.path, pages.PageHandler, {"page": page.name}) for page in pages.PAGES),
+        (f"/task/{_SEG}", detailpages.TaskPageHandler, {}),
+        (f"/worker/{_SEG}", detailpages.WorkerPageHandler, {}),
+        ("/workers", RedirectHandler, {"url": prefix + "/pools", "permanent": False}),  # Flower's names
+        ("/broker", RedirectHandler, {"url": prefix + "/queues", "permanent": False}),
         ("/api/ui/queues", uiapi.QueueStatesHandler, {}),
         (f"/api/ui/queues/{_SEG}/(pause|unpause)", uiapi.PauseHandler, {}),
         (f"/api/ui/queues/{_SEG}/max_concurrency", uiapi.MaxConcurrencyHandler, {}),

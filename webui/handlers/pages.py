@@ -39,12 +39,14 @@ class Page:
     label: str
     template: str
     in_nav: bool = True
+    nav: str = ""  # the nav entry a page outside the nav highlights (a task page: "tasks")
 
 
 PAGES: tuple[Page, ...] = (
     Page("overview", "/", "Overview", "overview.html"),
     Page("queues", "/queues", "Queues", "queues.html"),
     Page("pools", "/pools", "Workers", "pools.html"),
+    Page("tasks", "/tasks", "Tasks", "tasks.html"),
     Page("scheduled", "/scheduled", "Scheduled", "jobs.html"),
     Page("retry", "/retry", "Retry", "jobs.html"),
     Page("dead", "/dead", "Dead", "jobs.html"),

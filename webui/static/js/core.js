@@ -96,6 +96,12 @@ window.WebUI = (() => {
     return el("span", { class: "badge" + (kind ? " badge-" + kind : ""), text });
   }
 
+  /* A Celery state (Flower's task states) as a badge coloured by what it means. */
+  const STATE_KIND = { SUCCESS: "ok", FAILURE: "bad", RETRY: "warn", REVOKED: "muted", STARTED: "info", RECEIVED: "info" };
+  function stateBadge(state) {
+    return badge(state || "UNKNOWN", STATE_KIND[state] || "");
+  }
+
   function oneLine(v) {
     if (Array.isArray(v)) return "[" + v.map(oneLine).join(", ") + "]";
     if (rawJSON && JSON.isRawJSON(v)) return JSON.stringify(v);
@@ -404,7 +410,7 @@ window.WebUI = (() => {
   document.addEventListener("DOMContentLoaded", () => setTimeout(start, 0));
 
   return {
-    ApiError, api, seg, el, badge, jsonBlock, idCell, syncRows, now, span, relative, absolute, relSpan, timeCell, fmt,
+    ApiError, api, seg, el, badge, stateBadge, jsonBlock, idCell, syncRows, now, span, relative, absolute, relSpan, timeCell, fmt,
     notify, actionFailed, confirmAction, pager, countLine, onRefresh, refresh, fillJobNames, setUrl,
     showProblem, clearProblem, prefix, readOnly, refreshMs, pageName, PAGE_SIZE,
     pageNumber: Number(body.dataset.pageNumber) || 1,

@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { api, el, badge, fmt, absolute, relSpan, syncRows, onRefresh, charts, now } = WebUI;
+  const { api, seg, el, badge, fmt, absolute, relSpan, syncRows, onRefresh, charts, now } = WebUI;
   const ONLINE_SECONDS = 10; // a reaper takes a pool for dead after 10 s without a heartbeat
   const ACTIVITY_EVERY = 5; // refreshes between two reads of the history
   const samples = [];
@@ -25,7 +25,7 @@
     }));
     syncRows(tbody, rows, (p) => p.worker_pool_id, (p) =>
       el("tr", {},
-        el("td", {}, el("span", { class: "id", text: p.worker_pool_id })),
+        el("td", {}, el("a", { class: "id", href: `${WebUI.prefix}/worker/${seg(p.worker_pool_id)}`, text: p.worker_pool_id })),
         el("td", { text: p.host || "–" }),
         el("td", {}, p.online ? badge("online", "ok") : badge("silent", "warn")),
         el("td", { class: "num", text: `${p.busy} / ${p.concurrency}` }),

@@ -2,12 +2,12 @@
 "use strict";
 
 (() => {
-  const { api, el, badge, fmt, absolute, relSpan, jsonBlock, idCell, timeCell, syncRows, onRefresh, now } = WebUI;
+  const { api, seg, el, badge, fmt, absolute, relSpan, jsonBlock, idCell, timeCell, syncRows, onRefresh, now } = WebUI;
   const ONLINE_SECONDS = 10;
 
   function poolRow(p) {
     return el("tr", { dataset: { pool: p.worker_pool_id } },
-      el("td", {}, el("span", { class: "id", text: p.worker_pool_id })),
+      el("td", {}, el("a", { class: "id", href: `${WebUI.prefix}/worker/${seg(p.worker_pool_id)}`, text: p.worker_pool_id })),
       el("td", { text: p.host || "–" }),
       el("td", { class: "num", text: p.pid || "–" }),
       el("td", {}, p.online ? badge("online", "ok") : badge("silent", "warn")),
@@ -20,7 +20,7 @@
   function busyRow(o) {
     return el("tr", { dataset: { worker: o.worker_id } },
       el("td", {}, el("span", { class: "id", text: o.worker_id })),
-      el("td", {}, o.pool ? el("span", { class: "id", text: o.pool.worker_pool_id, title: o.pool.host }) : "–"),
+      el("td", {}, o.pool ? el("a", { class: "id", href: `${WebUI.prefix}/worker/${seg(o.pool.worker_pool_id)}`, text: o.pool.worker_pool_id, title: o.pool.host }) : "–"),
       el("td", { text: o.job_name }),
       el("td", {}, idCell(o.job_id)),
       el("td", { class: "args" }, o.args_json ? jsonBlock(o.args_json, { raw: true }) : el("span", { class: "muted", text: "none" })),
