@@ -13,7 +13,6 @@ import os
 import re
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar, overload
@@ -31,6 +30,7 @@ from .canvas_store import save_continuation
 from .config import NOT_YET_HONOURED, Settings, SettingsSnapshot
 from .control import Control
 from .exceptions import CeleryShimError, ImproperlyConfigured
+from .ids import new_task_id
 from .fixups import django as django_fixup
 from .memory import memory_connection
 from .options import plan_publish
@@ -438,7 +438,7 @@ class Celery:
                 f"queue:{name}:{wanted}", "task %s cannot be sent to queue %r; it keeps its own", name, wanted
             )
         encoded = encode_args(job_args)
-        job_id = plan.job_id or str(uuid.uuid4())
+        job_id = plan.job_id or new_task_id()
         if save_continuation(self, job_id, options):  # link/chain/chord go to the side key first (D15)
             plan.meta["canvas"] = True
         job = job_for(name, encoded, plan, job_id)

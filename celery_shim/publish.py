@@ -29,6 +29,16 @@ logger = logging.getLogger(__name__)
 
 _IDLE_MAX = 8  # connections kept between calls (one per thread publishing at the same time)
 
+_forks = 0  # how many forks this process descends from: a DirectPush made before one drops its connections
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
 
 def push_with_retries(enqueuer: Any, job: Job, run_at: int | None, policy: Mapping[str, Any] | None) -> None:
     """``enqueuer.enqueue_job`` retried on connection errors with Celery's publish retry policy.
@@ -72,7 +82,7 @@ class DirectPush:
     def __init__(self, client: redis.Redis) -> None:
         self.pool = client.connection_pool
         self._idle: list[Any] = []
-        self._pid = os.getpid()
+        self._forks = _forks
 
     @classmethod
     def for_client(cls, client: Any) -> DirectPush | None:
@@ -87,9 +97,9 @@ class DirectPush:
 
     def lpush(self, packed: bytes) -> Any:
         """Send one packed command and return its reply (raises what redis-py raises)."""
-        if self._pid != os.getpid():
+        if self._forks != _forks:  # a forked child: the parent's sockets stay the parent's
             self._idle = []
-            self._pid = os.getpid()
+            self._forks = _forks
         try:
             conn = self._idle.pop()
         except IndexError:
@@ -116,7 +126,7 @@ class DirectPush:
     def close(self) -> None:
         """Hand the idle connections back to the pool."""
         idle, self._idle = self._idle, []
-        if self._pid == os.getpid():
+        if self._forks == _forks:
             for conn in idle:
                 self.pool.release(conn)
 

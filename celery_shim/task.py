@@ -191,7 +191,7 @@ class Task:
         if self.expires is not None:
             options.setdefault("expires", self.expires)
         app = self.app
-        if app.conf.task_always_eager:
+        if app.conf["task_always_eager"]:  # read live at every call (a Django test flips it in settings)
             return self.apply(
                 call_args, call_kwargs, task_id=task_id or str(uuid.uuid4()), link=link, link_error=link_error, **options
             )
