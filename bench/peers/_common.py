@@ -95,6 +95,35 @@ def run_cli(name: str, roles: dict[str, Callable[[argparse.Namespace], dict[str,
     return 0
 
 
+def lpush_floor(url: str, n: int, key: bytes, value: bytes) -> float:
+    """Seconds for ``n`` LPUSHes of ``value`` over a raw socket, one at a time, each waiting for its
+    reply: what one Redis round trip per call costs this process here, with no client library.
+    The list is deleted afterwards."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        db = (parts.path or "/0").lstrip("/") or "0"
+        sock.sendall(b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(db), db.encode()))
+        if not sock.recv(64).startswith(b"+OK"):
+            raise RuntimeError(f"SELECT {db} failed")
+        command = b"*3\r\n$5\r\nLPUSH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(key), key, len(value), value)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            sock.sendall(command)
+            if not sock.recv(64).startswith(b":"):  # an integer reply, in one segment at this size
+                raise RuntimeError("unexpected LPUSH reply")
+        seconds = time.perf_counter() - t0
+        sock.sendall(b"*2\r\n$3\r\nDEL\r\n$%d\r\n%s\r\n" % (len(key), key))
+        sock.recv(64)
+        return seconds
+    finally:
+        sock.close()
+
+
 def timed(fn: Callable[[], object]) -> dict[str, Any]:
     t0 = time.perf_counter()
     fn()

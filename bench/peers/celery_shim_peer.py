@@ -13,7 +13,17 @@ import os
 import time
 from typing import Any
 
-from bench.peers._common import FILLER, JOB_NAME, NAMESPACE, Unavailable, paced, report, throughput_args, timed
+from bench.peers._common import (
+    FILLER,
+    JOB_NAME,
+    NAMESPACE,
+    Unavailable,
+    lpush_floor,
+    paced,
+    report,
+    throughput_args,
+    timed,
+)
 
 try:
     import celery_shim
@@ -55,7 +65,13 @@ def enqueue(args: argparse.Namespace) -> dict[str, Any]:
         for k in range(args.n):
             noop.apply_async(kwargs=throughput_args(k))
 
-    return timed(run)
+    doc = timed(run)
+    # The floor of a call that waits for Redis's reply: the same number of raw-socket LPUSHes of
+    # one such job's bytes, from this process, right after.
+    conn, keys = app._connection()
+    raw = conn.client.lindex(keys.jobs(JOB_NAME), 0)
+    doc["lpush_floor_seconds"] = lpush_floor(args.url, args.n, b"bench-lpush-floor", raw or b"x" * 120)
+    return doc
 
 
 def latency(args: argparse.Namespace) -> dict[str, Any]:
