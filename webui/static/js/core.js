@@ -96,6 +96,12 @@ window.WebUI = (() => {
     return el("span", { class: "badge" + (kind ? " badge-" + kind : ""), text });
   }
 
+  /* A number as JavaScript holds it, also when the parser kept its text (1795837277.0 from Python). */
+  function num(v) {
+    if (v === null || v === undefined) return v;
+    return rawJSON && JSON.isRawJSON(v) ? Number(JSON.stringify(v)) : Number(v);
+  }
+
   /* A Celery state (Flower's task states) as a badge coloured by what it means. */
   const STATE_KIND = { SUCCESS: "ok", FAILURE: "bad", RETRY: "warn", REVOKED: "muted", STARTED: "info", RECEIVED: "info" };
   function stateBadge(state) {
@@ -410,7 +416,7 @@ window.WebUI = (() => {
   document.addEventListener("DOMContentLoaded", () => setTimeout(start, 0));
 
   return {
-    ApiError, api, seg, el, badge, stateBadge, jsonBlock, idCell, syncRows, now, span, relative, absolute, relSpan, timeCell, fmt,
+    ApiError, api, seg, el, badge, stateBadge, num, jsonBlock, idCell, syncRows, now, span, relative, absolute, relSpan, timeCell, fmt,
     notify, actionFailed, confirmAction, pager, countLine, onRefresh, refresh, fillJobNames, setUrl,
     showProblem, clearProblem, prefix, readOnly, refreshMs, pageName, PAGE_SIZE,
     pageNumber: Number(body.dataset.pageNumber) || 1,

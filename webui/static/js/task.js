@@ -4,7 +4,7 @@
 
 (() => {
   const W = WebUI;
-  const { api, seg, el, stateBadge, jsonBlock, absolute, relSpan, span, notify, actionFailed, confirmAction, onRefresh, refresh } = W;
+  const { api, seg, el, stateBadge, num, jsonBlock, absolute, relSpan, span, notify, actionFailed, confirmAction, onRefresh, refresh } = W;
   const taskId = document.getElementById("task-head").dataset.taskId;
   const infoPath = `/api/task/info/${seg(taskId)}`;
   const FINISHED = new Set(["SUCCESS", "FAILURE", "REVOKED"]);
@@ -28,7 +28,10 @@
   const none = () => el("span", { class: "muted", text: "–" });
   const text = (v) => (v === null || v === undefined || v === "" ? none() : el("span", { text: String(v) }));
   const block = (v) => (v === null || v === undefined ? none() : jsonBlock(v, { raw: true }));
-  const when = (ts) => (ts ? el("div", {}, relSpan(Math.floor(ts)), el("span", { class: "time-sub", text: absolute(Math.floor(ts)) })) : none());
+  const when = (raw) => {
+    const ts = num(raw);
+    return ts ? el("div", {}, relSpan(Math.floor(ts)), el("span", { class: "time-sub", text: absolute(Math.floor(ts)) })) : none();
+  };
   const isoWhen = (iso) => (iso ? when(Date.parse(iso) / 1000) : none());
   const link = (path, label) => el("a", { class: "id", href: W.prefix + path, text: label });
 
@@ -36,7 +39,7 @@
     const g = t.gocraft || {};
     if (!g.where) return el("span", { class: "muted", text: "nowhere in gocraft now (known from its result or the revoked set)" });
     const parts = [el("span", { text: PLACES[g.where] || g.where })];
-    if (g.at) parts.push(" · ", relSpan(g.at));
+    if (g.at) parts.push(" · ", relSpan(num(g.at)));
     if (g.checkin) parts.push(" · check-in: ", el("span", { class: "checkin-text", text: g.checkin }));
     return el("span", {}, parts);
   }
@@ -58,8 +61,8 @@
       ["Failed", when(t.failed)],
       ["Retried", when(t.retried)],
       ["Revoked", when(t.revoked)],
-      ["Runtime", t.runtime === null || t.runtime === undefined ? none() : text(span(t.runtime))],
-      ["Retries", text(t.retries)],
+      ["Runtime", t.runtime === null || t.runtime === undefined ? none() : text(span(num(t.runtime)))],
+      ["Retries", text(num(t.retries))],
       ["ETA", isoWhen(t.eta)],
       ["Expires", isoWhen(t.expires)],
       ["Worker", t.worker ? link(`/worker/${seg(t.worker)}`, t.worker) : none()],
@@ -101,7 +104,7 @@
     const g = t.gocraft || {};
     const set = SET_ACTIONS[g.where];
     if (set && g.at) {
-      const at = `${g.at}/${seg(t.uuid)}`;
+      const at = `${JSON.stringify(g.at)}/${seg(t.uuid)}`;
       if (set.retry) {
         out.push(el("button", { class: "btn", type: "button", text: "Retry now", onclick: () => act(t, {
           title: "Retry this job now?", message: `${describe(t)} goes back on its queue with a fresh set of attempts.`,

@@ -4,7 +4,7 @@
 
 (() => {
   const W = WebUI;
-  const { api, seg, el, stateBadge, jsonBlock, timeCell, span, fmt, syncRows, onRefresh, setUrl, PAGE_SIZE } = W;
+  const { api, seg, el, stateBadge, num, jsonBlock, timeCell, span, fmt, syncRows, onRefresh, setUrl, PAGE_SIZE } = W;
   const form = document.getElementById("tasks-form");
   const fields = { state: "f-state", name: "f-name", search: "f-search", sort: "f-sort" };
   let page = W.pageNumber;
@@ -27,7 +27,8 @@
     ? el("span", { class: "muted", text: "–" })
     : jsonBlock(text, { raw: true }));
 
-  function row(t) {
+  function row(item) {
+    const t = { ...item, received: num(item.received), started: num(item.started), runtime: num(item.runtime) };
     return el("tr", { dataset: { jobId: t.uuid, state: t.state } },
       el("td", { class: "job-name", text: t.name || "(unnamed)" }),
       el("td", {}, el("a", { class: "id", href: taskHref(t.uuid), text: t.uuid })),

@@ -4,12 +4,15 @@
 
 (() => {
   const W = WebUI;
-  const { api, seg, el, badge, jsonBlock, absolute, relSpan, fmt, syncRows, notify, actionFailed, confirmAction, onRefresh, refresh } = W;
+  const { api, seg, el, badge, num, jsonBlock, absolute, relSpan, fmt, syncRows, notify, actionFailed, confirmAction, onRefresh, refresh } = W;
   const name = document.getElementById("worker-head").dataset.worker;
   const path = `/api/workers?workername=${encodeURIComponent(name)}`;
 
   const none = () => el("span", { class: "muted", text: "–" });
-  const when = (ts) => (ts ? el("div", {}, relSpan(ts), el("span", { class: "time-sub", text: absolute(ts) })) : none());
+  const when = (raw) => {
+    const ts = num(raw);
+    return ts ? el("div", {}, relSpan(ts), el("span", { class: "time-sub", text: absolute(ts) })) : none();
+  };
 
   async function pause(q) {
     const action = q.paused ? "unpause" : "pause";
@@ -49,8 +52,8 @@
       el("td", {}, a.id ? el("a", { class: "id", href: `${W.prefix}/task/${seg(a.id)}`, text: a.id }) : none()),
       el("td", { class: "args" }, jsonBlock(a.args)),
       el("td", { class: "args" }, jsonBlock(a.kwargs)),
-      el("td", { class: "time", title: a.time_start ? absolute(Math.floor(a.time_start)) : "" },
-        a.time_start ? relSpan(Math.floor(a.time_start), { since: true }) : none()),
+      el("td", { class: "time", title: a.time_start ? absolute(Math.floor(num(a.time_start))) : "" },
+        a.time_start ? relSpan(Math.floor(num(a.time_start)), { since: true }) : none()),
       el("td", { class: "checkin" }, a.checkin ? el("span", { class: "checkin-text", text: a.checkin }) : none()));
   }
 
