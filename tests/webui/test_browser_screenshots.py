@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -33,7 +34,8 @@ from tests.webui.browser import (  # noqa: F401 (fixtures)
 )
 from work_compat import DeadNow, Enqueuer, HistoryJob, Job, PeriodicSchedule, WorkerPool, make_identifier
 
-PAGES = ("overview", "queues", "pools", "dead", "history", "schedules", "retry", "enqueue")
+PAGES = ("overview", "queues", "pools", "dead", "history", "schedules", "retry", "enqueue", "tasks", "task")
+IMPORT_ID = "periodic:import_csv:0 */15 * * * *:1716800400"
 
 
 @pytest.fixture
@@ -70,7 +72,7 @@ def seed_python(url: str, ns: str) -> None:
         enq.enqueue("generate_invoice", {"customer": f"C-{700 + n}", "period": "2024-05"})
     enq.enqueue_in("weekly_digest", 86400, {"list": "customers"})
     enq.enqueue_job(
-        Job(name="import_csv", id="periodic:import_csv:0 */15 * * * *:1716800400", enqueued_at=0,
+        Job(name="import_csv", id=IMPORT_ID, enqueued_at=0,
             args={"file": "s3://exports/2024-05/orders.csv"})
     )
     enq.enqueue("import_csv", {"file": "s3://exports/2024-05/returns.csv"})
@@ -202,6 +204,15 @@ def test_screenshots_of_the_main_pages(
     page.get_by_role("button", name="Enqueue").click()
     expect(page.locator("#enqueue-result h2")).to_contain_text("Enqueued")
     page.screenshot(path=str(out / "enqueue.png"), full_page=True)
+
+    # Flower's tasks table and one failed task
+    page.goto(live.url("/tasks?" + urlencode({"search": "state:FAILURE state:RETRY state:STARTED"})))
+    expect(page.locator("#tasks-table tbody tr").first).to_be_visible()
+    expect(page.locator("#updated")).not_to_be_empty()
+    page.screenshot(path=str(out / "tasks.png"), full_page=True)
+    page.goto(live.url("/task/" + quote(IMPORT_ID, safe="")))
+    expect(page.locator("#task-state .badge")).to_have_text("FAILURE")
+    page.screenshot(path=str(out / "task.png"), full_page=True)
 
     # and the dead jobs on a phone
     page.set_viewport_size({"width": 390, "height": 844})
