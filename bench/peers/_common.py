@@ -124,6 +124,22 @@ def lpush_floor(url: str, n: int, key: bytes, value: bytes) -> float:
         sock.close()
 
 
+# What a gocraft job of the throughput workload looks like on the wire (the floor's LPUSH value).
+FLOOR_VALUE = (
+    b'{"name":"noop","id":"00000000-0000-4000-8000-000000000000","t":1800000000,'
+    b'"args":{"i":1234,"s":"' + FILLER.encode() + b'"}}'
+)
+
+
+def timed_with_floor(url: str, n: int, fn: Callable[[], object]) -> dict[str, Any]:
+    """``timed(fn)``, with ``lpush_floor`` measured from this process just before and just after it
+    (the same for every system it is used for: the calls' own Redis round trip, without them)."""
+    before = lpush_floor(url, n, b"bench-lpush-floor", FLOOR_VALUE)
+    doc = timed(fn)
+    doc["lpush_floor_seconds"] = [before, lpush_floor(url, n, b"bench-lpush-floor", FLOOR_VALUE)]
+    return doc
+
+
 def timed(fn: Callable[[], object]) -> dict[str, Any]:
     t0 = time.perf_counter()
     fn()

@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any
 
-from bench.peers._common import FILLER, JOB_NAME, Unavailable, paced, report, throughput_args, timed
+from bench.peers._common import FILLER, JOB_NAME, Unavailable, paced, report, throughput_args, timed_with_floor
 
 try:
     import celery
@@ -54,7 +54,7 @@ def enqueue(args: argparse.Namespace) -> dict[str, Any]:
         for k in range(args.n):
             noop.apply_async(kwargs=throughput_args(k))
 
-    return timed(run)
+    return timed_with_floor(args.url, args.n, run)
 
 
 def latency(args: argparse.Namespace) -> dict[str, Any]:

@@ -18,11 +18,10 @@ from bench.peers._common import (
     JOB_NAME,
     NAMESPACE,
     Unavailable,
-    lpush_floor,
     paced,
     report,
     throughput_args,
-    timed,
+    timed_with_floor,
 )
 
 try:
@@ -65,13 +64,7 @@ def enqueue(args: argparse.Namespace) -> dict[str, Any]:
         for k in range(args.n):
             noop.apply_async(kwargs=throughput_args(k))
 
-    doc = timed(run)
-    # The floor of a call that waits for Redis's reply: the same number of raw-socket LPUSHes of
-    # one such job's bytes, from this process, right after.
-    conn, keys = app._connection()
-    raw = conn.client.lindex(keys.jobs(JOB_NAME), 0)
-    doc["lpush_floor_seconds"] = lpush_floor(args.url, args.n, b"bench-lpush-floor", raw or b"x" * 120)
-    return doc
+    return timed_with_floor(args.url, args.n, run)
 
 
 def latency(args: argparse.Namespace) -> dict[str, Any]:
