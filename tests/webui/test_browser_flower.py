@@ -42,7 +42,8 @@ def test_tasks_filtered_by_state_a_task_page_revoke_and_retry_now(
     # Given a job killed by a Go pool, one scheduled by Go, one killed by a Python pool (a periodic
     # id, markup in its args), one finished by a Python pool, and a stored Celery result
     go_dead_jobs(go_driver, namespace, "go_charge", 1)
-    go_driver.enqueue(namespace, [{"call": "EnqueueIn", "job_name": "go_later", "args": {"n": 1}, "seconds_from_now": 600}])
+    later = {"call": "EnqueueIn", "job_name": "go_later", "args": {"n": 1}, "seconds_from_now": 600}
+    go_driver.enqueue(namespace, [later])
     enq = Enqueuer(namespace, redis_server.url)
     enq.enqueue_job(Job(name="py_charge", id=PERIODIC_ID, enqueued_at=0, args={"order": "A-1", "note": SCRIPT}))
     ok_id = enq.enqueue("py_ok", {"n": 7}).id
@@ -67,7 +68,8 @@ def test_tasks_filtered_by_state_a_task_page_revoke_and_retry_now(
     expect(row(page, "#tasks-table", ok_id).locator("td").nth(5)).to_contain_text('{"total": 42}')
     expect(row(page, "#tasks-table", scheduled_id).locator(".badge")).to_have_text("PENDING")
     # Then markup in args is shown as text, never run
-    expect(row(page, "#tasks-table", PERIODIC_ID).locator("td").nth(4)).to_contain_text("<script>window.__pwned = 1</script>")
+    kwargs_cell = row(page, "#tasks-table", PERIODIC_ID).locator("td").nth(4)
+    expect(kwargs_cell).to_contain_text("<script>window.__pwned = 1</script>")
     assert page.locator("#tasks-table script, #tasks-table img").count() == 0
     assert page.evaluate("window.__pwned") is None
 
