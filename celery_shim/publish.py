@@ -27,7 +27,8 @@ __all__ = ["DirectPush", "Publisher", "push_with_retries"]
 
 logger = logging.getLogger(__name__)
 
-_IDLE_MAX = 8  # connections kept between calls (one per thread publishing at the same time)
+_IDLE_MAX = 8  # connections kept between calls (one per thread publishing at the same time)...
+_POOL_SHARE = 4  # ...and at most a quarter of the pool's max_connections (100 by default)
 
 _forks = 0  # how many forks this process descends from: a DirectPush made before one drops its connections
 
@@ -72,6 +73,13 @@ def push_with_retries(enqueuer: Any, job: Job, run_at: int | None, policy: Mappi
             interval = min(interval + step, ceiling)
 
 
+def _idle_share(pool: Any) -> int:
+    try:
+        return int(getattr(pool, "max_connections", 100)) // _POOL_SHARE
+    except (TypeError, ValueError):
+        return 0
+
+
 class DirectPush:
     """LPUSHes on connections taken from a redis-py client's pool and kept for this use.
 
@@ -82,16 +90,20 @@ class DirectPush:
     def __init__(self, client: redis.Redis) -> None:
         self.pool = client.connection_pool
         self._idle: list[Any] = []
+        self._idle_max = min(_IDLE_MAX, _idle_share(self.pool))
         self._forks = _forks
 
     @classmethod
     def for_client(cls, client: Any) -> DirectPush | None:
         """A DirectPush for a plain redis-py client speaking RESP2; None for anything else
-        (Cluster, fakeredis, a single-connection client, client-side caching)."""
+        (Cluster, fakeredis, a single-connection client, client-side caching, a pool of under
+        four connections, which held ones could starve)."""
         if type(client) is not redis.Redis or getattr(client, "connection", None) is not None:
             return None
         pool = client.connection_pool
         if getattr(pool, "cache", None) is not None or pool.connection_kwargs.get("protocol") not in (None, 2, "2"):
+            return None
+        if _idle_share(pool) < 1:
             return None
         return cls(client)
 
@@ -118,7 +130,7 @@ class DirectPush:
         return reply
 
     def _put(self, conn: Any) -> None:
-        if len(self._idle) < _IDLE_MAX:
+        if len(self._idle) < self._idle_max:
             self._idle.append(conn)
         else:
             self.pool.release(conn)

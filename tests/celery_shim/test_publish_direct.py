@@ -111,9 +111,14 @@ def test_only_plain_redis_py_clients_go_direct(redis_server: RedisServer) -> Non
     assert DirectPush.for_client(single) is None
     assert DirectPush.for_client(resp3) is None
     assert DirectPush.for_client(fake) is None
+    small = redis.Redis.from_url(url + "?max_connections=3")  # held connections could starve it
+    assert DirectPush.for_client(small) is None
+    enough = redis.Redis.from_url(url + "?max_connections=8")
+    assert DirectPush.for_client(enough) is not None
     publisher = Publisher(Enqueuer("ns", connect(fake)), connect(fake))
     publisher.enqueue_job(Job("x", "id-1", 1, {}))
     publisher.enqueue_job(Job("x", "id-2", 2, {}))  # the Enqueuer's path each time
     assert fake.llen("ns:jobs:x") == 2
-    for client in (plain, single, resp3):
+    plain.close()
+    for client in (single, resp3, small, enough):
         client.close()
