@@ -68,7 +68,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(*_flags("--cookie-secret"), default=None, help="signs the session cookie (default: random per start)")
     p.add_argument(*_flags("--log-level"), default="INFO")
+    p.add_argument(*_flags("--broker"), default=None, help="Flower's name for -redis (a redis:// URL)")
+    flower = p.add_argument_group(
+        "Flower options accepted for compatibility", "no effect here: the state is in Redis, not in this process"
+    )
+    for name, takes_value in FLOWER_NO_OPS.items():
+        if takes_value:
+            flower.add_argument(*_flags(name), dest=f"noop_{name[2:]}", default=None, help=argparse.SUPPRESS)
+        else:
+            flower.add_argument(*_flags(name), dest=f"noop_{name[2:]}", action="store_true", help=argparse.SUPPRESS)
     return p
+
+
+# Flower options a command line copied from a Flower deployment may carry. The dashboard keeps no
+# in-process state (so persistence and size bounds have nothing to act on) and refreshes pages by
+# itself; accepting them keeps such a command working, and each one is named in a warning.
+FLOWER_NO_OPS = {
+    "--persistent": True,
+    "--db": True,
+    "--state-save-interval": True,
+    "--max-tasks": True,
+    "--max-workers": True,
+    "--purge-offline-workers": True,
+    "--auto-refresh": True,
+    "--natural-time": True,
+    "--tasks-columns": True,
+    "--inspect-timeout": True,
+    "--enable-events": True,
+    "--broker-api": True,
+    "--conf": True,
+    "--debug": False,
+}
+
+
+def ignored_flower_options(args: argparse.Namespace) -> list[str]:
+    """The Flower options given on this command line, which have no effect here."""
+    return [name for name in FLOWER_NO_OPS if getattr(args, f"noop_{name[2:]}", None) not in (None, False)]
 
 
 def _split_listen(text: str) -> tuple[str, int]:
@@ -89,7 +124,7 @@ def settings_from_args(args: argparse.Namespace) -> WebSettings:
         port = args.port
     users = tuple(u.strip() for u in args.basic_auth.split(",") if u.strip())
     return WebSettings(
-        redis=args.redis,
+        redis=args.broker or args.redis,
         database=args.database,
         namespace=args.ns,
         address=address,
@@ -156,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"workwebui: {err}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ignored_flower_options(args):
+        logger.warning("%s is a Flower option; it has no effect on this dashboard (its state lives in Redis)", name)
     try:
         client = Client(settings.namespace, conn)
         enqueuer = Enqueuer(settings.namespace, conn)

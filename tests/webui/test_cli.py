@@ -80,3 +80,18 @@ def test_serves_then_stops_gracefully_on_a_signal(redis_server: RedisServer, nam
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_flower_command_line_is_accepted() -> None:
+    """Options copied from a Flower deployment start the dashboard; the no-ops are named, --broker is -redis."""
+    from webui.cli import build_parser, ignored_flower_options, settings_from_args
+
+    args = build_parser().parse_args(
+        ["--broker=redis://cache:6379/2", "--port=5555", "--persistent=True", "--db=flower.db",
+         "--max_tasks=5000", "--purge_offline_workers=60", "--auto_refresh=False", "--debug"]
+    )  # fmt: skip
+    settings = settings_from_args(args)
+    assert (settings.redis, settings.port) == ("redis://cache:6379/2", 5555)
+    assert ignored_flower_options(args) == [
+        "--persistent", "--db", "--max-tasks", "--purge-offline-workers", "--auto-refresh", "--debug"
+    ]  # fmt: skip
