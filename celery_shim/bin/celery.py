@@ -20,7 +20,7 @@ from work_compat import WorkCompatError
 
 from ..app import Celery
 from ..exceptions import CeleryShimError
-from . import backlog, control, flower, worker
+from . import backlog, control, flower, run, worker
 from .find_app import AppNotFound, find_app, import_task_modules
 
 __all__ = ["build_parser", "main"]
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     control.add_parsers(sub)
     flower.add_parser(sub)
     backlog.add_parser(sub)
+    run.add_parser(sub)
     return parser
 
 
@@ -84,6 +85,12 @@ def _load_app(args: argparse.Namespace) -> Celery:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    split = run.split_run(sys.argv[1:] if argv is None else argv)
+    if split is not None:  # the program's own options are not celery-shim's
+        args = parser.parse_args(split[0])
+        args.program = split[1]
+        _apply_globals(args)
+        return run.run_program(None, args)
     args, unknown = parser.parse_known_args(argv)
     if getattr(args, "takes_unknown", False):
         args.flower_args = unknown
