@@ -210,32 +210,10 @@ class TaskConsumer:
         except Exception as raised:
             einfo = ExceptionInfo(raised)
         request = self.trace.request_of(task, job, meta)
-        if self._store_errors(task):
-            try:
-                task.backend.store_result(job.id, exc, states.FAILURE, traceback=einfo.traceback, request=request)
-            except Exception as err:
-                logger.error("Task %s[%s]: storing FAILURE failed: %s", task.name, job.id, err)
-        with _pushed_request(task, request):
-            for name, hook_args in (
-                ("on_failure", (exc, job.id, request.args, request.kwargs, einfo)),
-                ("after_return", (states.FAILURE, exc, job.id, request.args, request.kwargs, None)),
-            ):
-                if name == "after_return" and not timeout:
-                    continue
-                try:
-                    getattr(task, name)(*hook_args)
-                except Exception:
-                    logger.exception("Task %s: %s handler raised", task.name, name)
-            signals.task_failure.send(
-                sender=task,
-                task_id=job.id,
-                exception=exc,
-                args=request.args,
-                kwargs=request.kwargs,
-                traceback=exc.__traceback__,
-                einfo=einfo,
+        with _pushed_request(task, request):  # the child that ran it is gone; its handlers run here
+            self.trace.report_failure(
+                task, request, exc, einfo, store_errors=self._store_errors(task), after_return=timeout
             )
-        self.trace._canvas("on_failure", request, exc, einfo.traceback)  # link_error, chain, chord
 
 
 class _pushed_request:

@@ -440,14 +440,27 @@ class Trace:
                 new_args = bound
         return max(math.ceil(eta), math.ceil(now)), new_args
 
-    def _failure(self, task: Task, request: Context, exc: BaseException, store_errors: bool) -> JobFate:
-        einfo = ExceptionInfo(exc)
+    def report_failure(
+        self,
+        task: Task,
+        request: Context,
+        exc: BaseException,
+        einfo: ExceptionInfo,
+        *,
+        store_errors: bool,
+        after_return: bool = False,
+    ) -> None:
+        """What every FAILURE does, whether the task raised or its child process was lost: store it,
+        continue the canvas (link_error, chain, chord), call ``on_failure`` (and ``after_return``
+        when the task's own run could not), send ``task_failure``."""
         if store_errors:
             self._store(task, lambda: task.backend.store_result(
                 request.id, exc, states.FAILURE, traceback=einfo.traceback, request=request
             ))
         self._canvas("on_failure", request, exc, einfo.traceback)  # celery-canvas: link_error, chain, chord
         self._handler(task, "on_failure", exc, request.id, request.args, request.kwargs, einfo)
+        if after_return:
+            self._handler(task, "after_return", states.FAILURE, exc, request.id, request.args, request.kwargs, None)
         signals.task_failure.send(
             sender=task,
             task_id=request.id,
@@ -457,6 +470,10 @@ class Trace:
             traceback=exc.__traceback__,
             einfo=einfo,
         )
+
+    def _failure(self, task: Task, request: Context, exc: BaseException, store_errors: bool) -> JobFate:
+        einfo = ExceptionInfo(exc)
+        self.report_failure(task, request, exc, einfo, store_errors=store_errors)
         if isinstance(exc, tuple(task.throws or ())):
             logger.info("Task %s[%s] raised expected: %s", task.name, request.id, error_text(exc))
         else:
