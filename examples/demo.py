@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -86,7 +87,7 @@ def celery_step(url: str, go: str | None) -> int:
         export = tasks.export_catalogue.delay(40)
         print(f"  export_catalogue (reports PROGRESS with update_state) -> {export.get(timeout=30)!r}")
         if go is None:
-            print("  (Go steps skipped: no `go`)")
+            print("  (Go steps skipped)")
         else:
             print("  send_sms is declared in Python and routed to a queue only Go serves; the Go service runs it:")
             if not _go(go, url, "shop", ["-jobs", "send_sms", "-expect", "1"]):
@@ -208,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-go", action="store_true", help="leave out the Go steps")
     p.add_argument("--serve", type=float, metavar="SECONDS", help="serve the dashboard this long, then stop")
     args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="  [%(levelname)s %(name)s] %(message)s")
     go = None if args.no_go else (shutil.which("go") or shutil.which("go", path="/usr/local/go/bin"))
     with _redis(args.redis) as url:
         for step in (
