@@ -115,10 +115,7 @@ _NEW_TO_OLD = {new: old for old, new in OLD_TO_NEW.items()}
 
 # Settings Celery honours that change behaviour but this slice does not implement yet: warned once
 # per app when set to something other than the default (spec §1.2).
-NOT_YET_HONOURED = (
-    "task_queues",
-    "task_store_eager_result",
-)
+NOT_YET_HONOURED: tuple[str, ...] = ()
 
 # The environment variables Celery lets override two settings; the one place they are read.
 _ENV_OVERRIDES = {"broker_url": "CELERY_BROKER_URL", "result_backend": "CELERY_RESULT_BACKEND"}

@@ -118,10 +118,22 @@ def queues_of(app: Celery) -> dict[str, list[str]]:
     return out
 
 
+def declared_queues(app: Celery) -> list[str] | None:
+    """The queue names of ``task_queues`` (kombu Queue objects, names, or a dict keyed by name), or None."""
+    declared = app.conf.get("task_queues")
+    if not declared:
+        return None
+    items = declared.keys() if isinstance(declared, Mapping) else declared
+    return [str(getattr(q, "name", q)) for q in items]
+
+
 def tasks_in_queues(
     app: Celery, queues: Iterable[str] | None = None, exclude: Iterable[str] | None = None
 ) -> list[str]:
-    """Names of the tasks a worker with ``-Q queues -X exclude`` runs (None: every queue)."""
+    """Names of the tasks a worker with ``-Q queues -X exclude`` runs. Without ``-Q``: the queues
+    ``task_queues`` declares, as Celery's worker consumes, else every queue."""
+    if queues is None:
+        queues = declared_queues(app)
     wanted = None if queues is None else set(queues)
     unwanted = set(exclude or ())
     return sorted(

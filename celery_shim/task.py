@@ -267,6 +267,11 @@ class Task:
         if retry_with is not None:
             return retry_with.apply(retries=retries + 1, throw=throw, link=link, link_error=link_error)
         result = EagerResult(task_id, retval, state, traceback=tb, name=self.name, retries=retries)
+        if app.conf.get("task_store_eager_result") and state in (states.SUCCESS, states.FAILURE):
+            from .execution import ignore_result_of
+
+            if not ignore_result_of(self):  # stored as a worker would, so AsyncResult(id) finds it
+                app.backend.store_result(task_id, retval, state, traceback=tb, request=request)
         if link or link_error:
             from .canvas_driver import eager_followups
 
