@@ -339,7 +339,7 @@ class Celery:
             self._warn_once("accept_content", "accept_content lists non-json types; only json is used")
         for name in NOT_YET_HONOURED:
             if self.conf.is_set(name):
-                self._warn_once(name, f"setting {name} is not honoured by celery_shim yet; it has no effect")
+                self._warn_once(name, f"setting {name} has no effect in celery_shim (see docs/celery.md)")
 
     def _warn_once(self, key: str, message: str, *args: Any) -> None:
         if key not in self._warned:

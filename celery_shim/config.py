@@ -115,7 +115,16 @@ _NEW_TO_OLD = {new: old for old, new in OLD_TO_NEW.items()}
 
 # Settings Celery honours that change behaviour but this slice does not implement yet: warned once
 # per app when set to something other than the default (spec §1.2).
-NOT_YET_HONOURED: tuple[str, ...] = ()
+NOT_YET_HONOURED = (  # settings that change what Celery does but have no effect here (warned once)
+    "worker_max_memory_per_child",  # child recycling by memory: not implemented
+    "worker_prefetch_multiplier",  # gocraft workers fetch for themselves; nothing is prefetched
+    "task_compression",  # Go peers read plain JSON
+    "result_compression",
+    "task_send_sent_event",  # no event stream: the dashboard reads Redis
+    "worker_send_task_events",
+    "task_inherit_parent_priority",  # priority is per job name (D11)
+    "task_queue_max_priority",
+)
 
 # The environment variables Celery lets override two settings; the one place they are read.
 _ENV_OVERRIDES = {"broker_url": "CELERY_BROKER_URL", "result_backend": "CELERY_RESULT_BACKEND"}
