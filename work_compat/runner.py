@@ -10,6 +10,7 @@ import asyncio
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import pickle
 import signal
 import threading
@@ -129,19 +130,49 @@ def _child_main(conn: multiprocessing.connection.Connection, registry: bytes) ->
     # The parent decides when children stop; a Ctrl-C reaches the whole process group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _exit_with_parent()
     handlers, middleware, context = pickle.loads(registry)
     while True:
         try:
             msg = conn.recv()
-        except (EOFError, KeyboardInterrupt):
+        except (EOFError, OSError, KeyboardInterrupt):
             return
         if msg is None:
             return
         name, raw = msg
         job = decode_job(raw)
-        job._checkin = lambda job_id, text: conn.send(("checkin", job_id, text))
+        job._checkin = lambda job_id, text: _send_quietly(conn, ("checkin", job_id, text))
         outcome = call_handler(handlers[name], job, middleware, _context(context))
-        conn.send(("done", outcome))
+        if not _send_quietly(conn, ("done", outcome)):
+            return
+
+
+def _send_quietly(conn: multiprocessing.connection.Connection, msg: tuple[Any, ...]) -> bool:
+    """Send to the parent; False once the parent is gone (its pipe closed), which ends the child."""
+    try:
+        conn.send(msg)
+    except OSError:  # BrokenPipeError, ConnectionResetError: the parent died
+        return False
+    return True
+
+
+def _exit_with_parent(interval: float = 1.0) -> None:
+    """End this child soon after its parent dies, even in the middle of a long handler.
+
+    A parent killed with SIGKILL cannot stop its children, and its job is left in progress for a
+    reaper, which requeues it: a child still running it would only duplicate the work. Polling the
+    parent id is used rather than PR_SET_PDEATHSIG, which fires when the *thread* that started the
+    child exits, and replacement children are started from worker threads.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="work-compat-parent-watch", daemon=True).start()
 
 
 @dataclass

@@ -204,3 +204,35 @@ def test_job_that_kills_its_own_child_process_is_retried(
     assert workers.terminate(parent) == 0, parent.log_tail()
     assert leftovers(rc, keys, ["suicide", "proc"]) == {}
     fault_report(f"self-SIGKILLed child: the job was retried once with {errs[0][2:]!r}")
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_children_of_a_sigkilled_process_pool_stop_with_it(
+    workers: Workers, rc: redis.Redis, ns: str, fault_report: Callable[[str], None]
+) -> None:
+    """A parent killed with SIGKILL cannot stop its children; they notice and exit on their own,
+    mid-handler, instead of finishing jobs that a reaper will requeue anyway."""
+    rec = f"{ns}:rec"
+    parent = workers.start(2, processes=True)
+    workers.wait_ready(parent)
+    with Enqueuer(ns, workers.url) as enq:
+        enq.enqueue_many(("proc", {"i": i, "rec": rec, "ms": 60_000}) for i in range(2))
+    pids = wait_for(
+        "both children to start a long job",
+        lambda: (lambda p: p if len(p) == 2 else [])(_child_pids(parent.pid, rc, rec + ":pids")),
+        20,
+        state=parent.log_tail,
+    )
+    workers.sigkill(parent)
+    killed_at = time.monotonic()
+    wait_for("the orphaned children to exit", lambda: not any(_alive(p) for p in pids), 10)
+    assert rc.hlen(rec + ":done") == 0
+    fault_report(f"both children of a SIGKILLed process pool exited {time.monotonic() - killed_at:.1f}s after it")
