@@ -132,6 +132,10 @@ def _child_main(conn: multiprocessing.connection.Connection, registry: bytes) ->
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _exit_with_parent()
     handlers, middleware, context = pickle.loads(registry)
+
+    def checkin(job_id: str, text: str) -> None:
+        _send_quietly(conn, ("checkin", job_id, text))
+
     while True:
         try:
             msg = conn.recv()
@@ -141,7 +145,7 @@ def _child_main(conn: multiprocessing.connection.Connection, registry: bytes) ->
             return
         name, raw = msg
         job = decode_job(raw)
-        job._checkin = lambda job_id, text: _send_quietly(conn, ("checkin", job_id, text))
+        job._checkin = checkin
         outcome = call_handler(handlers[name], job, middleware, _context(context))
         if not _send_quietly(conn, ("done", outcome)):
             return
