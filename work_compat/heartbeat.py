@@ -37,6 +37,7 @@ class Heartbeater(BackgroundLoop):
     """Beats at start and every ``period`` seconds; removes the pool's entries on a clean stop."""
 
     name = "work-compat-heartbeat"
+    failure_text = "heartbeat failed"
 
     def __init__(
         self,

@@ -12,6 +12,8 @@ import threading
 
 import redis
 
+from .outage import RedisOutage
+
 __all__ = ["BackgroundLoop"]
 
 logger = logging.getLogger(__name__)
@@ -22,6 +24,7 @@ class BackgroundLoop:
     uniform 0..``jitter`` seconds, until ``stop()``."""
 
     name = "work-compat-loop"
+    failure_text = "tick failed"  # how a failed tick is logged: "<failure_text>: <error>"
 
     def __init__(self, period: float, *, first_delay: float | None = None, jitter: float = 0.0) -> None:
         self.period = period
@@ -29,13 +32,23 @@ class BackgroundLoop:
         self.jitter = jitter
         self._stop_event = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+        # The pool's shared outage log: while Redis is down its failures are logged once, not per tick.
+        self.outage: RedisOutage | None = None
 
-    def tick(self) -> None:
+    def tick(self) -> bool | None:
+        """One round of the loop's work; False when it had nothing to send to Redis (an idle round
+        proves nothing about an outage)."""
         raise NotImplementedError
 
     def on_error(self, err: redis.RedisError) -> None:
-        """Called when a tick fails on Redis; the default logs it."""
-        logger.warning("%s: %s", self.name, err)
+        """Called after a tick failed on Redis (and was logged), for a loop to undo or mark work."""
+
+    def report(self, err: redis.RedisError) -> None:
+        """Log a failed tick: through the pool's outage log when Redis is unreachable."""
+        if self.outage is not None and isinstance(err, (redis.ConnectionError, redis.TimeoutError)):
+            self.outage.failed(self.name, err)
+        else:
+            logger.warning("%s: %s: %s", self.name, self.failure_text, err)
 
     def start(self) -> None:
         self._thread.start()
@@ -44,8 +57,10 @@ class BackgroundLoop:
         wait = self.first_delay
         while not self._stop_event.wait(wait):
             try:
-                self.tick()
+                if self.tick() is not False and self.outage is not None:
+                    self.outage.recovered()
             except redis.RedisError as err:
+                self.report(err)
                 self.on_error(err)
             except Exception:  # a bug in a tick must not end the loop for good
                 logger.exception("%s: tick failed", self.name)

@@ -44,6 +44,7 @@ class Observer(BackgroundLoop):
     """Tracks every worker slot and writes their observation hashes."""
 
     name = "work-compat-observer"
+    failure_text = "writing worker observations failed"
 
     def __init__(self, client: Any, keys: Keys, worker_ids: list[str], *, clock: Clock, period: float) -> None:
         super().__init__(period)
@@ -73,8 +74,8 @@ class Observer(BackgroundLoop):
                 return
             s.checkin, s.checkin_at, s.dirty = message, self.clock.now(), True
 
-    def flush(self) -> None:
-        """Write every slot that changed since the last write."""
+    def flush(self) -> bool:
+        """Write every slot that changed since the last write; False when none had."""
         with self._lock:
             changed: list[tuple[str, dict[str, str] | None]] = []
             for s in self.slots:
@@ -94,7 +95,7 @@ class Observer(BackgroundLoop):
                 else:
                     changed.append((s.worker_id, None))
         if not changed:
-            return
+            return False
         pipe = self.client.pipeline(transaction=True)  # readers never see a half-written hash
         for worker_id, written in changed:
             key = self.keys.worker_observation(worker_id)
@@ -103,12 +104,12 @@ class Observer(BackgroundLoop):
                 pipe.hset(key, mapping=written)
                 pipe.expire(key, OBSERVATION_TTL)
         pipe.execute()
+        return True
 
-    def tick(self) -> None:
-        self.flush()
+    def tick(self) -> bool:
+        return self.flush()
 
     def on_error(self, err: redis.RedisError) -> None:
-        logger.warning("writing worker observations failed: %s", err)
         with self._lock:
             for s in self.slots:
                 s.dirty = True

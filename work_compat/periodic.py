@@ -235,6 +235,7 @@ class PeriodicEnqueuer(BackgroundLoop):
     """A pool's periodic enqueuer: its code-defined jobs plus the namespace's runtime schedules."""
 
     name = "work-compat-periodic"
+    failure_text = "periodic enqueue failed; the next run retries"
 
     def __init__(
         self,
@@ -332,14 +333,11 @@ class PeriodicEnqueuer(BackgroundLoop):
             if self.jobs or self.client.exists(self.keys.periodic_schedules()):
                 self.enqueue()
         except redis.RedisError as err:
-            self.on_error(err)
+            self.report(err)
         super().start()
 
     def tick(self) -> None:
         self.run_once()
-
-    def on_error(self, err: redis.RedisError) -> None:
-        logger.warning("periodic enqueue failed, next run in about %.0fs: %s", self.period, err)
 
     def stop(self) -> None:
         self.stop_loop(30)

@@ -46,6 +46,7 @@ class Reaper(BackgroundLoop):
     """Finds dead pools and recovers their jobs; cleans old history."""
 
     name = "work-compat-reaper"
+    failure_text = "reaping dead pools failed; the next run retries"
 
     def __init__(
         self,

@@ -27,6 +27,7 @@ class Requeuer(BackgroundLoop):
     """Moves due members of the given sorted sets to the queues of ``known_names``."""
 
     name = "work-compat-requeuer"
+    failure_text = "moving due retry and scheduled jobs failed"
 
     def __init__(
         self,

@@ -165,12 +165,13 @@ class Worker:
                 done = self._put_back(done)
                 fetched = self._step(done, 0 if stopping else want)
                 errors = 0
+                pool.outage.recovered()
             except (redis.ConnectionError, redis.TimeoutError) as err:
                 # The step may have run with its reply lost: completions are safe to send again,
                 # and jobs it may have fetched are found by the repair before the next fetch.
                 errors += 1
                 pool.needs_repair.set()
-                logger.warning("worker %d: Redis unreachable (%d in a row): %s", self.slot, errors, err)
+                pool.outage.failed(f"worker {self.slot}", err)
                 if stopping and errors > 5:
                     logger.error(
                         "worker %d: giving up on %d completions; those jobs stay in progress", self.slot, len(done)

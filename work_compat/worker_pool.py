@@ -30,6 +30,7 @@ from .keys import validate_job_name
 from .middleware import Handler, Middleware
 from .namespace import NamespaceBound
 from .observer import Observer
+from .outage import RedisOutage
 from .periodic import AlignedEvery, PeriodicEnqueuer, PeriodicJob, every_seconds, parse_spec, periodic_member
 from .pool_settings import DEFAULT_SLEEP_BACKOFFS, PoolSettings
 from .processor import JobProcessor
@@ -81,6 +82,7 @@ class WorkerPool(NamespaceBound):
         self.zone = zone if zone is not None else local_zone()
         self.periodic_jobs: list[PeriodicJob] = []
         self.pool_id = make_identifier()
+        self.outage = RedisOutage(self._conn.address)  # one log of a Redis outage for all threads
         self.worker_ids = [make_identifier() for _ in range(concurrency)]
         self.job_types: dict[str, JobType] = {}
         self._middleware: list[Middleware] = []
@@ -305,6 +307,8 @@ class WorkerPool(NamespaceBound):
             jitter=s.periodic_jitter,
             horizon=s.periodic_horizon,
         )
+        for loop in (self._heartbeater, self._observer, self._requeuer, self._reaper, self._periodic):
+            loop.outage = self.outage
         with self._conn.errors():
             self._heartbeater.start()
         self._observer.start()
@@ -407,6 +411,8 @@ class WorkerPool(NamespaceBound):
                             "pool %s: %s job(s) fetched with a lost reply went back to their queues", self.pool_id, n
                         )
                     self.needs_repair.clear()
+                except (redis.ConnectionError, redis.TimeoutError) as err:
+                    self.outage.failed(f"pool {self.pool_id} in-progress repair", err)
                 except redis.RedisError as err:
                     logger.warning("pool %s: repair of in-progress lists failed, will retry: %s", self.pool_id, err)
 

@@ -10,6 +10,7 @@ nothing is in progress and the lock counters are 0.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import Counter
@@ -38,8 +39,13 @@ def aof_redis() -> Iterator[EmbeddedRedis]:
 
 
 def test_pool_survives_a_redis_restart_with_aof(
-    aof_redis: EmbeddedRedis, make_pool: Callable[..., WorkerPool], ns: str, fault_report: Callable[[str], None]
+    aof_redis: EmbeddedRedis,
+    make_pool: Callable[..., WorkerPool],
+    ns: str,
+    fault_report: Callable[[str], None],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="work_compat")
     runs: Counter[int] = Counter()
     lock = threading.Lock()
 
@@ -90,6 +96,14 @@ def test_pool_survives_a_redis_restart_with_aof(
         )
         pool.stop(timeout=10)
         assert rc.scard(keys.worker_pools()) == 0
+
+        # The operator reads the outage once, with its end, not one line per thread and retry.
+        logged = [r for r in caplog.records if r.name.startswith("work_compat") and r.levelno >= logging.WARNING]
+        down = [r.getMessage() for r in logged if "is unreachable" in r.getMessage()]
+        back = [r.getMessage() for r in caplog.records if "is reachable again" in r.getMessage()]
+        assert down and len(down) == len(back), (down, back)
+        assert aof_redis.url.split("//")[1].split("/")[0] in down[0], down[0]
+        assert len(logged) <= 3 * len(down), [r.getMessage() for r in logged]
         assert set(runs) == set(range(N))
         twice = sum(1 for v in runs.values() if v > 1)
         fault_report(

@@ -1,0 +1,76 @@
+"""One account of a Redis outage for a whole worker pool.
+
+When Redis goes away every worker thread and background loop of a pool fails at once and keeps
+failing until it is back. Logging each failure buries the one fact an operator needs (Redis at this
+address is down, since when, and that it came back) under hundreds of identical lines. So the first
+failure of an outage is a WARNING, the rest are DEBUG, a reminder is logged while it lasts, and the
+first success afterwards logs how long it was down.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+__all__ = ["RedisOutage"]
+
+logger = logging.getLogger(__name__)
+
+
+class RedisOutage:
+    """Shared by the workers and loops of one pool; thread-safe; ``recovered()`` is cheap when up."""
+
+    def __init__(self, address: str, *, remind: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.address = address
+        self.remind = remind
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._down_since: float | None = None
+        self._next_reminder = 0.0
+        self._failures = 0
+
+    @property
+    def down(self) -> bool:
+        return self._down_since is not None
+
+    def failed(self, who: str, err: BaseException) -> None:
+        """``who`` could not reach Redis; log it once per outage (and a reminder every ``remind`` s)."""
+        now = self._clock()
+        with self._lock:
+            self._failures += 1
+            if self._down_since is None:
+                self._down_since = now
+                self._next_reminder = now + self.remind
+                logger.warning(
+                    "Redis at %s is unreachable (%s: %s); retrying until it is back, "
+                    "finished jobs are recorded then and unfinished ones stay in progress",
+                    self.address,
+                    who,
+                    err,
+                )
+                return
+            if now >= self._next_reminder:
+                self._next_reminder = now + self.remind
+                logger.warning(
+                    "Redis at %s still unreachable after %.0fs (%d failed calls; last, %s: %s)",
+                    self.address,
+                    now - self._down_since,
+                    self._failures,
+                    who,
+                    err,
+                )
+                return
+        logger.debug("%s: Redis unreachable: %s", who, err)
+
+    def recovered(self) -> None:
+        """A call to Redis succeeded; if an outage was on, log its end."""
+        if self._down_since is None:
+            return
+        with self._lock:
+            if self._down_since is None:
+                return
+            seconds = self._clock() - self._down_since
+            failures, self._down_since, self._failures = self._failures, None, 0
+        logger.info("Redis at %s is reachable again after %.1fs (%d failed calls)", self.address, seconds, failures)
