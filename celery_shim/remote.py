@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from work_compat.outage import UNREACHABLE, RedisOutage
+
 if TYPE_CHECKING:
     from .worker import WorkController
 
@@ -46,6 +48,7 @@ class ControlListener:
         self.channel = channel
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="celery-shim-control", daemon=True)
+        self.outage: RedisOutage | None = None  # the pool's: an outage is logged once, not each second
 
     def start(self) -> None:
         self._thread.start()
@@ -61,11 +64,16 @@ class ControlListener:
                 if pubsub is None:
                     pubsub = self.client.pubsub(ignore_subscribe_messages=True)
                     pubsub.subscribe(self.channel)
+                    if self.outage is not None:
+                        self.outage.recovered()
                 message = pubsub.get_message(timeout=0.1)
                 if message is not None and message.get("type") == "message":
                     self.handle(message.get("data"))
             except redis.RedisError as err:
-                logger.warning("worker %s: control channel: %s; resubscribing", self.worker.hostname, err)
+                if self.outage is not None and isinstance(err, UNREACHABLE):
+                    self.outage.failed("celery-shim-control", err)
+                else:
+                    logger.warning("worker %s: control channel: %s; resubscribing", self.worker.hostname, err)
                 _close(pubsub)
                 pubsub = None
                 self._stop.wait(1.0)

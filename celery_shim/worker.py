@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .app import Celery
     from .prefork import PreforkPool
 
-__all__ = ["POOLS", "HEARTBEAT_FIELD", "WorkController", "default_hostname"]
+__all__ = ["HEARTBEAT_FIELD", "POOLS", "WorkController", "default_hostname"]
 
 logger = logging.getLogger(__name__)
 
@@ -217,13 +217,17 @@ class WorkController:
             finalize()
         app.check_settings()
         self._start_pool(first=True)
+        outage = self._pool.outage if self._pool is not None else None  # one outage log with the pool's
         self._runtime = _RuntimeSettings(self, self.runtime_refresh)
+        self._runtime.outage = outage
         self._runtime.start()
         if self.revoked is not None:
             self._revoked_loop = RevokedRefresher(self.revoked, self.revoked_refresh)
+            self._revoked_loop.outage = outage
             self._revoked_loop.start()
         conn, _ = app._connection()
         self._control = ControlListener(self, conn.client, ShimKeys(app.namespace).control())
+        self._control.outage = outage
         self._control.start()
         if self.beat:
             beat_module = importlib.import_module("celery_shim.beat")  # imported only when asked for

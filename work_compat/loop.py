@@ -12,7 +12,8 @@ import threading
 
 import redis
 
-from .outage import RedisOutage
+from .errors import RedisUnavailableError
+from .outage import UNREACHABLE, RedisOutage
 
 __all__ = ["BackgroundLoop"]
 
@@ -40,12 +41,12 @@ class BackgroundLoop:
         proves nothing about an outage)."""
         raise NotImplementedError
 
-    def on_error(self, err: redis.RedisError) -> None:
+    def on_error(self, err: redis.RedisError | RedisUnavailableError) -> None:
         """Called after a tick failed on Redis (and was logged), for a loop to undo or mark work."""
 
-    def report(self, err: redis.RedisError) -> None:
+    def report(self, err: redis.RedisError | RedisUnavailableError) -> None:
         """Log a failed tick: through the pool's outage log when Redis is unreachable."""
-        if self.outage is not None and isinstance(err, (redis.ConnectionError, redis.TimeoutError)):
+        if self.outage is not None and isinstance(err, UNREACHABLE):
             self.outage.failed(self.name, err)
         else:
             logger.warning("%s: %s: %s", self.name, self.failure_text, err)
@@ -59,7 +60,7 @@ class BackgroundLoop:
             try:
                 if self.tick() is not False and self.outage is not None:
                     self.outage.recovered()
-            except redis.RedisError as err:
+            except (redis.RedisError, RedisUnavailableError) as err:
                 self.report(err)
                 self.on_error(err)
             except Exception:  # a bug in a tick must not end the loop for good

@@ -15,6 +15,7 @@ import redis
 
 from . import gojson
 from .clock import Clock
+from .errors import RedisUnavailableError
 from .job import Job
 from .keys import Keys
 from .loop import BackgroundLoop
@@ -109,7 +110,7 @@ class Observer(BackgroundLoop):
     def tick(self) -> bool:
         return self.flush()
 
-    def on_error(self, err: redis.RedisError) -> None:
+    def on_error(self, err: redis.RedisError | RedisUnavailableError) -> None:
         with self._lock:
             for s in self.slots:
                 s.dirty = True

@@ -14,7 +14,14 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["RedisOutage"]
+import redis
+
+from .errors import RedisUnavailableError
+
+__all__ = ["UNREACHABLE", "RedisOutage"]
+
+# The errors that mean "Redis cannot be reached" (redis-py's, and ours that names the address).
+UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, RedisUnavailableError)
 
 logger = logging.getLogger(__name__)
 

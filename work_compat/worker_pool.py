@@ -30,7 +30,7 @@ from .keys import validate_job_name
 from .middleware import Handler, Middleware
 from .namespace import NamespaceBound
 from .observer import Observer
-from .outage import RedisOutage
+from .outage import UNREACHABLE, RedisOutage
 from .periodic import AlignedEvery, PeriodicEnqueuer, PeriodicJob, every_seconds, parse_spec, periodic_member
 from .pool_settings import DEFAULT_SLEEP_BACKOFFS, PoolSettings
 from .processor import JobProcessor
@@ -411,7 +411,7 @@ class WorkerPool(NamespaceBound):
                             "pool %s: %s job(s) fetched with a lost reply went back to their queues", self.pool_id, n
                         )
                     self.needs_repair.clear()
-                except (redis.ConnectionError, redis.TimeoutError) as err:
+                except UNREACHABLE as err:
                     self.outage.failed(f"pool {self.pool_id} in-progress repair", err)
                 except redis.RedisError as err:
                     logger.warning("pool %s: repair of in-progress lists failed, will retry: %s", self.pool_id, err)
