@@ -8,10 +8,10 @@ Celery's semantics beside Go pools. docs/celery.md has the whole surface.
 
 from __future__ import annotations
 
-from . import exceptions, states
 import uuid as _uuid
 
 from . import app as _app
+from . import exceptions, states
 from . import execution as _execution
 from .app import Celery, shared_task
 from .canvas import Signature, chain, chord, group, maybe_signature, signature, subtask

@@ -55,7 +55,7 @@ def annotations_for(setting: Any, task: Task) -> list[Mapping[str, Any]]:
         any_fn = getattr(entry, "annotate_any", None)
         if callable(any_fn) and (found := any_fn()):
             out.append(found)
-        if (found := entry.annotate(task)):
+        if found := entry.annotate(task):
             out.append(found)
     return out
 

@@ -24,14 +24,14 @@ from . import signals
 from .arguments import encode_args, unbound_args
 from .autodiscover import discover_task_modules
 from .backend import Backend, RedisBackend, backend_from_conf
-from .canvas import Signature
 from .call_job import job_for
+from .canvas import Signature
 from .canvas_store import save_continuation
 from .config import NOT_YET_HONOURED, Settings, SettingsSnapshot
 from .control import Control
 from .exceptions import CeleryShimError, ImproperlyConfigured
-from .ids import new_task_id
 from .fixups import django as django_fixup
+from .ids import new_task_id
 from .memory import memory_connection
 from .options import plan_publish
 from .publish import Publisher, push_with_retries
@@ -251,9 +251,7 @@ class Celery:
         self.config_from_object(module, silent=silent, force=force)
         return True
 
-    def autodiscover_tasks(
-        self, packages: Any = None, related_name: str | None = "tasks", force: bool = False
-    ) -> None:
+    def autodiscover_tasks(self, packages: Any = None, related_name: str | None = "tasks", force: bool = False) -> None:
         """Import ``<package>.tasks`` for each package (Django's installed apps when None).
 
         Lazy unless ``force``: done when the worker imports its modules or the app is finalized.

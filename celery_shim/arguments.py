@@ -146,7 +146,7 @@ def _encode(value: Any, argument: str, path: str) -> Any:
 class SignatureShape:
     """A signature's parameters, read once: the fast paths use them for every call."""
 
-    __slots__ = ("names", "name_set", "positional", "required", "signature", "simple")
+    __slots__ = ("name_set", "names", "positional", "required", "signature", "simple")
 
     def __init__(self, signature: inspect.Signature) -> None:
         params = list(signature.parameters.values())

@@ -41,7 +41,9 @@ def discover_task_modules(packages: Packages, related_name: str | None = "tasks"
 
     ``packages`` may be a callable (evaluated now) or None (Django's installed apps).
     """
-    names: Iterable[Any] = packages() if callable(packages) else packages if packages is not None else django_app_names()
+    names: Iterable[Any] = (
+        packages() if callable(packages) else packages if packages is not None else django_app_names()
+    )
     found: list[str] = []
     for package in names:
         module = f"{package}.{related_name}" if related_name else str(package)

@@ -147,9 +147,7 @@ class TaskConsumer:
             except Exception as err:
                 logger.error("Task %s[%s]: storing REVOKED failed: %s", task.name, job.id, err)
         self.trace._canvas("on_revoked", request)  # celery-canvas: a revoked chord member still counts
-        signals.task_revoked.send(
-            sender=task, request=request, terminated=terminated, signum=signum, expired=expired
-        )
+        signals.task_revoked.send(sender=task, request=request, terminated=terminated, signum=signum, expired=expired)
         job.last_err = reason
         return Discard(reason)
 
@@ -160,7 +158,9 @@ class TaskConsumer:
         )
 
     # -- prefork outcomes --------------------------------------------------------------------------
-    def _from_child(self, task: Task, job: Job, meta: dict[str, Any], outcome: Outcome, limits: Limits) -> JobFate | None:
+    def _from_child(
+        self, task: Task, job: Job, meta: dict[str, Any], outcome: Outcome, limits: Limits
+    ) -> JobFate | None:
         kind = outcome.kind
         if kind == "ok":
             return None
@@ -192,7 +192,9 @@ class TaskConsumer:
         ``acks_late`` and ``reject_on_worker_lost`` put the job back."""
         acks_late = bool(task_setting(task, "acks_late", "task_acks_late", False))
         if timeout:  # Celery stores the failure first, whatever happens to the message
-            logger.error("Hard time limit (%ss) exceeded for %s[%s]", exc.args[0] if exc.args else "?", task.name, job.id)
+            logger.error(
+                "Hard time limit (%ss) exceeded for %s[%s]", exc.args[0] if exc.args else "?", task.name, job.id
+            )
             self._report_failure(task, job, meta, exc, timeout=True)
             ack = bool(task_setting(task, "acks_on_failure_or_timeout", "task_acks_on_failure_or_timeout", True))
             if acks_late and not ack:

@@ -27,7 +27,7 @@ from .keys import ShimKeys
 if TYPE_CHECKING:
     from .app import Celery
 
-__all__ = ["Control", "REVOKES_MAX", "REVOKE_EXPIRES"]
+__all__ = ["REVOKES_MAX", "REVOKE_EXPIRES", "Control"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,7 @@ class Control:
         return conn, keys, ShimKeys(keys.namespace)
 
     # -- inspection ---------------------------------------------------------------------------------
-    def inspect(
-        self, destination: str | Sequence[str] | None = None, timeout: float = 1.0, **kwargs: Any
-    ) -> Inspect:
+    def inspect(self, destination: str | Sequence[str] | None = None, timeout: float = 1.0, **kwargs: Any) -> Inspect:
         """Replies keyed by node name, read from Redis (``active``, ``scheduled``, ``stats``, ...)."""
         return Inspect(self.app, destination=destination, timeout=timeout, **kwargs)
 

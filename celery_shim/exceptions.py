@@ -36,6 +36,7 @@ else:
         class _OperationalBase(Exception):
             pass
 
+
 __all__ = [
     "CeleryShimError",
     "ChordError",

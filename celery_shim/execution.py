@@ -338,13 +338,14 @@ class Trace:
         try:
             try:
                 if signals.task_prerun.has_receivers():
-                    signals.task_prerun.send(
-                        sender=task, task_id=job.id, task=task, args=call_args, kwargs=call_kwargs
-                    )
+                    signals.task_prerun.send(sender=task, task_id=job.id, task=task, args=call_args, kwargs=call_kwargs)
                 if track_started:
-                    self._store(task, lambda: task.backend.mark_as_started(
-                        job.id, request=request, pid=os.getpid(), hostname=self.hostname
-                    ))
+                    self._store(
+                        task,
+                        lambda: task.backend.mark_as_started(
+                            job.id, request=request, pid=os.getpid(), hostname=self.hostname
+                        ),
+                    )
                 try:
                     if _overridden(task, "before_start"):
                         task.before_start(job.id, call_args, call_kwargs)
@@ -393,7 +394,9 @@ class Trace:
         return fate
 
     # -- outcomes ----------------------------------------------------------------------------------
-    def _success(self, task: Task, request: Context, retval: Any, ignore_result: bool, runtime: float) -> JobFate | None:
+    def _success(
+        self, task: Task, request: Context, retval: Any, ignore_result: bool, runtime: float
+    ) -> JobFate | None:
         if not ignore_result:
             try:
                 task.backend.store_result(request.id, retval, states.SUCCESS, request=request)
@@ -412,9 +415,12 @@ class Trace:
         einfo = ExceptionInfo(exc)
         reason = exc.exc if isinstance(exc.exc, BaseException) else None
         if store_errors:
-            self._store(task, lambda: task.backend.store_result(
-                request.id, reason, states.RETRY, traceback=einfo.traceback, request=request
-            ))
+            self._store(
+                task,
+                lambda: task.backend.store_result(
+                    request.id, reason, states.RETRY, traceback=einfo.traceback, request=request
+                ),
+            )
         self._handler(task, "on_retry", reason, request.id, request.args, request.kwargs, einfo)
         signals.task_retry.send(sender=task, request=request, reason=exc, einfo=einfo)
         logger.info("Task %s[%s] retry: %s", task.name, request.id, exc)
@@ -454,9 +460,12 @@ class Trace:
         continue the canvas (link_error, chain, chord), call ``on_failure`` (and ``after_return``
         when the task's own run could not), send ``task_failure``."""
         if store_errors:
-            self._store(task, lambda: task.backend.store_result(
-                request.id, exc, states.FAILURE, traceback=einfo.traceback, request=request
-            ))
+            self._store(
+                task,
+                lambda: task.backend.store_result(
+                    request.id, exc, states.FAILURE, traceback=einfo.traceback, request=request
+                ),
+            )
         self._canvas("on_failure", request, exc, einfo.traceback)  # celery-canvas: link_error, chain, chord
         self._handler(task, "on_failure", exc, request.id, request.args, request.kwargs, einfo)
         if after_return:
@@ -486,9 +495,12 @@ class Trace:
             return PutBack(f"rejected: {exc.reason}")
         einfo = ExceptionInfo(exc)
         if store_errors:
-            self._store(task, lambda: task.backend.store_result(
-                request.id, exc, states.FAILURE, traceback=einfo.traceback, request=request
-            ))
+            self._store(
+                task,
+                lambda: task.backend.store_result(
+                    request.id, exc, states.FAILURE, traceback=einfo.traceback, request=request
+                ),
+            )
         signals.task_failure.send(
             sender=task,
             task_id=request.id,

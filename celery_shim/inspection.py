@@ -191,7 +191,7 @@ class Inspect:
 
     def reserved(self, safe: bool | None = None) -> dict[str, Any] | None:
         """Jobs a node fetched (in its in-progress lists) but no worker runs yet."""
-        client, keys, conn = self._client()
+        _client, keys, conn = self._client()
 
         def build(node: Node) -> list[dict[str, Any]]:
             running = {o.get("job_id") for o in node.observations}
@@ -229,7 +229,7 @@ class Inspect:
         """Jobs waiting for their time (``scheduled``) or for a retry (``retry``), for the app's task
         names. The sorted sets are shared, so each job is listed under the first node (by name)
         that fetches its name, and not at all when no online node does."""
-        client, keys, conn = self._client()
+        _client, keys, conn = self._client()
         names = set(self.app.tasks.keys())
         waiting = self._waiting(conn, keys, names)
 
@@ -263,7 +263,7 @@ class Inspect:
 
     def revoked(self) -> dict[str, Any] | None:
         """The revoked ids; the set is shared, so every node honours (and lists) all of them."""
-        client, keys, conn = self._client()
+        _client, keys, conn = self._client()
         with conn.errors():
             ids = sorted(_text(x) for x in conn.client.zrange(ShimKeys(keys.namespace).revoked(), 0, -1))
         return self._reply(lambda n: list(ids))
@@ -271,7 +271,7 @@ class Inspect:
     def stats(self) -> dict[str, Any] | None:
         """Heartbeat figures per node, with the history log's count per job name under ``total``
         (counted over the namespace: the history does not record which pool ran a job)."""
-        client, keys, conn = self._client()
+        _client, keys, conn = self._client()
         now = self.app.now()
 
         def build(node: Node) -> dict[str, Any]:

@@ -123,7 +123,9 @@ def _child_state(spec: ChildSpec) -> _ChildState:
     with _state_lock:
         if _state is None:
             if not logging.getLogger().handlers:
-                logging.basicConfig(level=spec.loglevel, format="[%(asctime)s: %(levelname)s/%(processName)s] %(message)s")
+                logging.basicConfig(
+                    level=spec.loglevel, format="[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
+                )
             _state = _ChildState(spec)
             if _state.app is not None:
                 signals.worker_process_init.send(sender=spec.hostname)
@@ -184,7 +186,12 @@ class PreforkPool:
         )
         task_modules = [m for m in task_modules if m not in ("celery_shim.app", "celery_shim.task")]
         self.spec = ChildSpec(
-            module, attr, tuple(task_modules), _picklable_settings(app), hostname, logging.getLogger().getEffectiveLevel()
+            module,
+            attr,
+            tuple(task_modules),
+            _picklable_settings(app),
+            hostname,
+            logging.getLogger().getEffectiveLevel(),
         )
         job_types = {n: JobType.make(n, _ChildHandler(self.spec, n), JobOptions()) for n in names}
         self.runner = ProcessRunner(job_types, [], None, slots, self._on_checkin)

@@ -172,4 +172,3 @@ def priority_weight(app: Celery, task: Task) -> int:
     if p is None:
         return DEFAULT_WEIGHT
     return (10 - min(max(p, 0), 9)) * 1000
-

@@ -193,7 +193,12 @@ class Task:
         app = self.app
         if app.conf["task_always_eager"]:  # read live at every call (a Django test flips it in settings)
             return self.apply(
-                call_args, call_kwargs, task_id=task_id or str(uuid.uuid4()), link=link, link_error=link_error, **options
+                call_args,
+                call_kwargs,
+                task_id=task_id or str(uuid.uuid4()),
+                link=link,
+                link_error=link_error,
+                **options,
             )
         job_args = self.bind_args(call_args, call_kwargs)
         options.update(task_id=task_id, link=link, link_error=link_error, shadow=shadow)

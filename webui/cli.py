@@ -64,9 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(*_flags("--api-token"), default=None, help="also accept 'Authorization: Bearer TOKEN' on /api/")
     p.add_argument(*_flags("--metrics-public"), action="store_true", help="leave /metrics open under auth")
     p.add_argument(
-        *_flags("--result-backend"), default=None, help="Redis URL where celery_shim keeps results (Flower's result API)"
+        *_flags("--result-backend"),
+        default=None,
+        help="Redis URL where celery_shim keeps results (Flower's result API)",
     )
-    p.add_argument(*_flags("--cookie-secret"), default=None, help="signs the session cookie (default: random per start)")
+    p.add_argument(
+        *_flags("--cookie-secret"), default=None, help="signs the session cookie (default: random per start)"
+    )
     p.add_argument(*_flags("--log-level"), default="INFO")
     p.add_argument(*_flags("--broker"), default=None, help="Flower's name for -redis (a redis:// URL)")
     flower = p.add_argument_group(

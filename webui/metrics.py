@@ -55,7 +55,6 @@ _EVENT_TYPES = {
 }
 
 
-
 @dataclass
 class _Histogram:
     buckets: list[int] = field(default_factory=lambda: [0] * len(RUNTIME_BUCKETS))
@@ -252,9 +251,7 @@ def _workers(out: Exposition, g: Gauges) -> None:
     out.family("flower_worker_online", "gauge", "1 while the pool's heartbeat is under 10 s old.")
     for p in g.pools:
         out.sample("flower_worker_online", [("worker", p.worker_pool_id)], 1 if is_online(p, g.now) else 0)
-    out.family(
-        "flower_worker_number_of_currently_executing_tasks", "gauge", "Busy workers of the pool (observations)."
-    )
+    out.family("flower_worker_number_of_currently_executing_tasks", "gauge", "Busy workers of the pool (observations).")
     for p in g.pools:
         out.sample(
             "flower_worker_number_of_currently_executing_tasks", [("worker", p.worker_pool_id)], busy[p.worker_pool_id]

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from work_compat import connect
-
 from celery_shim.backend import RedisBackend
 from celery_shim.keys import ResultKeys
+from work_compat import connect
 
 from .settings import WebSettings
 

@@ -13,8 +13,7 @@ from typing import Any
 from tornado.routing import Rule
 from tornado.web import RedirectHandler, url
 
-from .handlers import api, pages, uiapi
-from .handlers import detailpages, docs, flower, metrics
+from .handlers import api, detailpages, docs, flower, metrics, pages, uiapi
 
 __all__ = ["routes"]
 

@@ -24,7 +24,8 @@ class WebSettings:
     database; anything else is ``host:port`` plus ``database``. ``basic_auth`` holds
     ``"user:password"`` entries and ``api_token`` a token; when either is set, every route but
     ``/healthcheck`` needs valid basic credentials, ``Authorization: Bearer <token>``, or the
-    session cookie a browser gets by opening a page with ``?token=<token>`` (webui.security). ``read_only`` refuses every state-changing route.
+    session cookie a browser gets by opening a page with ``?token=<token>`` (webui.security).
+    ``read_only`` refuses every state-changing route.
     ``max_workers`` sizes the thread pool that runs the blocking Redis calls.
     ``metrics_public`` leaves ``/metrics`` open under auth (for a scraper without credentials);
     ``result_backend`` is the Redis URL where celery_shim stores results (Celery's

@@ -8,6 +8,7 @@ option table: ``countdown`` or ``eta`` schedule it (D8), ``expires`` goes in the
 metadata beside args (D4, D9). What is left here is reading Flower's body: ``eta`` and
 ``expires`` take Flower's ``YYYY-MM-DD HH:MM:SS.ffffff`` or ISO 8601; without a zone they are UTC.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,9 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from work_compat import Job
-
 from celery_shim.call_job import unbound_call
+from work_compat import Job
 
 __all__ = ["CallError", "TaskCall", "task_call"]
 

@@ -19,6 +19,10 @@ from typing import Any
 
 import redis
 
+from celery_shim.backend import RedisBackend
+from celery_shim.control_core import revoke_ids
+from celery_shim.job_search import CHUNK, ReadBudget, find_in_list, find_in_progress, find_in_zset
+from celery_shim.keys import ShimKeys
 from work_compat import (
     Client,
     DecodeError,
@@ -32,11 +36,6 @@ from work_compat import (
 from work_compat.clock import SYSTEM_CLOCK, Clock
 from work_compat.connection import RedisTarget
 from work_compat.namespace import NamespaceBound
-
-from celery_shim.backend import RedisBackend
-from celery_shim.control_core import revoke_ids
-from celery_shim.job_search import CHUNK, ReadBudget, find_in_list, find_in_progress, find_in_zset
-from celery_shim.keys import ShimKeys
 
 __all__ = ["LOOKUP_BUDGET", "Sighting", "Snapshot", "TaskStore"]
 

@@ -21,10 +21,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from work_compat import HistoryJob, HistoryStatus, Job
-
 from celery_shim import states
 from celery_shim.task_state import history_place, state_of
+from work_compat import HistoryJob, HistoryStatus, Job
 
 from .taskstore import Sighting, Snapshot
 

@@ -46,9 +46,7 @@ def _active(s: Sighting, pool: WorkerPoolHeartbeat) -> dict[str, Any]:
     }
 
 
-def flower_workers(
-    pools: list[WorkerPoolHeartbeat], running: list[Sighting], now: float
-) -> dict[str, dict[str, Any]]:
+def flower_workers(pools: list[WorkerPoolHeartbeat], running: list[Sighting], now: float) -> dict[str, dict[str, Any]]:
     """Flower's ``{name: info}`` for every pool; ``online`` is added (Flower's ``?status=true``)."""
     out: dict[str, dict[str, Any]] = {}
     for pool in pools:

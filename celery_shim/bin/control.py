@@ -213,9 +213,7 @@ def _call_control(app: Celery, command: str, kwargs: dict[str, Any], args: argpa
     if method is not None:
         extra = {"destination": args.destination}
         return method(**kwargs, **_accepted(method, extra, reply=True, timeout=args.timeout))
-    return control.broadcast(
-        command, arguments=kwargs, destination=args.destination, reply=True, timeout=args.timeout
-    )
+    return control.broadcast(command, arguments=kwargs, destination=args.destination, reply=True, timeout=args.timeout)
 
 
 def _accepted(method: Callable[..., Any], options: dict[str, Any], **maybe: Any) -> dict[str, Any]:

@@ -60,7 +60,9 @@ def run_flower(app: Celery, args: argparse.Namespace) -> int:
     try:
         from webui.cli import main as webui_main
     except ImportError as err:
-        print(f"celery-shim flower: the dashboard needs tornado ({err}): pip install 'work-compat[web]'", file=sys.stderr)
+        print(
+            f"celery-shim flower: the dashboard needs tornado ({err}): pip install 'work-compat[web]'", file=sys.stderr
+        )
         return 2
     try:
         argv = webui_argv(app, list(args.flower_args))

@@ -28,6 +28,7 @@ __all__ = ["add_parsers", "pidfile"]
 
 logger = logging.getLogger(__name__)
 
+
 def _concurrency(text: str) -> int | None:
     if text == "auto":
         return None

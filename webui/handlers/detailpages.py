@@ -27,7 +27,7 @@ class _DetailPageHandler(PageHandler):
 
     detail_page: Page
 
-    def initialize(self, page: str = "") -> None:  # noqa: ARG002 (the list pages take a name)
+    def initialize(self, page: str = "") -> None:
         self.page = self.detail_page
 
     async def get(self, ident: str) -> None:  # type: ignore[override]

@@ -12,9 +12,8 @@ import json
 import time
 from typing import Any
 
-from work_compat import InvalidJobNameError, validate_job_name
-
 from celery_shim import states
+from work_compat import InvalidJobNameError, validate_job_name
 
 from ..results import Results
 from ..taskcalls import CallError, task_call
