@@ -295,7 +295,7 @@ class Client(NamespaceBound):
         """
         keys = self._dead_requeue_keys()
         with self._conn.errors():
-            n = self._scripts.requeue_single_dead(
+            n = self._scripts.requeue_dead(
                 keys=keys, args=[self.keys.jobs_prefix(), self._clock.now(), int(died_at), job_id]
             )
         if int(n) == 0:
@@ -308,9 +308,7 @@ class Client(NamespaceBound):
         total = 0
         with self._conn.errors():
             for _ in range(DEAD_REQUEUE_MAX_BATCHES):
-                n = int(
-                    self._scripts.requeue_all_dead(keys=keys, args=[self.keys.jobs_prefix(), now, DEAD_REQUEUE_BATCH])
-                )
+                n = int(self._scripts.requeue_dead(keys=keys, args=[self.keys.jobs_prefix(), now, DEAD_REQUEUE_BATCH]))
                 if n == 0:
                     break
                 total += n

@@ -20,8 +20,7 @@ SCRIPT_NAMES = (
     "enqueue_unique",
     "enqueue_unique_in",
     "delete_single",
-    "requeue_single_dead",
-    "requeue_all_dead",
+    "requeue_dead",
 )
 
 _SOURCES: dict[str, str] = {
@@ -41,8 +40,7 @@ class Scripts:
         self.enqueue_unique = client.register_script(_SOURCES["enqueue_unique"])
         self.enqueue_unique_in = client.register_script(_SOURCES["enqueue_unique_in"])
         self.delete_single = client.register_script(_SOURCES["delete_single"])
-        self.requeue_single_dead = client.register_script(_SOURCES["requeue_single_dead"])
-        self.requeue_all_dead = client.register_script(_SOURCES["requeue_all_dead"])
+        self.requeue_dead = client.register_script(_SOURCES["requeue_dead"])
         self.work_step = client.register_script(_SOURCES["work_step"])
         self.requeue_due = client.register_script(_SOURCES["requeue_due"])
         self.reenqueue_job = client.register_script(_SOURCES["reenqueue_job"])
