@@ -32,6 +32,7 @@ from work_compat.runner import Outcome, ProcessRunner
 from . import signals
 from .exceptions import ImproperlyConfigured
 from .execution import Trace, job_meta
+from .install import installed
 from .timelimits import AlarmSoftLimit, Limits
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class ChildSpec:
     settings: dict[str, Any]
     hostname: str
     loglevel: int
+    celery_alias: bool = False  # the parent runs with --celery-alias: the child's `import celery` must match
 
 
 class _ChildState:
@@ -99,6 +101,10 @@ class _ChildState:
         self.app: Celery | None = None
         self.trace: Trace | None = None
         try:
+            if spec.celery_alias:
+                from .install import install
+
+                install()
             module = importlib.import_module(spec.module)
             app = getattr(module, spec.attr)
             for name in spec.task_modules:
@@ -192,6 +198,7 @@ class PreforkPool:
             _picklable_settings(app),
             hostname,
             logging.getLogger().getEffectiveLevel(),
+            installed(),
         )
         job_types = {n: JobType.make(n, _ChildHandler(self.spec, n), JobOptions()) for n in names}
         self.runner = ProcessRunner(job_types, [], None, slots, self._on_checkin)

@@ -1,0 +1,126 @@
+"""Regressions found by running unmodified Celery projects (Celery's own examples, Flask's) on
+celery_shim with ``celery-shim --celery-alias``. Each test is a small project of our own, written
+the way those projects are written (``from celery import ...``), run by the command as a user would:
+a worker in its own process on the test Redis, and calls from the test through a celery_shim app.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+import redis
+
+from celery_shim import Celery
+from tests.redis_server import RedisServer
+from tests.work_compat.conftest import wait_until
+from work_compat import Keys
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Worker:
+    """``python -m celery_shim --celery-alias <argv>`` run from ``cwd``, output kept in files."""
+
+    def __init__(self, argv: list[str], cwd: Path) -> None:
+        self.out: IO[str] = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery_shim", "--celery-alias", *argv],
+            cwd=cwd,
+            stdout=self.out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}"},
+        )
+
+    def output(self) -> str:
+        self.out.seek(0)
+        return self.out.read()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(10)
+            self.out.close()
+
+
+@pytest.fixture
+def url(redis_server: RedisServer) -> str:
+    return f"redis://127.0.0.1:{redis_server.port}/0"
+
+
+@pytest.fixture
+def client(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    c = redis.Redis(host="127.0.0.1", port=redis_server.port)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def write_project(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+def start_worker(root: Path, module: str, url: str, client: redis.Redis, namespace: str, *options: str) -> Worker:
+    """``-A module worker *options`` with ``url`` as broker and result backend, once it is online."""
+    worker = Worker(["-A", module, "-b", url, "--result-backend", url, "worker", *options], root)
+    online = Keys(namespace).worker_pools()
+    wait_until(lambda: client.smembers(online) or worker.proc.poll() is not None, 30, "the worker's heartbeat")
+    assert worker.proc.poll() is None, worker.output()
+    return worker
+
+
+def caller(url: str, namespace: str) -> Celery:
+    """The test's side: an app on the project's namespace that sends tasks by name."""
+    return Celery("caller", broker=url, backend=url, gocraft_namespace=namespace, set_as_current=False)
+
+
+def test_prefork_children_of_an_aliased_worker_import_celery_as_celery_shim(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # The default pool is prefork: its spawned children import the project again, and its
+    # `from celery import Celery` must give celery_shim there too, not the real celery package.
+    root = write_project(
+        tmp_path,
+        {
+            "calc.py": f"""
+                from celery import Celery
+
+                app = Celery("{namespace}", broker="amqp://")
+
+                @app.task
+                def add(x, y):
+                    return x + y
+            """
+        },
+    )
+    worker = start_worker(root, "calc", url, client, namespace, "-c", "1")
+    app = caller(url, namespace)
+
+    @app.task(name="calc.add")
+    def add(x: int, y: int) -> int:
+        raise AssertionError("runs in the worker")
+
+    try:
+        assert add.delay(2, 3).get(timeout=20) == 5
+    finally:
+        app.close()
+        assert worker.stop() == 0, worker.output()
