@@ -72,9 +72,14 @@ def call_from_args(
     Leading positional parameters present in the object are passed positionally (as Celery's
     request shows them) until the first one that is absent; the rest go by keyword. Keys the
     signature does not know are passed by keyword too, so the call fails as it would in Python.
+    ``"*args"`` for a function without ``*args`` are its leading positionals.
     """
     remaining = dict(job_args or {})
     overflow = remaining.pop(VAR_ARGS_KEY, None)
+    if overflow and not any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in signature.parameters.values()):
+        # Sent by a process without the task (send_task, a canvas step or beat entry by name): the
+        # values are the leading positionals, as Celery's worker would pass them; Python binds them.
+        return tuple(overflow if isinstance(overflow, list) else [overflow]), remaining
     positional: list[Any] = []
     kwargs: dict[str, Any] = {}
     contiguous = True

@@ -124,3 +124,34 @@ def test_prefork_children_of_an_aliased_worker_import_celery_as_celery_shim(
     finally:
         app.close()
         assert worker.stop() == 0, worker.output()
+
+
+def test_send_task_by_name_with_positional_args_reaches_a_function_without_star_args(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # A producer without the task's code sends it by name, as Celery's docs show for send_task;
+    # its positionals travel under "*args" and must become the function's leading arguments.
+    root = write_project(
+        tmp_path,
+        {
+            "shop.py": f"""
+                from celery import Celery
+
+                app = Celery("{namespace}")
+
+                @app.task(name="shop.price")
+                def price(amount, rate, currency="EUR"):
+                    return f"{{amount * rate}} {{currency}}"
+            """
+        },
+    )
+    worker = start_worker(root, "shop", url, client, namespace, "-P", "solo")
+    app = caller(url, namespace)
+    try:
+        assert app.send_task("shop.price", (3, 2)).get(timeout=20) == "6 EUR"
+        assert app.send_task("shop.price", (3,), {"rate": 4, "currency": "USD"}).get(timeout=20) == "12 USD"
+        with pytest.raises(TypeError, match="argument"):
+            app.send_task("shop.price", (1, 2, 3, 4)).get(timeout=20)  # as Python would refuse the call
+    finally:
+        app.close()
+        assert worker.stop() == 0, worker.output()
