@@ -114,7 +114,7 @@ def _make_task(
     **options: Any,
 ) -> BaseTask:
     module = fun.__module__
-    if module == "__main__" and main:
+    if module in ("__main__", "__mp_main__") and main:  # __mp_main__: the script again, in a prefork child
         module = main
     task_name = name if name is not None else f"{module}.{fun.__name__}"
     _check_task_name(task_name)

@@ -14,14 +14,17 @@ level. A job whose task the child cannot find goes dead, saying so.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import itertools
 import logging
 import multiprocessing.util
 import os
 import pickle
+import runpy
 import signal
 import sys
 import threading
+import types
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +69,30 @@ def locate_app(app: Celery) -> tuple[str, str]:
     return module_name, attr
 
 
+def main_script(module: str) -> str | None:
+    """The script's path when the app lives in a script run as ``__main__`` (``python myapp.py worker``).
+
+    spawn would run that script in every child before the child can install ``--celery-alias``; a
+    spec named ``__main__`` tells multiprocessing to leave it alone, and the child runs it itself.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if module != "__main__" or main is None or not path:
+        return None
+    if main.__spec__ is None:
+        main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
+    return os.path.abspath(str(path))
+
+
+def _load_script(path: str) -> types.ModuleType:
+    """The parent's main script, run in this child as ``__mp_main__`` (its ``__main__`` block skipped)."""
+    module = types.ModuleType("__mp_main__")
+    module.__file__ = path
+    sys.modules["__mp_main__"] = module
+    module.__dict__.update(runpy.run_path(path, run_name="__mp_main__"))
+    return module
+
+
 def _picklable_settings(app: Celery) -> dict[str, Any]:
     """Settings set on ``app.conf`` in this process (after import), for the children to apply."""
     changes: dict[str, Any] = dict(vars(app.conf).get("_changes", {}))
@@ -91,6 +118,7 @@ class ChildSpec:
     hostname: str
     loglevel: int
     celery_alias: bool = False  # the parent runs with --celery-alias: the child's `import celery` must match
+    main_path: str | None = None  # the app lives in this script, run as __main__ in the parent
 
 
 class _ChildState:
@@ -105,7 +133,7 @@ class _ChildState:
                 from .install import install
 
                 install()
-            module = importlib.import_module(spec.module)
+            module = _load_script(spec.main_path) if spec.main_path else importlib.import_module(spec.module)
             app = getattr(module, spec.attr)
             for name in spec.task_modules:
                 importlib.import_module(name)
@@ -199,6 +227,7 @@ class PreforkPool:
             hostname,
             logging.getLogger().getEffectiveLevel(),
             installed(),
+            main_script(module),
         )
         job_types = {n: JobType.make(n, _ChildHandler(self.spec, n), JobOptions()) for n in names}
         self.runner = ProcessRunner(job_types, [], None, slots, self._on_checkin)

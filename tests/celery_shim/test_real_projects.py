@@ -155,3 +155,43 @@ def test_send_task_by_name_with_positional_args_reaches_a_function_without_star_
     finally:
         app.close()
         assert worker.stop() == 0, worker.output()
+
+
+def test_a_script_that_starts_its_own_prefork_worker_runs_its_tasks(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # `python notes.py worker` in Celery's examples: the app and its tasks live in the script run
+    # as __main__; the prefork children must load that script (with the alias), not skip its tasks.
+    root = write_project(
+        tmp_path,
+        {
+            "notes.py": f"""
+                from celery import Celery
+
+                app = Celery("{namespace}", broker="amqp://")
+
+                @app.task
+                def shout(text):
+                    return text.upper()
+
+                if __name__ == "__main__":
+                    app.start()
+            """
+        },
+    )
+    worker = Worker(["-b", url, "--result-backend", url, "run", "notes.py", "worker", "-c", "1"], root)
+    online = Keys(namespace).worker_pools()
+    wait_until(lambda: client.smembers(online) or worker.proc.poll() is not None, 30, "the worker's heartbeat")
+    app = caller(url, namespace)
+
+    @app.task(name=f"{namespace}.shout")
+    def shout(text: str) -> str:
+        raise AssertionError("runs in the worker")
+
+    try:
+        assert shout.delay("hi").get(timeout=20) == "HI"
+    finally:
+        app.close()
+        output = worker.output()
+        assert worker.stop() == 0, output
+    assert "already imported" not in output  # the children never loaded the real celery
