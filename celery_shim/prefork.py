@@ -35,6 +35,7 @@ from work_compat.runner import Outcome, ProcessRunner
 from . import signals
 from .exceptions import ImproperlyConfigured
 from .execution import Trace, job_meta
+from .fixups import django as django_fixup
 from .install import installed
 from .timelimits import AlarmSoftLimit, Limits
 
@@ -135,6 +136,8 @@ class _ChildState:
                 install()
             module = _load_script(spec.main_path) if spec.main_path else importlib.import_module(spec.module)
             app = getattr(module, spec.attr)
+            if django_fixup.applies():
+                django_fixup.setup_django()  # task modules import models: the app registry must be loaded
             for name in spec.task_modules:
                 importlib.import_module(name)
             app.conf.update(spec.settings)

@@ -32,13 +32,14 @@ class Worker:
 
     def __init__(self, argv: list[str], cwd: Path) -> None:
         self.out: IO[str] = tempfile.TemporaryFile("w+")
+        environ = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}  # the project sets its own
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery_shim", "--celery-alias", *argv],
             cwd=cwd,
             stdout=self.out,
             stderr=subprocess.STDOUT,
             text=True,
-            env={**os.environ, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}"},
+            env={**environ, "PYTHONPATH": f"{cwd}{os.pathsep}{ROOT}"},
         )
 
     def output(self) -> str:
@@ -195,3 +196,53 @@ def test_a_script_that_starts_its_own_prefork_worker_runs_its_tasks(
         output = worker.output()
         assert worker.stop() == 0, output
     assert "already imported" not in output  # the children never loaded the real celery
+
+
+def test_a_django_project_whose_task_modules_import_models_runs_on_the_prefork_pool(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # Celery's Django layout: tasks.py imports the app's models at the top, which needs the app
+    # registry loaded; spawned children must set Django up before importing the task modules.
+    root = write_project(
+        tmp_path,
+        {
+            "site_cfg/__init__.py": "from .celery import app as celery_app\n",
+            "site_cfg/settings.py": """
+                SECRET_KEY = "test"
+                INSTALLED_APPS = ["django.contrib.contenttypes", "inventory"]
+                DATABASES = {}
+                CELERY_BROKER_URL = "amqp://"
+            """,
+            "site_cfg/celery.py": f"""
+                import os
+                from celery import Celery
+
+                os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site_cfg.settings")
+                app = Celery("{namespace}")
+                app.config_from_object("django.conf:settings", namespace="CELERY")
+                app.autodiscover_tasks()
+            """,
+            "inventory/__init__.py": "",
+            "inventory/models.py": """
+                from django.db import models
+
+                class Item(models.Model):
+                    name = models.CharField(max_length=20)
+            """,
+            "inventory/tasks.py": """
+                from celery import shared_task
+                from inventory.models import Item
+
+                @shared_task
+                def label():
+                    return Item._meta.label
+            """,
+        },
+    )
+    worker = start_worker(root, "site_cfg", url, client, namespace, "-c", "1")
+    app = caller(url, namespace)
+    try:
+        assert app.send_task("inventory.tasks.label").get(timeout=20) == "inventory.Item"
+    finally:
+        app.close()
+        assert worker.stop() == 0, worker.output()
