@@ -146,7 +146,10 @@ class Task:
         if cached is not None and cached[0] is target:
             sig: inspect.Signature = cached[1]
             return sig
-        sig = inspect.signature(run)
+        try:
+            sig = inspect.signature(run)
+        except ValueError as err:  # bind=True on a function with no parameter for the task: Celery's TypeError
+            raise TypeError(f"{self.name}: a bound task's function must take the task as its first argument") from err
         self.__dict__["_signature"] = (target, sig)
         return sig
 

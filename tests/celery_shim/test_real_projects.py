@@ -246,3 +246,18 @@ def test_a_django_project_whose_task_modules_import_models_runs_on_the_prefork_p
     finally:
         app.close()
         assert worker.stop() == 0, worker.output()
+
+
+def test_a_bound_task_whose_function_takes_no_argument_is_refused_with_a_type_error(url: str, namespace: str) -> None:
+    # bind=True on `def f():` (as in one of Celery's own examples): Celery's delay() raises TypeError.
+    app = caller(url, namespace)
+
+    @app.task(bind=True)
+    def forgot_self() -> None:
+        raise AssertionError("never runs")
+
+    try:
+        with pytest.raises(TypeError, match="first argument"):
+            forgot_self.delay()
+    finally:
+        app.close()
