@@ -1,8 +1,9 @@
 """Requeuers (gocraft ``requeuer.go``, protocol §5.3): due jobs from ``scheduled`` and ``retry``
 back to their queues, once a second.
 
-The script moves the stored bytes as they are (Go's re-encodes them with cjson, which rounds long
-numbers and turns ``[]`` into ``{}``), leaves jobs of names this pool does not know for a pool that
+The script sets ``t`` to the time of the move, as Go does, by rewriting only its digits; every other
+byte stays as stored (Go's re-encodes the member with cjson, which reorders fields, rounds long
+numbers and turns ``[]`` into ``{}``). It leaves jobs of names this pool does not know for a pool that
 knows them (as the fork does; the original kills them into dead), and looks past them, so one
 unknown name cannot block the set.
 """

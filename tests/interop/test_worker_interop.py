@@ -419,3 +419,40 @@ def test_go_client_reads_a_python_pool_heartbeat_and_check_in(
         "checkin": "half way",
     }
     assert busy["started_at"] <= busy["checkin_at"] <= time.time()
+
+
+def test_go_and_python_requeuers_move_a_due_job_alike(
+    go_driver: GoDriver, redis_server: RedisServer, namespace: str, procs: list[subprocess.Popen[str]]
+) -> None:
+    """A due scheduled job reaches its queue with the same fields from either side's requeuer,
+    "t" set to the time of the move (Go re-encodes the whole member with cjson; Python rewrites
+    only the digits of "t", keeping every other byte)."""
+    r = redis.Redis.from_url(redis_server.url)
+    go_ns, py_ns = namespace + "-go", namespace + "-py"
+    before = int(time.time())
+    job = Job("rq", "0123456789abcdef01234567", before - 600, {"n": 7, "s": "x <y>", "f": 1.5})
+    for ns in (go_ns, py_ns):
+        keys = Keys(ns)
+        r.zadd(keys.scheduled(), {job.to_bytes(): before - 300})
+        Client(ns, redis_server.url).pause("rq")  # the job stays in the queue to be looked at
+
+    # When a Go pool runs on one namespace and a Python pool on the other
+    procs.append(go_driver.start_work(go_ns, ["rq"], expect="0", hold_seconds="20"))
+    pool = WorkerPool(1, py_ns, redis_server.url, sleep_backoffs=FAST).job("rq", lambda job: None)
+    pool.start()
+    try:
+        wait_until(
+            "both requeuers move the job", lambda: all(r.llen(Keys(ns).jobs("rq")) == 1 for ns in (go_ns, py_ns))
+        )
+    finally:
+        pool.stop()
+    after = int(time.time())
+    go_raw, py_raw = (r.lindex(Keys(ns).jobs("rq"), 0) for ns in (go_ns, py_ns))
+    assert go_raw is not None and py_raw is not None
+
+    # Then both carry the job's fields with "t" moved to the time of the move
+    go_job, py_job = json.loads(go_raw), json.loads(py_raw)
+    assert before <= go_job["t"] <= after and before <= py_job["t"] <= after, (go_job, py_job)
+    assert {**go_job, "t": 0} == {**py_job, "t": 0} == {**json.loads(job.to_bytes()), "t": 0}
+    assert py_raw == job.to_bytes().replace(f'"t":{before - 600},'.encode(), f'"t":{py_job["t"]},'.encode())
+    assert r.zcard(Keys(go_ns).scheduled()) == r.zcard(Keys(py_ns).scheduled()) == 0

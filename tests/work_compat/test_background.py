@@ -159,23 +159,31 @@ def test_a_busy_worker_is_observed_with_its_job_and_check_in(
 # -- requeuers ------------------------------------------------------------------------------------------
 
 
-def test_due_scheduled_and_retry_jobs_move_to_their_queue_byte_for_byte(
+def test_due_scheduled_and_retry_jobs_move_to_their_queue_with_t_set_and_other_bytes_kept(
     make_pool: MakePool, client: Client, redis_client: redis.Redis
 ) -> None:
-    # Given a due scheduled job and a due retry job, stored with bytes Go would not write
+    # Given a due scheduled job and a due retry job, stored with bytes cjson would change, and one
+    # from a producer that orders its fields otherwise
     scheduled = b'{"name":"work","id":"s1","t":1,"args":{"big":1e300,"list":[]}, "extra":1}'
     retry = b'{"name":"work","id":"r1","t":1,"args":{},"fails":1,"err":"x","failed_at":2}'
+    foreign = b'{"id":"f1","name":"work","t":1,"args":{}}'
     k = client.keys
-    redis_client.zadd(k.scheduled(), {scheduled: T0 - 10})
+    redis_client.zadd(k.scheduled(), {scheduled: T0 - 10, foreign: T0 - 5})
     redis_client.zadd(k.retry(), {retry: T0})
     client.pause("work")  # keep them in the queue to look at them
     pool = make_pool(1).job("work", lambda job: None)
     # When the requeuers run
     pool.start()
-    wait_until(lambda: redis_client.llen(k.jobs("work")) == 2, what="both jobs in the queue")
-    # Then both are in the queue, unchanged, and gone from their sets
-    assert sorted(redis_client.lrange(k.jobs("work"), 0, -1)) == sorted([scheduled, retry])
+    wait_until(lambda: redis_client.llen(k.jobs("work")) == 3, what="the three jobs in the queue")
+    # Then they are in the queue and gone from their sets; "t" is the move time, as Go sets it (so
+    # queue latency counts from then), and every other byte is as stored
+    moved = sorted(redis_client.lrange(k.jobs("work"), 0, -1))
+    t = str(T0).encode()
+    assert moved == sorted(
+        [scheduled.replace(b'"t":1,', b'"t":' + t + b","), retry.replace(b'"t":1,', b'"t":' + t + b","), foreign]
+    )
     assert redis_client.zcard(k.scheduled()) == 0 and redis_client.zcard(k.retry()) == 0
+    assert [q.latency for q in client.queues() if q.job_name == "work"] == [0]
 
 
 def test_a_job_nobody_here_knows_stays_put_and_does_not_block_later_due_jobs(

@@ -92,16 +92,20 @@ def test_by_default_a_failing_job_is_retried_three_times_then_dead(
     pool.start()
     assert pool.drain(10)
     # When it fails three times, each after its retry falls due
+    moved_at = job.enqueued_at
     for f in (1, 2, 3):
         [(member, score)] = zset(redis_client, pool.keys.retry())
         # Then each failure is a Go-JSON retry member, scored within the default backoff range
-        assert member == failed(job, f, "ValueError: boom", clock.now())
+        # (from the second on, "t" is when the requeuer moved it back to its queue, as in Go)
+        assert member == failed(job, f, "ValueError: boom", clock.now(), enqueued_at=moved_at)
         assert clock.now() + f**4 + 15 <= score <= clock.now() + f**4 + 15 + 29 * (f + 1)
         assert redis_client.zcard(pool.keys.dead()) == 0
         run_due_retry(pool, clock, redis_client)
+        moved_at = clock.now()
     # And the fourth failure is dead, scored at its failure time
     assert zset(redis_client, pool.keys.retry()) == []
-    assert zset(redis_client, pool.keys.dead()) == [(failed(job, 4, "ValueError: boom", clock.now()), clock.now())]
+    dead = failed(job, 4, "ValueError: boom", clock.now(), enqueued_at=moved_at)
+    assert zset(redis_client, pool.keys.dead()) == [(dead, clock.now())]
 
 
 @BOTH
@@ -156,7 +160,8 @@ def test_the_forks_max_retries_counts_total_runs(
     assert pool.drain(10)
     assert redis_client.zcard(pool.keys.retry()) == 1
     run_due_retry(pool, clock, redis_client)
-    assert zset(redis_client, pool.keys.dead()) == [(failed(job, 2, "ValueError: boom", clock.now()), clock.now())]
+    dead = failed(job, 2, "ValueError: boom", clock.now(), enqueued_at=clock.now())  # t: when it was requeued
+    assert zset(redis_client, pool.keys.dead()) == [(dead, clock.now())]
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,8 @@
--- requeue_due: move due jobs from the scheduled or retry set to their queues, bytes unchanged
--- (gocraft redisLuaZremLpushCmd moves one job and re-encodes it with cjson; this moves up to
--- ARGV[3] jobs and pushes the member exactly as stored, so Go-JSON stays Go-JSON).
+-- requeue_due: move due jobs from the scheduled or retry set to their queues with "t" set to
+-- now, as Go does (gocraft redisLuaZremLpushCmd moves one job, sets t and re-encodes it with
+-- cjson, which rounds long numbers and turns [] into {}). This moves up to ARGV[3] jobs and only
+-- rewrites the digits of "t" in the Go-ordered head {"name":"..","id":"..","t":N, so every other
+-- byte stays as stored; a member laid out otherwise is pushed unchanged.
 -- KEYS[1]     the sorted set (P scheduled or P retry)
 -- KEYS[2]     P dead
 -- KEYS[3..n]  P jobs:N of every name this pool knows
@@ -18,6 +20,15 @@
 -- listings show it instead of every requeuer failing on it forever.
 local known = {}
 for i = 3, #KEYS do known[KEYS[i]] = true end
+
+-- The member with its "t" set to now, when its head is laid out as Go writes it.
+local function stamped(member)
+  local head = string.match(member, '^{"name":"[^"\\]*","id":"[^"\\]*","t":%-?%d+')
+  if not head then return member end
+  local after = string.sub(member, #head + 1, #head + 1)
+  if after ~= ',' and after ~= '}' then return member end
+  return string.match(head, '^(.*"t":)') .. ARGV[2] .. string.sub(member, #head + 1)
+end
 local now = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local moved = 0
@@ -38,7 +49,7 @@ while moved < limit and looked < 1000 do
       offset = offset - 1
     elseif known[ARGV[1] .. name] then
       redis.call('zrem', KEYS[1], member)
-      redis.call('lpush', ARGV[1] .. name, member)
+      redis.call('lpush', ARGV[1] .. name, stamped(member))
       moved = moved + 1
       offset = offset - 1
       if moved >= limit then break end
