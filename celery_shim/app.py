@@ -282,6 +282,10 @@ class Celery:
         with _lock:
             _current = self
 
+    def set_default(self) -> None:
+        """Celery's fallback when no app is current; celery_shim keeps one current app, so: that one."""
+        self.set_current()
+
     def finalize(self, auto: bool = False) -> None:
         """Send ``on_configure``, ``on_after_configure`` and ``on_after_finalize``, once each.
 

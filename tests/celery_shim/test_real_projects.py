@@ -14,7 +14,7 @@ import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 import redis
@@ -261,3 +261,17 @@ def test_a_bound_task_whose_function_takes_no_argument_is_refused_with_a_type_er
             forgot_self.delay()
     finally:
         app.close()
+
+
+def test_set_default_makes_the_app_the_one_current_app_answers(url: str, namespace: str) -> None:
+    # Flask's celery_init_app() ends with celery_app.set_default(); it used to be an AttributeError.
+    from celery_shim import current_app
+
+    first = caller(url, namespace)
+    made = caller(url, namespace)
+    try:
+        made.set_default()
+        assert current_app._get_current_object() is made
+    finally:
+        first.close()
+        made.close()
