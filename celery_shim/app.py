@@ -82,18 +82,32 @@ def shared_task(fun: Any = None, **options: Any) -> Any:
     """Declare a task not tied to one app: it is registered with every app, and uses the current one."""
 
     def create(f: Callable[..., Any]) -> BaseTask:
-        base = options.pop("base", None) or (_django_task_class() if django_fixup.applies() else BaseTask)
+        explicit = options.pop("base", None)
+        base = explicit or (_django_task_class() if django_fixup.applies() else BaseTask)
         task = _make_task(f, None, None, base, **options)
+        if explicit is None:
+            task.__dict__["_shared_from"] = (f, dict(options))
         with _lock:
             _shared.append(task)
             apps = list(_apps)
         for app in apps:
-            app.tasks.register(task)
+            app.tasks.register(_shared_for(task, app))
         return task
 
     if fun is not None and callable(fun):
         return create(fun)
     return create
+
+
+def _shared_for(task: BaseTask, app: Celery) -> BaseTask:
+    """The shared task as ``app`` registers it: as Celery builds it per app on the app's ``Task``,
+    a copy on that class when the app has a task class of its own (``task_cls=``, ``app.Task = X``)."""
+    origin = task.__dict__.get("_shared_from")
+    base = app.own_task_class()
+    if origin is None or base is None:
+        return task
+    fun, options = origin
+    return _make_task(fun, None, None, base, **options)
 
 
 def _django_task_class() -> type[BaseTask]:
@@ -222,7 +236,7 @@ class Celery:
             if set_as_current:
                 _current = self
         for task in shared:
-            self.tasks.register(task)
+            self.tasks.register(_shared_for(task, self))
 
     def __repr__(self) -> str:
         return f"<Celery {self.main or '__main__'} at {id(self):#x}>"
@@ -355,6 +369,23 @@ class Celery:
         if self._base_task is None:
             self._base_task = type("Task", (self.task_cls,), {"_app": self, "__module__": __name__})
         return self._base_task
+
+    @Task.setter
+    def Task(self, cls: type[BaseTask]) -> None:
+        """``app.Task = ContextTask`` (older Flask docs): tasks made from now on, shared ones too, use it."""
+        self._base_task = cls
+        with _lock:
+            shared = list(_shared)
+        for task in shared:
+            if task.name and self.tasks.get(task.name) is task:
+                self.tasks[task.name] = _shared_for(task, self)
+
+    def own_task_class(self) -> type[BaseTask] | None:
+        """``app.Task`` when the app has a task class of its own, else None (its tasks are plain)."""
+        default = _django_task_class() if django_fixup.applies() else BaseTask
+        if self.task_cls is default and (self._base_task is None or self._base_task.__module__ == __name__):
+            return None
+        return self.Task
 
     @overload
     def task(self, fun: F) -> BaseTask: ...

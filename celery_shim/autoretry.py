@@ -37,14 +37,31 @@ def _types(value: Any) -> tuple[type[BaseException], ...]:
     return tuple(value)
 
 
+_custom_call: dict[type, bool] = {}
+
+
+def _has_custom_call(cls: type) -> bool:
+    """True when a class of the task's own defines ``__call__`` (Celery then calls the task, not ``run``)."""
+    known = _custom_call.get(cls)
+    if known is None:
+        from .task import Task
+
+        mro = cls.__mro__
+        own = mro[: mro.index(Task)] if Task in mro else mro
+        known = _custom_call[cls] = any("__call__" in vars(klass) for klass in own)
+    return known
+
+
 def run_task(task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Call ``task.run(*args, **kwargs)`` with the task's autoretry rules."""
+    """Call ``task.run(*args, **kwargs)`` with the task's autoretry rules; through the task's own
+    ``__call__`` when its class defines one (Flask's app-context task class, for one), as Celery does."""
+    call = task if _has_custom_call(type(task)) else task.run
     retry_for = _types(getattr(task, "autoretry_for", ()))
     if not retry_for:
-        return task.run(*args, **kwargs)
+        return call(*args, **kwargs)
     not_for = _types(getattr(task, "dont_autoretry_for", ()))
     try:
-        return task.run(*args, **kwargs)
+        return call(*args, **kwargs)
     except (Ignore, Retry):
         raise
     except Exception as exc:

@@ -275,3 +275,83 @@ def test_set_default_makes_the_app_the_one_current_app_answers(url: str, namespa
     finally:
         first.close()
         made.close()
+
+
+def test_an_app_factory_with_set_default_and_a_task_class_wrapping_call(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # Flask's documented pattern: a factory builds the app with task_cls=<Task subclass whose
+    # __call__ opens a context>, configures it from a dict and calls set_default(); the tasks are
+    # shared_task in another module. The worker must run each task through that __call__.
+    root = write_project(
+        tmp_path,
+        {
+            "webapp/__init__.py": f"""
+                import contextvars
+                from celery import Celery, Task
+
+                context = contextvars.ContextVar("context", default="none")
+
+                def make_celery():
+                    class ContextTask(Task):
+                        def __call__(self, *args, **kwargs):
+                            token = context.set("open")
+                            try:
+                                return self.run(*args, **kwargs)
+                            finally:
+                                context.reset(token)
+
+                    app = Celery("{namespace}", task_cls=ContextTask)
+                    app.config_from_object(dict(broker_url="amqp://", task_ignore_result=True))
+                    app.set_default()
+                    return app
+
+                from . import jobs  # noqa: E402
+            """,
+            "webapp/jobs.py": """
+                from celery import shared_task
+
+                @shared_task(ignore_result=False)
+                def where(label):
+                    from webapp import context
+                    return f"{label}: {context.get()}"
+            """,
+            "entry.py": """
+                from celery import current_app
+                from webapp import make_celery
+
+                celery_app = make_celery()
+                assert current_app._get_current_object() is celery_app
+            """,
+        },
+    )
+    worker = start_worker(root, "entry", url, client, namespace, "-c", "1")
+    app = caller(url, namespace)
+    try:
+        assert app.send_task("webapp.jobs.where", ("job",)).get(timeout=20) == "job: open"
+    finally:
+        app.close()
+        assert worker.stop() == 0, worker.output()
+
+
+def test_assigning_app_task_gives_later_tasks_that_class_and_its_call(url: str, namespace: str) -> None:
+    # The older Flask pattern: `celery.Task = ContextTask` before the @celery.task decorators.
+    app = caller(url, namespace)
+    calls: list[str] = []
+
+    class ContextTask(app.Task):  # type: ignore[name-defined,misc]
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            calls.append(self.name)
+            return self.run(*args, **kwargs)
+
+    app.Task = ContextTask
+
+    @app.task
+    def double(x: int) -> int:
+        return 2 * x
+
+    try:
+        assert isinstance(double, ContextTask)
+        assert double.apply((21,)).get() == 42 and calls == [double.name]
+    finally:
+        app.close()
