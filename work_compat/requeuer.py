@@ -40,8 +40,10 @@ class Requeuer(BackgroundLoop):
         clock: Clock,
         period: float,
         batch: int,
+        on_moved: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(period)
+        self.on_moved = on_moved  # told after a run moved jobs, so idle workers fetch them now
         self.script = script
         self.keys = keys
         self.zset_keys = zset_keys
@@ -62,6 +64,8 @@ class Requeuer(BackgroundLoop):
                 total += int(moved)
                 if int(moved) < self.batch:
                     break
+        if total and self.on_moved is not None:
+            self.on_moved()
         return total
 
     def tick(self) -> None:

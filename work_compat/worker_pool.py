@@ -283,6 +283,7 @@ class WorkerPool(NamespaceBound):
             clock=self._clock,
             period=s.requeue_period,
             batch=s.requeue_batch,
+            on_moved=self.wake_idle_workers,
         )
         self._reaper = Reaper(
             self._redis,
@@ -439,6 +440,13 @@ class WorkerPool(NamespaceBound):
                     return False
                 self._drain_cond.wait(0.05 if left is None else min(left, 0.05))
         return True
+
+    def wake_idle_workers(self) -> None:
+        """Cut every worker's idle sleep short so it fetches now: jobs have just become available
+        (the requeuer moved some, or a worker found some after empty fetches). Without it a worker
+        deep in Go's idle backoff would start them up to 5 s late."""
+        for w in self._workers:
+            w.wake.set()
 
     def stop(self, timeout: float | None = None) -> None:
         """Finish in-flight jobs, write their completions, then leave (clearing our heartbeat).

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ import redis
 from celery_shim import Celery, signals, states
 from celery_shim.exceptions import Ignore, ImproperlyConfigured, Reject, SoftTimeLimitExceeded
 from celery_shim.keys import ShimKeys
-from celery_shim.worker import HEARTBEAT_FIELD, WorkController
+from celery_shim.worker import HEARTBEAT_FIELD, IDLE_POLL_BACKOFFS, WorkController
 from tests.celery_shim.worker_helpers import (  # noqa: F401  fixtures
     T0,
     Clock,
@@ -337,13 +338,13 @@ def test_args_that_do_not_bind_go_dead_with_the_reason(
     assert job is not None
     dead = wait_until(lambda: gclient.dead_jobs()[0], timeout=10, what="the dead entry")[0]
     assert dead.job.id == job.id
-    assert dead.job.last_err.startswith("TypeError: the job's args ['adress'] do not fit send_email(address): missing a required argument: 'address'")
+    assert dead.job.last_err.startswith(
+        "TypeError: the job's args ['adress'] do not fit send_email(address): missing a required argument: 'address'"
+    )
     assert wapp.AsyncResult(job.id).state == states.FAILURE
 
 
-def test_unregistered_name_goes_dead(
-    wapp: Celery, start_worker: Start, gclient: Client, go_enqueuer: Enqueuer
-) -> None:
+def test_unregistered_name_goes_dead(wapp: Celery, start_worker: Start, gclient: Client, go_enqueuer: Enqueuer) -> None:
     @wapp.task(name="short_lived")
     def short_lived() -> None:
         raise AssertionError("must not run")
@@ -584,9 +585,7 @@ def test_no_task_in_the_queues_is_a_clear_error(wapp: Celery) -> None:
         worker.start()
 
 
-def test_task_logger_records_name_the_task(
-    wapp: Celery, start_worker: Start, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_task_logger_records_name_the_task(wapp: Celery, start_worker: Start, caplog: pytest.LogCaptureFixture) -> None:
     from celery_shim.utils.log import get_task_logger
 
     log = get_task_logger("tests.celery_shim.tasklog")
@@ -737,3 +736,23 @@ def test_stop_before_start_is_harmless(wapp: Celery) -> None:
     def noop() -> None: ...
 
     WorkController(wapp, pool="threads").stop()
+
+
+def test_an_idle_worker_starts_a_task_promptly_with_the_default_polling(wapp: Celery, start_worker: Start) -> None:
+    # A Celery worker starts a task the moment it is published; gocraft's fetch cannot block, so an
+    # idle worker polls, and by default never sleeps long enough for a user to notice.
+    ran = threading.Event()
+
+    @wapp.task(name="ping")
+    def ping() -> None:
+        ran.set()
+
+    worker = start_worker(sleep_backoffs=None)
+    assert worker.sleep_backoffs == IDLE_POLL_BACKOFFS and max(IDLE_POLL_BACKOFFS) <= 200
+    assert worker.pool is not None
+    for _ in range(5):  # idle: every worker has found nothing several times, so it is in its longest sleep
+        assert worker.pool.drain(5)
+    published = time.monotonic()
+    ping.delay()
+    assert ran.wait(5)
+    assert time.monotonic() - published < 1.0

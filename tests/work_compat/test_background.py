@@ -186,6 +186,23 @@ def test_due_scheduled_and_retry_jobs_move_to_their_queue_with_t_set_and_other_b
     assert [q.latency for q in client.queues() if q.job_name == "work"] == [0]
 
 
+def test_the_requeuer_wakes_idle_workers_for_the_jobs_it_moved(
+    make_pool: MakePool, enq: Enqueuer, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    # Given a pool whose worker, idle, sleeps a minute between fetches after three empty ones
+    ran = threading.Event()
+    pool = make_pool(1, sleep_backoffs=(0, 1, 1, 60_000)).job("soon", lambda job: ran.set())
+    pool.start()
+    wait_until(lambda: redis_client.exists(pool.keys.heartbeat(pool.pool_id)), what="the pool to beat")
+    for _ in range(3):  # at least three empty fetches: the worker is in its long sleep
+        pool.drain(5)
+    # When a scheduled job falls due
+    enq.enqueue_in("soon", 5, {})
+    clock.advance(5)
+    # Then the requeuer moves it and the worker starts it now, not after its sleep
+    assert ran.wait(5), "the job waited for the worker's idle sleep"
+
+
 def test_a_job_nobody_here_knows_stays_put_and_does_not_block_later_due_jobs(
     make_pool: MakePool, enq: Enqueuer, client: Client, redis_client: redis.Redis
 ) -> None:
