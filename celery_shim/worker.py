@@ -99,8 +99,8 @@ class _RuntimeSettings(BackgroundLoop):
 # How long an idle worker waits between fetches (ms, after 1, 2, 3, 4+ empty ones). A Celery worker
 # blocks on BRPOP and starts a task the moment it is published; gocraft's fetch is a script, which
 # cannot block, and Go's backoff (up to 5 s) would start the first task after a lull seconds late.
-# 200 ms at most keeps pickup prompt for about 5 script calls a second per idle worker; a worker
-# that finds work after a lull wakes the others, and so does the requeuer when countdowns fall due.
+# 200 ms at most keeps pickup prompt for about 5 script calls a second per idle worker; the
+# requeuer wakes idle workers when countdowns and retries fall due.
 IDLE_POLL_BACKOFFS = (0, 10, 50, 100, 200)
 
 

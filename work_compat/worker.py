@@ -195,8 +195,6 @@ class Worker:
                 empty += 1
                 self._sleep(backoffs[min(empty, len(backoffs) - 1)] / 1000)
                 continue
-            if empty >= 2:  # work arrived after a lull: siblings may be deep in their idle backoff
-                pool.wake_idle_workers()
             empty = 0
             started = time.monotonic()
             for i, f in enumerate(fetched):

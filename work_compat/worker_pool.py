@@ -442,9 +442,10 @@ class WorkerPool(NamespaceBound):
         return True
 
     def wake_idle_workers(self) -> None:
-        """Cut every worker's idle sleep short so it fetches now: jobs have just become available
-        (the requeuer moved some, or a worker found some after empty fetches). Without it a worker
-        deep in Go's idle backoff would start them up to 5 s late."""
+        """Cut every worker's idle sleep short so it fetches now: the requeuer has just moved jobs to
+        their queues. Without it a worker deep in Go's idle backoff would start them up to 5 s late.
+        (Not done when a worker finds work after a lull: under light steady load that would wake
+        every worker for every job, and each empty fetch pushes it deeper into its backoff.)"""
         for w in self._workers:
             w.wake.set()
 
