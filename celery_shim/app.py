@@ -30,6 +30,7 @@ from .canvas_store import save_continuation
 from .config import NOT_YET_HONOURED, Settings, SettingsSnapshot
 from .control import Control
 from .exceptions import CeleryShimError, ImproperlyConfigured
+from .execution import current_task
 from .fixups import django as django_fixup
 from .ids import new_task_id
 from .memory import memory_connection
@@ -472,6 +473,13 @@ class Celery:
             )
         encoded = encode_args(job_args)
         job_id = plan.job_id or new_task_id()
+        parent = current_task()
+        request = parent.request if parent is not None else None
+        if request is not None and request.called_directly:
+            request = None
+        if request is not None:  # sent by a running task: Celery records the parent and the root
+            plan.meta.setdefault("parent_id", request.id)
+            plan.meta.setdefault("root_id", request.root_id or request.id)
         if save_continuation(self, job_id, options):  # link/chain/chord go to the side key first (D15)
             plan.meta["canvas"] = True
         job = job_for(name, encoded, plan, job_id)
@@ -490,7 +498,10 @@ class Celery:
             body = json.loads(job.to_json())
             signals.after_task_publish.send(sender=name, body=body, exchange="", routing_key=routing_key)
         logger.debug("published task %s id %s (run_at %s)", name, job_id, plan.run_at)
-        return AsyncResult(job_id, task_name=name, app=self)
+        result = AsyncResult(job_id, task_name=name, app=self)
+        if request is not None:  # the parent's stored result lists it under "children"
+            request.__dict__.setdefault("children", []).append(result)
+        return result
 
     # -- broker -----------------------------------------------------------------------------------
     @property

@@ -756,3 +756,44 @@ def test_an_idle_worker_starts_a_task_promptly_with_the_default_polling(wapp: Ce
     ping.delay()
     assert ran.wait(5)
     assert time.monotonic() - published < 1.0
+
+
+def test_a_task_sent_from_a_running_task_records_its_parent_and_root(wapp: Celery, start_worker: Start) -> None:
+    # As in Celery: the child's request and stored result name the parent, the root is the first
+    # task of the tree, and the parent's stored result lists the child under "children".
+    seen: dict[str, Any] = {}
+
+    @wapp.task(name="leaf")
+    def leaf() -> str:
+        seen["leaf"] = (leaf.request.id, leaf.request.parent_id, leaf.request.root_id)
+        return "leaf"
+
+    @wapp.task(name="branch")
+    def branch() -> str:
+        return leaf.delay().id
+
+    @wapp.task(name="trunk")
+    def trunk() -> str:
+        return branch.delay().id
+
+    start_worker()
+    root = trunk.delay()
+    branch_id = root.get(timeout=10)
+    leaf_id = wapp.AsyncResult(branch_id).get(timeout=10)
+    assert wapp.AsyncResult(leaf_id).get(timeout=10) == "leaf"
+    assert seen["leaf"] == (leaf_id, branch_id, root.id)
+    assert [c.id for c in root.children or []] == [branch_id]
+    assert [c.id for c in wapp.AsyncResult(branch_id).children or []] == [leaf_id]
+    assert wapp.AsyncResult(leaf_id).children == []
+    meta = wapp.backend.get_task_meta(leaf_id)
+    assert meta.get("parent_id") == branch_id
+
+
+def test_a_task_published_outside_any_task_has_no_parent(wapp: Celery, start_worker: Start) -> None:
+    @wapp.task(name="solo_leaf")
+    def solo_leaf() -> tuple[str | None, str | None]:
+        return solo_leaf.request.parent_id, solo_leaf.request.root_id
+
+    start_worker()
+    result = solo_leaf.delay()
+    assert result.get(timeout=10) == [None, result.id]
