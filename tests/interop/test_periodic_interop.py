@@ -129,8 +129,11 @@ def test_a_go_and_a_python_pool_run_each_periodic_instant_once(
         procs.append(go_driver.start_work(namespace, list(specs), env={"TZ": "UTC"}, **flags))
         out = finish(procs[0])
         go_start = int(redis_client.get(keys.last_periodic_enqueue()) or 0)
-        # Let the Python pool run what fell due while Go stopped, then stop it
-        time.sleep(1.2)
+        # Let the Python pool run what fell due while Go stopped (its requeuer moves it), then stop it
+        deadline = time.monotonic() + 10
+        while redis_client.zcount(keys.scheduled(), "-inf", int(time.time())):
+            assert time.monotonic() < deadline, "the due periodic jobs were never moved to their queues"
+            time.sleep(0.05)
         assert pool.drain(10)
     finally:
         pool.stop()
