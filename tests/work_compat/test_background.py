@@ -167,20 +167,29 @@ def test_due_scheduled_and_retry_jobs_move_to_their_queue_with_t_set_and_other_b
     scheduled = b'{"name":"work","id":"s1","t":1,"args":{"big":1e300,"list":[]}, "extra":1}'
     retry = b'{"name":"work","id":"r1","t":1,"args":{},"fails":1,"err":"x","failed_at":2}'
     foreign = b'{"id":"f1","name":"work","t":1,"args":{}}'
+    unique = (
+        b'{"name":"work","id":"u1","t":1,"args":{"k":1},"unique":true,"unique_key":"ns:unique:work:{\\"k\\":1}\\n"}'
+    )
     k = client.keys
-    redis_client.zadd(k.scheduled(), {scheduled: T0 - 10, foreign: T0 - 5})
+    redis_client.zadd(k.scheduled(), {scheduled: T0 - 10, foreign: T0 - 5, unique: T0 - 3})
     redis_client.zadd(k.retry(), {retry: T0})
     client.pause("work")  # keep them in the queue to look at them
     pool = make_pool(1).job("work", lambda job: None)
     # When the requeuers run
     pool.start()
-    wait_until(lambda: redis_client.llen(k.jobs("work")) == 3, what="the three jobs in the queue")
+    wait_until(lambda: redis_client.llen(k.jobs("work")) == 4, what="the four jobs in the queue")
     # Then they are in the queue and gone from their sets; "t" is the move time, as Go sets it (so
-    # queue latency counts from then), and every other byte is as stored
+    # queue latency counts from then), and every other byte is as stored; a unique job keeps its
+    # bytes whole (Go's workers release a by-key unique job by its bytes as enqueued)
     moved = sorted(redis_client.lrange(k.jobs("work"), 0, -1))
     t = str(T0).encode()
     assert moved == sorted(
-        [scheduled.replace(b'"t":1,', b'"t":' + t + b","), retry.replace(b'"t":1,', b'"t":' + t + b","), foreign]
+        [
+            scheduled.replace(b'"t":1,', b'"t":' + t + b","),
+            retry.replace(b'"t":1,', b'"t":' + t + b","),
+            foreign,
+            unique,
+        ]
     )
     assert redis_client.zcard(k.scheduled()) == 0 and redis_client.zcard(k.retry()) == 0
     assert [q.latency for q in client.queues() if q.job_name == "work"] == [0]

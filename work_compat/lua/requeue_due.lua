@@ -2,7 +2,10 @@
 -- now, as Go does (gocraft redisLuaZremLpushCmd moves one job, sets t and re-encodes it with
 -- cjson, which rounds long numbers and turns [] into {}). This moves up to ARGV[3] jobs and only
 -- rewrites the digits of "t" in the Go-ordered head {"name":"..","id":"..","t":N, so every other
--- byte stays as stored; a member laid out otherwise is pushed unchanged.
+-- byte stays as stored; a member laid out otherwise is pushed unchanged. So is a unique job: a Go
+-- worker releases a by-key unique job by LREMing the lock's value (the job's bytes as enqueued)
+-- from its in-progress list, which must therefore still hold those exact bytes (after Go's own
+-- requeuer it does not, and the entry leaks: protocol P13).
 -- KEYS[1]     the sorted set (P scheduled or P retry)
 -- KEYS[2]     P dead
 -- KEYS[3..n]  P jobs:N of every name this pool knows
@@ -49,7 +52,7 @@ while moved < limit and looked < 1000 do
       offset = offset - 1
     elseif known[ARGV[1] .. name] then
       redis.call('zrem', KEYS[1], member)
-      redis.call('lpush', ARGV[1] .. name, stamped(member))
+      redis.call('lpush', ARGV[1] .. name, job['unique'] == true and member or stamped(member))
       moved = moved + 1
       offset = offset - 1
       if moved >= limit then break end
