@@ -434,7 +434,8 @@ def test_go_and_python_requeuers_move_a_due_job_alike(
     for ns in (go_ns, py_ns):
         keys = Keys(ns)
         r.zadd(keys.scheduled(), {job.to_bytes(): before - 300})
-        Client(ns, redis_server.url).pause("rq")  # the job stays in the queue to be looked at
+        with Client(ns, redis_server.url) as client:
+            client.pause("rq")  # the job stays in the queue to be looked at
 
     # When a Go pool runs on one namespace and a Python pool on the other
     procs.append(go_driver.start_work(go_ns, ["rq"], expect="0", hold_seconds="20"))
@@ -446,6 +447,7 @@ def test_go_and_python_requeuers_move_a_due_job_alike(
         )
     finally:
         pool.stop()
+        pool.close()
     after = int(time.time())
     go_raw, py_raw = (r.lindex(Keys(ns).jobs("rq"), 0) for ns in (go_ns, py_ns))
     assert go_raw is not None and py_raw is not None
@@ -456,3 +458,4 @@ def test_go_and_python_requeuers_move_a_due_job_alike(
     assert {**go_job, "t": 0} == {**py_job, "t": 0} == {**json.loads(job.to_bytes()), "t": 0}
     assert py_raw == job.to_bytes().replace(f'"t":{before - 600},'.encode(), f'"t":{py_job["t"]},'.encode())
     assert r.zcard(Keys(go_ns).scheduled()) == r.zcard(Keys(py_ns).scheduled()) == 0
+    r.close()
