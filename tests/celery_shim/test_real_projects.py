@@ -355,3 +355,57 @@ def test_assigning_app_task_gives_later_tasks_that_class_and_its_call(url: str, 
         assert double.apply((21,)).get() == 42 and calls == [double.name]
     finally:
         app.close()
+
+
+def test_a_retry_decorator_built_on_celery_utils_time_backs_off_and_retries(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # A common pattern: a project's own decorator wraps shared_task and computes the retry countdown
+    # with celery.utils.time.get_exponential_backoff_interval; the import used to fail under the alias.
+    root = write_project(
+        tmp_path,
+        {
+            "flaky.py": f"""
+                import functools
+                from celery import Celery, shared_task
+                from celery.utils.time import get_exponential_backoff_interval
+
+                app = Celery("{namespace}")
+
+                def retrying(**options):
+                    def wrap(func):
+                        @functools.wraps(func)
+                        def body(*args, **kwargs):
+                            try:
+                                return func(*args, **kwargs)
+                            except OSError as exc:
+                                wait = get_exponential_backoff_interval(
+                                    factor=1, retries=task.request.retries, maximum=2, full_jitter=True
+                                )
+                                raise task.retry(exc=exc, countdown=wait)
+                        task = shared_task(**options)(body)
+                        return task
+                    return wrap
+
+                @retrying(max_retries=3)
+                def fetch(key):
+                    if fetch.request.retries < 2:
+                        raise OSError("not yet")
+                    return f"{{key}} after {{fetch.request.retries}} retries"
+            """
+        },
+    )
+    worker = start_worker(root, "flaky", url, client, namespace, "-P", "solo")
+    app = caller(url, namespace)
+    try:
+        assert app.send_task("flaky.fetch", ("k",)).get(timeout=30) == "k after 2 retries"
+    finally:
+        app.close()
+        assert worker.stop() == 0, worker.output()
+
+
+def test_get_exponential_backoff_interval_follows_celerys_curve() -> None:
+    from celery_shim.utils.time import get_exponential_backoff_interval
+
+    assert [get_exponential_backoff_interval(3, n, 40) for n in range(6)] == [3, 6, 12, 24, 40, 40]
+    assert {get_exponential_backoff_interval(1, 3, 600, full_jitter=True) for _ in range(400)} == set(range(9))
