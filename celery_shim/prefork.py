@@ -37,6 +37,7 @@ from .exceptions import ImproperlyConfigured
 from .execution import Trace, job_meta
 from .fixups import django as django_fixup
 from .install import installed
+from .local import Proxy
 from .timelimits import AlarmSoftLimit, Limits
 
 if TYPE_CHECKING:
@@ -58,15 +59,19 @@ def locate_app(app: Celery) -> tuple[str, str]:
         except TypeError:
             continue
         for attr, value in list(names.items()):
-            if value is app and not attr.startswith("_"):
-                candidates.append((module_name == "__main__", module_name.count("."), module_name, attr))
+            if attr.startswith("_"):
+                continue
+            # `celery = current_app` (the default app used as the project's app) counts, after direct references.
+            proxied = isinstance(value, Proxy) and value._get_current_object() is app
+            if value is app or proxied:
+                candidates.append((proxied, module_name == "__main__", module_name.count("."), module_name, attr))
     if not candidates:
         raise ImproperlyConfigured(
             f"the prefork pool needs {app!r} as a module attribute (such as proj.celery:app) so that its "
             "child processes can import it; use pool='threads' or 'solo' for an app built inside a function"
         )
     candidates.sort()
-    _, _, module_name, attr = candidates[0]
+    _, _, _, module_name, attr = candidates[0]
     return module_name, attr
 
 
@@ -136,6 +141,8 @@ class _ChildState:
                 install()
             module = _load_script(spec.main_path) if spec.main_path else importlib.import_module(spec.module)
             app = getattr(module, spec.attr)
+            if isinstance(app, Proxy):
+                app = app._get_current_object()
             if django_fixup.applies():
                 django_fixup.setup_django()  # task modules import models: the app registry must be loaded
             for name in spec.task_modules:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..app import Celery
 from ..exceptions import CeleryShimError
+from ..local import Proxy
 
 __all__ = ["AppNotFound", "find_app", "import_task_modules"]
 
@@ -43,9 +44,14 @@ def _symbol(spec: str) -> Any:
     return obj
 
 
+def _unproxied(obj: Any) -> Any:
+    """What a proxy such as ``current_app`` stands for (``celery = current_app`` in a module), else ``obj``."""
+    return obj._get_current_object() if isinstance(obj, Proxy) else obj
+
+
 def _from_module(module: types.ModuleType, spec: str) -> Any:
     for attr in ("app", "celery"):
-        found = getattr(module, attr, None)
+        found = _unproxied(getattr(module, attr, None))
         if isinstance(found, Celery) or _is_real_celery_app(found):
             return found
     if getattr(module, "__path__", None):
@@ -54,7 +60,7 @@ def _from_module(module: types.ModuleType, spec: str) -> Any:
         except ModuleNotFoundError as err:
             if err.name != f"{spec}.celery":
                 raise
-    for value in vars(module).values():
+    for value in map(_unproxied, vars(module).values()):
         if isinstance(value, Celery) or _is_real_celery_app(value):
             return value
     raise AppNotFound(f"-A {spec}: module {module.__name__!r} has no 'app' or 'celery' attribute and no Celery app")
@@ -69,7 +75,7 @@ def _resolve(spec: str) -> Any:
         sym = _import(spec)  # the last part is a module not imported yet, not an attribute
     if isinstance(sym, types.ModuleType) and ":" not in spec:
         return _from_module(sym, spec)
-    return sym
+    return _unproxied(sym)
 
 
 def _is_real_celery_app(obj: Any) -> bool:

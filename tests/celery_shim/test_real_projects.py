@@ -409,3 +409,50 @@ def test_get_exponential_backoff_interval_follows_celerys_curve() -> None:
 
     assert [get_exponential_backoff_interval(3, n, 40) for n in range(6)] == [3, 6, 12, 24, 40, 40]
     assert {get_exponential_backoff_interval(1, 3, 600, full_jitter=True) for _ in range(400)} == set(range(9))
+
+
+def test_current_app_configured_by_the_project_is_found_by_dash_a_and_loaded_in_prefork_children(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # Some projects never build an app: they configure the default one through current_app and hand
+    # `celery = current_app` to -A (`-A main.celery`); the prefork children must load it the same way.
+    root = write_project(
+        tmp_path,
+        {
+            "settings.py": f"""
+                class Config:
+                    CELERY_GOCRAFT_NAMESPACE = "{namespace}"
+                    CELERY_BROKER_URL = "amqp://"
+
+                config = Config()
+            """,
+            "service/__init__.py": """
+                from celery import current_app as current_celery_app
+
+                def make_celery():
+                    from settings import config
+                    current_celery_app.config_from_object(config, namespace="CELERY")
+                    return current_celery_app
+            """,
+            "service/jobs.py": """
+                from celery import shared_task
+
+                @shared_task
+                def greet(name):
+                    return f"hello {name}"
+            """,
+            "main.py": """
+                from service import make_celery
+                import service.jobs  # noqa: F401
+
+                celery = make_celery()
+            """,
+        },
+    )
+    worker = start_worker(root, "main.celery", url, client, namespace, "-c", "1")
+    app = caller(url, namespace)
+    try:
+        assert app.send_task("service.jobs.greet", ("ada",)).get(timeout=20) == "hello ada"
+    finally:
+        app.close()
+        assert worker.stop() == 0, worker.output()
