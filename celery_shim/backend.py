@@ -101,6 +101,11 @@ class RedisBackend:
         """The JSON-ready document Celery stores for this state (exceptions as Celery's dicts)."""
         if state in states.EXCEPTION_STATES and isinstance(result, BaseException):
             result = exception_to_dict(result)
+        else:
+            from .async_result import ResultHandle  # it imports this module
+
+            if isinstance(result, ResultHandle):  # a task returning chord(...)() or x.delay(): Celery stores as_tuple()
+                result = _as_tuple(result)
         children = None if request is None else [_as_tuple(c) for c in request_field(request, "children") or ()]
         meta: dict[str, Any] = {
             "status": state,

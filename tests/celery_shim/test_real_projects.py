@@ -456,3 +456,48 @@ def test_current_app_configured_by_the_project_is_found_by_dash_a_and_loaded_in_
     finally:
         app.close()
         assert worker.stop() == 0, worker.output()
+
+
+def test_a_task_that_returns_the_result_of_a_canvas_it_started_stores_its_tuple_form(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # A task that launches a chord (or calls x.delay()) and returns what that gives back: Celery's
+    # backend stores the handle's as_tuple() form instead of failing to encode it as JSON.
+    root = write_project(
+        tmp_path,
+        {
+            "fanout.py": f"""
+                from celery import Celery, chord
+
+                app = Celery("{namespace}")
+
+                @app.task
+                def square(x):
+                    return x * x
+
+                @app.task
+                def total(values):
+                    return sum(values)
+
+                @app.task
+                def launch(n):
+                    return chord(square.s(i) for i in range(n))(total.s())
+
+                @app.task
+                def relay(x):
+                    return square.delay(x)
+            """
+        },
+    )
+    worker = start_worker(root, "fanout", url, client, namespace, "-c", "2")
+    app = caller(url, namespace)
+    try:
+        stored = app.send_task("fanout.launch", (3,)).get(timeout=30)
+        (body_id, ((_group_id, _), members)), parent = stored  # the body, its parent group and the members
+        assert parent is None and len(members) == 3
+        assert app.AsyncResult(body_id).get(timeout=30) == 0 + 1 + 4
+        (child_id, _), _ = app.send_task("fanout.relay", (7,)).get(timeout=30)
+        assert app.AsyncResult(child_id).get(timeout=30) == 49
+    finally:
+        app.close()
+        assert worker.stop() == 0, worker.output()
