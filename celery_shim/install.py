@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import logging
 import sys
 import threading
@@ -39,6 +40,7 @@ RENAMED: dict[str, str] = {
     "celery.app.control": "celery_shim.control",
     "celery.app.registry": "celery_shim.registry",
     "celery.backends.redis": "celery_shim.backend",
+    "celery.backends.base": "celery_shim.backend",  # DisabledBackend, for `isinstance(result.backend, ...)` checks
 }
 
 # Names that are packages in Celery: they become proxy packages so their submodules import.
@@ -67,6 +69,22 @@ def target_of(fullname: str) -> str:
     return SHIM + fullname[len(ROOT) :]
 
 
+def _not_provided(alias: str) -> ModuleNotFoundError:
+    return ModuleNotFoundError(
+        f"No module named {alias!r}: celery_shim.install() maps it to {target_of(alias)!r}, which celery_shim does "
+        "not provide (only the parts of Celery's API that celery_shim implements are aliased)",
+        name=alias,
+    )
+
+
+def _target_exists(alias: str) -> bool:
+    """Whether the celery_shim module for ``alias`` exists (found, not imported)."""
+    try:
+        return importlib.util.find_spec(target_of(alias)) is not None
+    except ModuleNotFoundError:
+        return False  # its parent package does not exist either
+
+
 def _import_target(alias: str) -> types.ModuleType | None:
     """The celery_shim module for ``alias``; None when it does not exist (only for packages)."""
     target = target_of(alias)
@@ -77,11 +95,7 @@ def _import_target(alias: str) -> types.ModuleType | None:
             raise  # the target exists but one of its own imports is missing
         if alias in PACKAGES:
             return None  # e.g. celery.utils: only some submodules are provided
-        raise ModuleNotFoundError(
-            f"No module named {alias!r}: celery_shim.install() maps it to {target!r}, which celery_shim does "
-            "not provide (only the parts of Celery's API that celery_shim implements are aliased)",
-            name=alias,
-        ) from None
+        raise _not_provided(alias) from None
 
 
 class _AliasLoader(importlib.abc.Loader):
@@ -109,6 +123,8 @@ def _make_proxy(module: types.ModuleType, target: types.ModuleType | None) -> No
     module.__dict__["__celery_shim_target__"] = target
     if target is None:
         return
+    if getattr(target, "__file__", None):
+        module.__file__ = target.__file__  # a location on disk, which Django needs for 'celery' in INSTALLED_APPS
     names = getattr(target, "__all__", None)
     if names is not None:
         module.__dict__["__all__"] = list(names)
@@ -141,6 +157,10 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
     ) -> importlib.machinery.ModuleSpec | None:
         if not _is_alias(fullname):
             return None
+        if fullname not in PACKAGES and not _target_exists(fullname):
+            # Raised here, not at load time, so "does celery have a submodule x?" probes (importlib.util.find_spec,
+            # Django's module_has_submodule for 'celery' in INSTALLED_APPS) answer no instead of failing later.
+            raise _not_provided(fullname)
         return importlib.machinery.ModuleSpec(
             fullname, self.loader, origin=f"alias of {target_of(fullname)}", is_package=fullname in PACKAGES
         )

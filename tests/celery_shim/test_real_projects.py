@@ -501,3 +501,52 @@ def test_a_task_that_returns_the_result_of_a_canvas_it_started_stores_its_tuple_
     finally:
         app.close()
         assert worker.stop() == 0, worker.output()
+
+
+def test_celery_listed_in_django_installed_apps_loads_under_the_alias(tmp_path: Path) -> None:
+    # Older Django guides put 'celery' in INSTALLED_APPS; Django probes celery.apps and celery.models
+    # and needs the package's location on disk. Progress-bar libraries also check
+    # isinstance(result.backend, celery.backends.base.DisabledBackend).
+    root = write_project(
+        tmp_path,
+        {
+            "site_cfg/__init__.py": "",
+            "site_cfg/settings.py": """
+                SECRET_KEY = "test"
+                INSTALLED_APPS = ["django.contrib.contenttypes", "celery"]
+                DATABASES = {}
+            """,
+            "probe.py": """
+                import os
+                import celery_shim
+
+                celery_shim.install()
+                os.environ["DJANGO_SETTINGS_MODULE"] = "site_cfg.settings"
+                import django
+                from django.apps import apps
+
+                django.setup()
+                from celery import Celery
+                from celery.backends.base import DisabledBackend
+
+                app = Celery("probe", set_as_current=False)
+                print(apps.get_app_config("celery").path, isinstance(app.AsyncResult("x").backend, DisabledBackend))
+                try:
+                    import celery.models
+                except ModuleNotFoundError as err:
+                    print(err.name, "does not provide" in str(err))
+            """,
+        },
+    )
+    proc = subprocess.run(
+        [sys.executable, "probe.py"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    location, disabled, missing, clear = proc.stdout.split()
+    assert location == str(ROOT / "celery_shim") and disabled == "True"
+    assert missing == "celery.models" and clear == "True"  # a module celery_shim lacks still says so on import
