@@ -163,26 +163,21 @@ class _Source:
         return value
 
     def check_not_mixed(self) -> None:
-        """Celery refuses an object that mixes old upper-case and new names; so do we."""
-        present = set(self.names())
-        # Under namespace='CELERY', CELERY_RESULT_BACKEND is both the old name and the namespaced
-        # new one, with the same meaning (Django settings of cookiecutter-django use it): neither.
-        both = {k for k in present if self.prefix and OLD_TO_NEW.get(k) == k[len(self.prefix) :].lower()}
-        old = sorted(k for k in present if k in OLD_TO_NEW and k not in both)
+        """Celery refuses an object that mixes old upper-case and new names; so do we.
+
+        Not under a namespace: there Celery reads the namespaced new names and still honours old
+        ones (a Django settings file with BROKER_URL beside CELERY_RESULT_BACKEND loads in Celery).
+        """
         if self.prefix:
-            new = sorted(k for k in present if k.startswith(self.prefix) and (k not in OLD_TO_NEW or k in both))
-            new = [k for k in new if k[len(self.prefix) :].lower() in DEFAULTS]
-        else:
-            new = sorted(k for k in present if k in DEFAULTS)
+            return
+        present = set(self.names())
+        old = sorted(k for k in present if k in OLD_TO_NEW)
+        new = sorted(k for k in present if k in DEFAULTS)
         if old and new:
             raise ImproperlyConfigured(
                 f"Cannot mix new and old setting keys: old {old[:3]} with new {new[:3]}; "
-                f"rename the old ones, e.g. {old[0]} -> {_prefixed(self.prefix, OLD_TO_NEW[old[0]])}"
+                f"rename the old ones, e.g. {old[0]} -> {OLD_TO_NEW[old[0]]}"
             )
-
-
-def _prefixed(prefix: str, name: str) -> str:
-    return prefix + name.upper() if prefix else name
 
 
 def _canonical(key: str) -> str:

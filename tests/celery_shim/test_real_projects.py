@@ -550,3 +550,26 @@ def test_celery_listed_in_django_installed_apps_loads_under_the_alias(tmp_path: 
     location, disabled, missing, clear = proc.stdout.split()
     assert location == str(ROOT / "celery_shim") and disabled == "True"
     assert missing == "celery.models" and clear == "True"  # a module celery_shim lacks still says so on import
+
+
+def test_old_names_beside_namespaced_ones_load_as_in_celery(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A Django settings file with BROKER_URL next to CELERY_RESULT_BACKEND, read with
+    # namespace='CELERY': Celery loads it (old names still count) instead of refusing the mix.
+    import celery
+
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    monkeypatch.delenv("CELERY_RESULT_BACKEND", raising=False)
+
+    class Settings:
+        BROKER_URL = "redis://broker-host:6379/0"
+        CELERY_RESULT_BACKEND = "redis://results-host:6379/1"
+        CELERY_TASK_TRACK_STARTED = True
+        CELERYD_CONCURRENCY = 3
+
+    shim = Celery("proj", set_as_current=False)
+    shim.config_from_object(Settings, namespace="CELERY")
+    real = celery.Celery("proj", set_as_current=False)
+    real.config_from_object(Settings, namespace="CELERY")
+    for name in ("broker_url", "result_backend", "task_track_started", "worker_concurrency"):
+        assert shim.conf[name] == real.conf[name], name
+    assert shim.conf.broker_url == "redis://broker-host:6379/0"
