@@ -72,6 +72,7 @@ def current_app() -> Celery:
         app = _current
     if app is None:
         app = Celery("default")
+        app.implicit = True
     return app
 
 
@@ -178,6 +179,8 @@ class Celery:
 
     Keyword arguments other than the named ones become settings, as in Celery.
     """
+
+    implicit = False  # True for the default app current_app made because the process had none
 
     def __init__(
         self,
@@ -462,6 +465,16 @@ class Celery:
     ) -> AsyncResult:
         """Write one gocraft job for task ``name`` with the named args; returns its AsyncResult."""
         self.check_settings()
+        if self.implicit and not self.conf.gocraft_namespace:
+            self._warn_once(
+                "implicit-app",
+                "task %s was sent through the default app: no Celery app was created or imported in this "
+                "process, so it went to namespace %r, where the project's worker does not look; import "
+                "the project's app (as proj/__init__.py does in Celery's Django layout) or set "
+                "CELERY_GOCRAFT_NAMESPACE to the worker's namespace",
+                name,
+                self.namespace,
+            )
         plan = plan_publish(options, self.now())
         for ignored in plan.ignored:
             self._warn_once(f"option:{ignored}", "call option %r is not supported per message; ignored", ignored)

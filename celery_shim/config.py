@@ -126,8 +126,13 @@ NOT_YET_HONOURED = (  # settings that change what Celery does but have no effect
     "task_queue_max_priority",
 )
 
-# The environment variables Celery lets override two settings; the one place they are read.
-_ENV_OVERRIDES = {"broker_url": "CELERY_BROKER_URL", "result_backend": "CELERY_RESULT_BACKEND"}
+# The environment variables Celery lets override two settings, and the same for the namespace
+# (so that every process of a project can be pointed at one); the one place they are read.
+_ENV_OVERRIDES = {
+    "broker_url": "CELERY_BROKER_URL",
+    "result_backend": "CELERY_RESULT_BACKEND",
+    "gocraft_namespace": "CELERY_GOCRAFT_NAMESPACE",
+}
 _MISSING = object()
 
 # The longest a snapshot() is used: changes made inside config_from_object sources (or the two

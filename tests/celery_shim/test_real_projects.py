@@ -573,3 +573,36 @@ def test_old_names_beside_namespaced_ones_load_as_in_celery(monkeypatch: pytest.
     for name in ("broker_url", "result_backend", "task_track_started", "worker_concurrency"):
         assert shim.conf[name] == real.conf[name], name
     assert shim.conf.broker_url == "redis://broker-host:6379/0"
+
+
+def test_a_task_sent_through_the_implicit_default_app_is_named_in_a_warning(
+    url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A web process that never imports the project's app publishes through the default app, whose
+    # namespace is not the worker's: Celery users get no error, so the shim says where it went.
+    import celery_shim.app as app_module
+    from celery_shim import shared_task
+
+    monkeypatch.setattr(app_module, "_current", None)
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+
+    @shared_task(name="orphan_ping")
+    def orphan_ping() -> None: ...
+
+    caplog.set_level("WARNING", logger="celery_shim.app")
+    orphan_ping.delay()
+    orphan_ping.delay()
+    warned = [r.getMessage() for r in caplog.records if "default app" in r.getMessage()]
+    assert len(warned) == 1 and "orphan_ping" in warned[0] and "'default'" in warned[0], warned
+    assert "CELERY_GOCRAFT_NAMESPACE" in warned[0]
+
+
+def test_the_namespace_can_be_set_from_the_environment(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from celery_shim import Celery
+
+    monkeypatch.setenv("CELERY_GOCRAFT_NAMESPACE", "shop")
+    app = Celery("web", broker=url, set_as_current=False)
+    try:
+        assert app.namespace == "shop"
+    finally:
+        app.close()
