@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -450,14 +451,24 @@ class WorkController:
             self.stop()
             return
         previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+        first_at = 0.0
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
+            nonlocal first_at
             name = signal.Signals(signum).name
             if self._stop_requested.is_set():
+                if time.monotonic() - first_at < 1.0:
+                    return  # the same keypress or kill delivered twice (a process group), not a second one
+                # Cold shutdown, as Celery's: leave now. In-flight jobs stay in progress with the pool's
+                # heartbeat entry, so a reaper (ours or Go's) requeues them; prefork children notice
+                # their parent is gone and exit within a second.
                 logger.warning("worker %s: second %s, cold shutdown", self.hostname, name)
                 if self._pool is not None:
                     self._pool.abort()
-                return
+                for handler in logging.getLogger().handlers:
+                    handler.flush()
+                os._exit(1)
+            first_at = time.monotonic()
             logger.warning("worker %s: %s, warm shutdown", self.hostname, name)
             self._send_shutting_down(name.replace("SIG", ""), "Warm")
             self._stop_requested.set()

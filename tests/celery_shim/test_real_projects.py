@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -606,3 +607,41 @@ def test_the_namespace_can_be_set_from_the_environment(url: str, monkeypatch: py
         assert app.namespace == "shop"
     finally:
         app.close()
+
+
+def test_a_second_signal_is_a_cold_shutdown_that_leaves_at_once(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # Ctrl-C twice: Celery's worker leaves at once; the running task stays in progress for a reaper.
+    root = write_project(
+        tmp_path,
+        {
+            "slowproj.py": f"""
+                import time
+                from celery import Celery
+
+                app = Celery("{namespace}")
+
+                @app.task(name="crawl")
+                def crawl():
+                    time.sleep(120)
+            """
+        },
+    )
+    worker = start_worker(root, "slowproj", url, client, namespace, "-c", "1")
+    keys = Keys(namespace)
+    try:
+        caller(url, namespace).send_task("crawl")
+        [pool_id] = [p.decode() for p in client.smembers(keys.worker_pools())]
+        inprogress = keys.jobs_in_progress("crawl", pool_id)
+        wait_until(lambda: client.llen(inprogress) == 1, 30, "the task to start")
+        worker.proc.send_signal(signal.SIGINT)
+        wait_until(lambda: "warm shutdown" in worker.output(), 10, "the warm shutdown")
+        time.sleep(1.1)  # a second signal within a second of the first is taken as the same one
+        worker.proc.send_signal(signal.SIGINT)
+        assert worker.proc.wait(10) == 1, worker.output()
+        assert "cold shutdown" in worker.output()
+        # The job waits in progress, the pool still registered, for a reaper to requeue it
+        assert client.llen(inprogress) == 1 and client.sismember(keys.worker_pools(), pool_id)
+    finally:
+        worker.stop()
