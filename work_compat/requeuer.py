@@ -3,10 +3,10 @@ back to their queues, once a second.
 
 The script sets ``t`` to the time of the move, as Go does, by rewriting only its digits; every other
 byte stays as stored (Go's re-encodes the member with cjson, which reorders fields, rounds long
-numbers and turns ``[]`` into ``{}``); a unique job keeps even ``t``, so that a Go worker's release of
-a by-key unique job (an LREM of the lock's value, the bytes as enqueued) still finds it. It leaves jobs of names this pool does not know for a pool that
-knows them (as the fork does; the original kills them into dead), and looks past them, so one
-unknown name cannot block the set.
+numbers and turns ``[]`` into ``{}``). A unique job keeps even ``t``, so that a Go worker's release
+of a by-key unique job (an LREM of the lock's value, the bytes as enqueued) still finds it. Jobs of
+names this pool does not know are left for a pool that knows them (as the fork does; the original
+kills them into dead), and the script looks past them, so one unknown name cannot block the set.
 """
 
 from __future__ import annotations
