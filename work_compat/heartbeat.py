@@ -79,6 +79,14 @@ class Heartbeater(BackgroundLoop):
         self.beat()  # the first beat is synchronous: the pool is visible before it fetches
         super().start()
 
+    def beat_if_running(self) -> None:
+        """Beat now, unless the pool has stopped beating (a stopped or aborted pool must stay
+        stopped, so that a reaper can recover an aborted one's jobs). Called when Redis is back
+        after an outage: every pool's heartbeat went stale meanwhile, and a reaper must not take
+        this live pool for a dead one."""
+        if self.running:
+            self.beat()
+
     def tick(self) -> None:
         self.beat()
 

@@ -54,6 +54,11 @@ class BackgroundLoop:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """Started and not yet stopped."""
+        return self._thread.is_alive() and not self._stop_event.is_set()
+
     def _loop(self) -> None:
         wait = self.first_delay
         while not self._stop_event.wait(wait):

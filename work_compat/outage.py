@@ -37,10 +37,24 @@ class RedisOutage:
         self._down_since: float | None = None
         self._next_reminder = 0.0
         self._failures = 0
+        self._recovered_at: float | None = None
+        self._on_recovery: list[Callable[[], object]] = []
 
     @property
     def down(self) -> bool:
         return self._down_since is not None
+
+    def on_recovery(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` (in the thread that saw Redis answer again) at the end of each outage."""
+        self._on_recovery.append(callback)
+
+    def seconds_since_recovery(self) -> float:
+        """How long ago the last outage ended (infinite if none did); 0 while one is on."""
+        if self._down_since is not None:
+            return 0.0
+        if self._recovered_at is None:
+            return float("inf")
+        return self._clock() - self._recovered_at
 
     def failed(self, who: str, err: BaseException) -> None:
         """``who`` could not reach Redis; log it once per outage (and a reminder every ``remind`` s)."""
@@ -78,6 +92,12 @@ class RedisOutage:
         with self._lock:
             if self._down_since is None:
                 return
-            seconds = self._clock() - self._down_since
+            self._recovered_at = self._clock()
+            seconds = self._recovered_at - self._down_since
             failures, self._down_since, self._failures = self._failures, None, 0
         logger.info("Redis at %s is reachable again after %.1fs (%d failed calls)", self.address, seconds, failures)
+        for callback in self._on_recovery:
+            try:
+                callback()
+            except Exception as err:  # Redis may have gone again; the callback's own loop retries
+                logger.debug("after the outage, %r failed: %s", callback, err)

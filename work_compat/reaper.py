@@ -150,8 +150,16 @@ class Reaper(BackgroundLoop):
         for start in range(0, len(stale), 500):
             self.client.hdel(self.keys.history_index(), *stale[start : start + 500])
 
-    def tick(self) -> None:
+    def tick(self) -> bool | None:
+        outage = self.outage
+        if outage is not None and outage.seconds_since_recovery() < self.dead_after:
+            # Redis was unreachable a moment ago: every pool's heartbeat went stale with ours, and the
+            # live ones have not beaten again yet. Reaping now would take them for dead and run their
+            # jobs twice; the next run judges on fresh beats.
+            logger.info("reaper: Redis was unreachable until just now; this run is skipped")
+            return False
         self.reap()
+        return None
 
     def stop(self) -> None:
         self.stop_loop(30)

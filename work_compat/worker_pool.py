@@ -310,6 +310,7 @@ class WorkerPool(NamespaceBound):
         )
         for loop in (self._heartbeater, self._observer, self._requeuer, self._reaper, self._periodic):
             loop.outage = self.outage
+        self.outage.on_recovery(self._heartbeater.beat_if_running)
         with self._conn.errors():
             self._heartbeater.start()
         self._observer.start()

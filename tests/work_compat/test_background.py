@@ -3,6 +3,7 @@ scheduled and retry requeuers, the dead-pool reaper and the fork's history clean
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
@@ -10,7 +11,7 @@ from collections.abc import Callable
 
 import redis
 
-from tests.work_compat.conftest import REAPER, T0, wait_until
+from tests.work_compat.conftest import FAST, REAPER, T0, wait_until
 from work_compat import (
     Client,
     Enqueuer,
@@ -369,3 +370,60 @@ def test_history_older_than_the_retention_is_cleaned_from_all_three_keys(
     wait_until(lambda: redis_client.zrange(k.history(), 0, -1) == [doc], what="history cleaned")
     assert redis_client.zrange(k.history_for("work"), 0, -1) == [doc]
     assert redis_client.hgetall(k.history_index()) == {new.job.id.encode(): doc}
+
+
+def test_the_reaper_holds_off_right_after_a_redis_outage(client: Client, redis_client: redis.Redis) -> None:
+    # Given a pool whose heartbeat is stale only because Redis was down, and a reaper whose own
+    # pool has just seen Redis come back
+    from work_compat.outage import RedisOutage
+    from work_compat.reaper import Reaper
+    from work_compat.scripts import Scripts
+
+    k = client.keys
+    stale = fake_pool(redis_client, client, T0 - 60, [b'{"name":"work","id":"j1","t":1,"args":{}}'])
+    seconds = [1000.0]
+    outage = RedisOutage("redis://test", clock=lambda: seconds[0])
+    outage.failed("worker 0", ConnectionError("refused"))
+    seconds[0] += 60
+    outage.recovered()
+    reaper = Reaper(
+        redis_client,
+        Scripts(redis_client),
+        k,
+        lambda: ["work"],
+        clock=ManualClock(T0),
+        dead_after=10,
+        first_delay=0,
+        period=600,
+        jitter=0,
+        history_retention=None,
+    )
+    reaper.outage = outage
+    # When it runs within dead_after of the recovery, it reaps nothing
+    seconds[0] += 5
+    assert reaper.tick() is False
+    assert redis_client.sismember(k.worker_pools(), stale)
+    # And once the live pools have had time to beat again, it judges as usual
+    seconds[0] += 6
+    reaper.tick()
+    assert not redis_client.sismember(k.worker_pools(), stale)
+    assert redis_client.llen(k.jobs("work")) == 1
+
+
+def test_redis_coming_back_refreshes_a_live_pools_heartbeat_but_not_a_stopped_ones(
+    make_pool: MakePool, clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    # (a pool that beats only at start, so that any later beat is the recovery's)
+    pool = make_pool(1, settings=dataclasses.replace(FAST, heartbeat_period=3600)).job("work", lambda job: None)
+    pool.start()
+    key = pool.keys.heartbeat(pool.pool_id)
+    assert redis_client.hget(key, "heartbeat_at") == str(clock.now()).encode()
+    clock.advance(120)  # the beats stopped while Redis was unreachable
+    pool.outage.failed("worker 0", ConnectionError("refused"))
+    pool.outage.recovered()
+    assert redis_client.hget(key, "heartbeat_at") == str(clock.now()).encode()
+    pool.abort()  # an aborted pool stays stale, for a reaper to recover its jobs
+    clock.advance(120)
+    pool.outage.failed("worker 0", ConnectionError("refused"))
+    pool.outage.recovered()
+    assert redis_client.hget(key, "heartbeat_at") != str(clock.now()).encode()

@@ -34,3 +34,24 @@ def test_an_outage_is_logged_once_with_reminders_and_its_end(caplog: pytest.LogC
     # The next outage is a new one.
     outage.failed("worker 0", ConnectionError("reset"))
     assert outage.down and "is unreachable (worker 0: reset)" in caplog.records[-1].getMessage()
+
+
+def test_the_end_of_an_outage_runs_the_callbacks_and_starts_the_quiet_clock() -> None:
+    now = [0.0]
+    outage = RedisOutage("redis://x", clock=lambda: now[0])
+    called: list[str] = []
+
+    def fails() -> None:
+        raise ConnectionError("gone again")
+
+    outage.on_recovery(fails)  # a failing callback does not stop the others
+    outage.on_recovery(lambda: called.append("beat"))
+    assert outage.seconds_since_recovery() == float("inf")
+    outage.failed("worker 0", ConnectionError("refused"))
+    assert outage.seconds_since_recovery() == 0.0
+    now[0] = 30.0
+    outage.recovered()
+    outage.recovered()
+    assert called == ["beat"]
+    now[0] = 34.0
+    assert outage.seconds_since_recovery() == 4.0
