@@ -73,6 +73,8 @@ DEFAULTS: dict[str, Any] = {
     "worker_pool": "prefork",
     "worker_max_tasks_per_child": None,
     "worker_disable_rate_limits": False,
+    "worker_redirect_stdouts": True,
+    "worker_redirect_stdouts_level": "WARNING",
     "gocraft_namespace": None,
     "gocraft_priority": None,
     "gocraft_max_concurrency": None,
@@ -110,6 +112,8 @@ OLD_TO_NEW: dict[str, str] = {
     "CELERYD_TASK_TIME_LIMIT": "task_time_limit",
     "CELERYD_TASK_SOFT_TIME_LIMIT": "task_soft_time_limit",
     "CELERYD_CONCURRENCY": "worker_concurrency",
+    "CELERY_REDIRECT_STDOUTS": "worker_redirect_stdouts",
+    "CELERY_REDIRECT_STDOUTS_LEVEL": "worker_redirect_stdouts_level",
 }
 _NEW_TO_OLD = {new: old for old, new in OLD_TO_NEW.items()}
 

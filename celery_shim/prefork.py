@@ -33,6 +33,7 @@ from work_compat.job_options import JobType
 from work_compat.runner import Outcome, ProcessRunner
 
 from . import signals
+from .bin.logsetup import LoggingProxy, redirect_stdouts
 from .exceptions import ImproperlyConfigured
 from .execution import Trace, job_meta
 from .fixups import django as django_fixup
@@ -125,6 +126,7 @@ class ChildSpec:
     loglevel: int
     celery_alias: bool = False  # the parent runs with --celery-alias: the child's `import celery` must match
     main_path: str | None = None  # the app lives in this script, run as __main__ in the parent
+    redirect_stdouts: bool = False  # the parent sends print() output to the log: so does the child
 
 
 class _ChildState:
@@ -171,6 +173,8 @@ def _child_state(spec: ChildSpec) -> _ChildState:
                     level=spec.loglevel, format="[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
                 )
             _state = _ChildState(spec)
+            if spec.redirect_stdouts and _state.app is not None:
+                redirect_stdouts(_state.app.conf)
             if _state.app is not None:
                 signals.worker_process_init.send(sender=spec.hostname)
                 multiprocessing.util.Finalize(None, _process_shutdown, args=(spec.hostname,), exitpriority=10)
@@ -238,6 +242,7 @@ class PreforkPool:
             logging.getLogger().getEffectiveLevel(),
             installed(),
             main_script(module),
+            isinstance(sys.stdout, LoggingProxy),
         )
         job_types = {n: JobType.make(n, _ChildHandler(self.spec, n), JobOptions()) for n in names}
         self.runner = ProcessRunner(job_types, [], None, slots, self._on_checkin)

@@ -21,7 +21,7 @@ from typing import Any
 from ..app import Celery
 from ..exceptions import ImproperlyConfigured
 from .find_app import import_task_modules
-from .logsetup import LEVELS, setup_logging
+from .logsetup import LEVELS, redirect_stdouts, setup_logging
 from .options import comma_list, loglevel
 
 __all__ = ["add_parsers", "pidfile"]
@@ -190,6 +190,7 @@ def run_worker(app: Celery, args: argparse.Namespace) -> int:
                 f"namespace {app.namespace!r}, tasks {', '.join(controller.job_names) or '(none)'}",
                 flush=True,
             )
+        redirect_stdouts(app.conf)  # from here what tasks print goes to the log, as in Celery
         controller.run()
     return 0
 

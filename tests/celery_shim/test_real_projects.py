@@ -645,3 +645,33 @@ def test_a_second_signal_is_a_cold_shutdown_that_leaves_at_once(
         assert client.llen(inprogress) == 1 and client.sismember(keys.worker_pools(), pool_id)
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
+def test_what_a_task_prints_goes_to_the_worker_log(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis, pool: str
+) -> None:
+    # Projects debug with print(); Celery's worker logs those lines (worker_redirect_stdouts).
+    root = write_project(
+        tmp_path,
+        {
+            "printer.py": f"""
+                from celery import Celery
+
+                app = Celery("{namespace}")
+
+                @app.task(name="shout")
+                def shout(word):
+                    print("heard", word)
+                    return word
+            """
+        },
+    )
+    worker = start_worker(root, "printer", url, client, namespace, "-P", pool, "-c", "1")
+    try:
+        assert caller(url, namespace).send_task("shout", ("hello",)).get(timeout=20) == "hello"
+        wait_until(lambda: "heard hello" in worker.output(), 10, "the printed line in the log")
+        [line] = [x for x in worker.output().splitlines() if "heard hello" in x]
+        assert line.startswith("[") and "WARNING/" in line and line.endswith("] heard hello"), line
+    finally:
+        worker.stop()
