@@ -13,8 +13,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import redis
+
 from .clock import SYSTEM_CLOCK, Clock
 from .connection import RedisTarget
+from .direct_push import DirectPush
 from .errors import EncodeError
 from .job import BackoffStrategy, Job, ScheduledJob, make_identifier
 from .keys import validate_job_name
@@ -78,6 +81,10 @@ class Enqueuer(NamespaceBound):
         super().__init__(namespace, redis, clock=clock)
         self._make_id = make_id
         self._known_until: dict[str, int] = {}
+        # Plain LPUSHes of names already in known_jobs skip redis-py's per-command work (None for
+        # clients it does not suit: Cluster, fakeredis, RESP3, client-side caching).
+        self._direct = DirectPush.for_client(self._redis)
+        self._lpush_heads: dict[str, bytes] = {}  # job name -> its packed "LPUSH <queue key>" head
 
     # -- plain ------------------------------------------------------------------------------------
     def enqueue(self, job_name: str, args: Mapping[str, Any] | None = None) -> Job:
@@ -110,8 +117,34 @@ class Enqueuer(NamespaceBound):
                 pipe.execute()
                 self._known_until[job.name] = now + KNOWN_JOBS_CACHE_SECONDS
             else:
+                direct = self._direct
+                if direct is not None and self._push_direct(direct, job, data):
+                    return job
                 self._redis.lpush(self.keys.jobs(job.name), data)
         return job
+
+    def _push_direct(self, direct: DirectPush, job: Job, data: bytes) -> bool:
+        """LPUSH on a held connection; False when that failed (the caller sends it the usual way,
+        with redis-py's retries, and raises what that raises). An error reply is raised as is."""
+        head = self._lpush_heads.get(job.name)
+        if head is None:
+            key = self.keys.jobs(job.name).encode("utf-8")
+            head = self._lpush_heads[job.name] = b"*3\r\n$5\r\nLPUSH\r\n$%d\r\n%s\r\n$" % (len(key), key)
+        try:
+            direct.lpush(b"%s%d\r\n%s\r\n" % (head, len(data), data))
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as err:
+            logger.debug("direct LPUSH of job %s id %s failed (%s); sending it again", job.name, job.id, err)
+            return False
+        return True
+
+    def release_held_connections(self) -> None:
+        """Give the connections held for plain LPUSHes back to the client's pool."""
+        if self._direct is not None:
+            self._direct.close()
+
+    def close(self) -> None:
+        self.release_held_connections()
+        super().close()
 
     # -- unique -----------------------------------------------------------------------------------
     def enqueue_unique(self, job_name: str, args: Mapping[str, Any] | None = None) -> Job | None:

@@ -1,4 +1,4 @@
-"""delay()'s direct LPUSH (publish.Publisher/DirectPush): the same bytes as the Enqueuer's, each job
+"""delay()'s direct LPUSH (the Enqueuer's work_compat.direct_push.DirectPush): the same bytes as redis-py's, each job
 once, from many threads, after Redis dropped the held connection, from a forked child, and only on
 plain redis-py clients. Real Redis."""
 
@@ -13,9 +13,10 @@ import pytest
 import redis
 
 from celery_shim import Celery
-from celery_shim.publish import DirectPush, Publisher
+from celery_shim.publish import Publisher
 from tests.redis_server import RedisServer
 from work_compat import Enqueuer, Job, Keys, connect, decode_job
+from work_compat.direct_push import DirectPush
 
 
 def queued_raw(client: redis.Redis, namespace: str, name: str) -> list[bytes]:
@@ -29,7 +30,7 @@ def test_direct_lpushes_write_the_enqueuers_bytes_and_the_known_name(
     def mail(to: str, n: int = 0) -> None: ...
 
     results = [mail.delay("a@example.com", n=i) for i in range(3)]
-    assert app.publisher._direct is not None
+    assert app.publisher.enqueuer._direct is not None
     raws = queued_raw(redis_client, namespace, "mail")
     assert [decode_job(r).id for r in raws] == [r.id for r in results]
     for raw in raws:  # what the Enqueuer would have written for the same job
@@ -73,9 +74,9 @@ def test_a_held_connection_that_redis_closed_costs_no_job_and_no_duplicate(
     count.delay(0)
     count.delay(1)  # direct, on a connection the publisher now holds
     redis_client.client_kill_filter(_type="normal", skipme=True)  # every other client, the held one too
-    with caplog.at_level(logging.DEBUG, logger="celery_shim.publish"):
+    with caplog.at_level(logging.DEBUG, logger="work_compat.enqueue"):
         count.delay(2)  # the direct write fails; the Enqueuer's path sends it
-    assert "direct publish of job count" in caplog.text
+    assert "direct LPUSH of job count" in caplog.text
     count.delay(3)
     assert [decode_job(r).args["n"] for r in queued_raw(redis_client, namespace, "count")] == [0, 1, 2, 3]
 

@@ -209,3 +209,21 @@ def test_namespace_prefix_rules(redis_server: RedisServer, redis_client: redis.R
         redis_client.flushdb()
         Enqueuer(ns, redis_server.url).enqueue("a")
         assert redis_client.exists(key), ns
+
+
+def test_plain_enqueues_of_a_known_name_go_on_a_held_connection_and_survive_its_loss(
+    redis_server: RedisServer, redis_client: redis.Redis, namespace: str
+) -> None:
+    # Once a name is in known_jobs, enqueue() sends its LPUSH on a connection held for it (skipping
+    # redis-py's per-command work); if Redis dropped that connection, the job is sent the usual way.
+    with Enqueuer(namespace, redis_server.url) as enq:
+        assert enq._direct is not None
+        first = enq.enqueue("mail", {"n": 1})  # LPUSH + SADD through redis-py
+        second = enq.enqueue("mail", {"n": 2})  # direct
+        assert enq._direct._idle, "the direct LPUSH keeps its connection for the next one"
+        redis_client.client_kill_filter(_type="normal", skipme=True)  # the held connection too
+        third = enq.enqueue("mail", {"n": 3})
+        fourth = enq.enqueue("mail", {"n": 4})
+    queued = list(reversed(redis_client.lrange(f"{namespace}:jobs:mail", 0, -1)))
+    assert queued == [j.to_bytes() for j in (first, second, third, fourth)]
+    assert redis_client.smembers(f"{namespace}:known_jobs") == {b"mail"}
