@@ -9,6 +9,7 @@ redis-py's own path.
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any
 
 import redis
@@ -36,18 +37,39 @@ def _idle_share(pool: Any) -> int:
         return 0
 
 
+class _Held:
+    """The connections a DirectPush keeps between calls, and the fork generation they belong to.
+    A separate object so that the finalizer can hand them back without keeping the DirectPush."""
+
+    __slots__ = ("conns", "forks")
+
+    def __init__(self) -> None:
+        self.conns: list[Any] = []
+        self.forks = _forks
+
+
+def _release(pool: Any, held: _Held) -> None:
+    """Hand the held connections back to ``pool`` (not in a forked child: they are the parent's)."""
+    conns, held.conns = held.conns, []
+    if held.forks == _forks:
+        for conn in conns:
+            pool.release(conn)
+
+
 class DirectPush:
     """LPUSHes on connections taken from a redis-py client's pool and kept for this use.
 
-    Thread-safe: each call takes a connection of its own from the idle list (or the pool) and puts
-    it back after the reply. A forked child starts with none (the parent's sockets stay the parent's).
+    Thread-safe: each call takes a connection of its own from the held ones (or the pool) and puts
+    it back after the reply. A forked child starts with none (the parent's sockets stay the
+    parent's). The held connections go back to the pool on ``close()``, or when the DirectPush is
+    garbage-collected, so short-lived Enqueuers on a shared client never starve its pool.
     """
 
     def __init__(self, client: redis.Redis) -> None:
         self.pool = client.connection_pool
-        self._idle: list[Any] = []
+        self._held = _Held()
         self._idle_max = min(_IDLE_MAX, _idle_share(self.pool))
-        self._forks = _forks
+        weakref.finalize(self, _release, self.pool, self._held)
 
     @classmethod
     def for_client(cls, client: Any) -> DirectPush | None:
@@ -65,11 +87,12 @@ class DirectPush:
 
     def lpush(self, packed: bytes) -> Any:
         """Send one packed command and return its reply (raises what redis-py raises)."""
-        if self._forks != _forks:  # a forked child: the parent's sockets stay the parent's
-            self._idle = []
-            self._forks = _forks
+        held = self._held
+        if held.forks != _forks:  # a forked child: the parent's sockets stay the parent's
+            held.conns = []
+            held.forks = _forks
         try:
-            conn = self._idle.pop()
+            conn = held.conns.pop()
         except IndexError:
             conn = self.pool.get_connection()
         try:
@@ -85,15 +108,17 @@ class DirectPush:
         self._put(conn)
         return reply
 
+    @property
+    def held(self) -> int:
+        """How many connections are kept for the next calls."""
+        return len(self._held.conns)
+
     def _put(self, conn: Any) -> None:
-        if len(self._idle) < self._idle_max:
-            self._idle.append(conn)
+        if len(self._held.conns) < self._idle_max:
+            self._held.conns.append(conn)
         else:
             self.pool.release(conn)
 
     def close(self) -> None:
-        """Hand the idle connections back to the pool."""
-        idle, self._idle = self._idle, []
-        if self._forks == _forks:
-            for conn in idle:
-                self.pool.release(conn)
+        """Hand the held connections back to the pool."""
+        _release(self.pool, self._held)

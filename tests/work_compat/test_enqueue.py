@@ -220,10 +220,33 @@ def test_plain_enqueues_of_a_known_name_go_on_a_held_connection_and_survive_its_
         assert enq._direct is not None
         first = enq.enqueue("mail", {"n": 1})  # LPUSH + SADD through redis-py
         second = enq.enqueue("mail", {"n": 2})  # direct
-        assert enq._direct._idle, "the direct LPUSH keeps its connection for the next one"
+        assert enq._direct.held == 1, "the direct LPUSH keeps its connection for the next one"
         redis_client.client_kill_filter(_type="normal", skipme=True)  # the held connection too
         third = enq.enqueue("mail", {"n": 3})
         fourth = enq.enqueue("mail", {"n": 4})
     queued = list(reversed(redis_client.lrange(f"{namespace}:jobs:mail", 0, -1)))
     assert queued == [j.to_bytes() for j in (first, second, third, fourth)]
     assert redis_client.smembers(f"{namespace}:known_jobs") == {b"mail"}
+
+
+def test_enqueuers_made_and_dropped_on_a_shared_client_do_not_starve_its_pool(
+    redis_server: RedisServer, redis_client: redis.Redis, namespace: str
+) -> None:
+    # An Enqueuer per request on one shared client: each holds a connection for its LPUSHes, and
+    # gives it back when dropped (or closed), so the pool never runs out.
+    import gc
+
+    shared = redis.Redis.from_url(redis_server.url + "?max_connections=8")
+    try:
+        for i in range(40):
+            enq = Enqueuer(namespace, shared)
+            enq.enqueue("mail", {"i": i})
+            enq.enqueue("mail", {"i": i})  # direct once the name is known
+            if i % 2:
+                enq.close()
+            del enq
+            gc.collect()
+        assert redis_client.llen(f"{namespace}:jobs:mail") == 80
+        assert shared.ping()
+    finally:
+        shared.close()
