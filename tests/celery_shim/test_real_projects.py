@@ -6,6 +6,7 @@ a worker in its own process on the test Redis, and calls from the test through a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -90,6 +91,19 @@ def start_worker(root: Path, module: str, url: str, client: redis.Redis, namespa
     return worker
 
 
+@contextlib.contextmanager
+def running(root: Path, module: str, url: str, client: redis.Redis, namespace: str, *options: str) -> Iterator[Celery]:
+    """The project's worker (``start_worker``) running for the block, which gets the test's app
+    (``caller``); the worker must then stop cleanly (exit code 0) on SIGTERM."""
+    worker = start_worker(root, module, url, client, namespace, *options)
+    app = caller(url, namespace)
+    try:
+        yield app
+    finally:
+        app.close()
+        assert worker.stop() == 0, worker.output()
+
+
 def caller(url: str, namespace: str) -> Celery:
     """The test's side: an app on the project's namespace that sends tasks by name."""
     return Celery("caller", broker=url, backend=url, gocraft_namespace=namespace, set_as_current=False)
@@ -114,18 +128,13 @@ def test_prefork_children_of_an_aliased_worker_import_celery_as_celery_shim(
             """
         },
     )
-    worker = start_worker(root, "calc", url, client, namespace, "-c", "1")
-    app = caller(url, namespace)
+    with running(root, "calc", url, client, namespace, "-c", "1") as app:
 
-    @app.task(name="calc.add")
-    def add(x: int, y: int) -> int:
-        raise AssertionError("runs in the worker")
+        @app.task(name="calc.add")
+        def add(x: int, y: int) -> int:
+            raise AssertionError("runs in the worker")
 
-    try:
         assert add.delay(2, 3).get(timeout=20) == 5
-    finally:
-        app.close()
-        assert worker.stop() == 0, worker.output()
 
 
 def test_send_task_by_name_with_positional_args_reaches_a_function_without_star_args(
@@ -147,16 +156,11 @@ def test_send_task_by_name_with_positional_args_reaches_a_function_without_star_
             """
         },
     )
-    worker = start_worker(root, "shop", url, client, namespace, "-P", "solo")
-    app = caller(url, namespace)
-    try:
+    with running(root, "shop", url, client, namespace, "-P", "solo") as app:
         assert app.send_task("shop.price", (3, 2)).get(timeout=20) == "6 EUR"
         assert app.send_task("shop.price", (3,), {"rate": 4, "currency": "USD"}).get(timeout=20) == "12 USD"
         with pytest.raises(TypeError, match="argument"):
             app.send_task("shop.price", (1, 2, 3, 4)).get(timeout=20)  # as Python would refuse the call
-    finally:
-        app.close()
-        assert worker.stop() == 0, worker.output()
 
 
 def test_a_script_that_starts_its_own_prefork_worker_runs_its_tasks(
@@ -240,13 +244,8 @@ def test_a_django_project_whose_task_modules_import_models_runs_on_the_prefork_p
             """,
         },
     )
-    worker = start_worker(root, "site_cfg", url, client, namespace, "-c", "1")
-    app = caller(url, namespace)
-    try:
+    with running(root, "site_cfg", url, client, namespace, "-c", "1") as app:
         assert app.send_task("inventory.tasks.label").get(timeout=20) == "inventory.Item"
-    finally:
-        app.close()
-        assert worker.stop() == 0, worker.output()
 
 
 def test_a_bound_task_whose_function_takes_no_argument_is_refused_with_a_type_error(url: str, namespace: str) -> None:
@@ -326,13 +325,8 @@ def test_an_app_factory_with_set_default_and_a_task_class_wrapping_call(
             """,
         },
     )
-    worker = start_worker(root, "entry", url, client, namespace, "-c", "1")
-    app = caller(url, namespace)
-    try:
+    with running(root, "entry", url, client, namespace, "-c", "1") as app:
         assert app.send_task("webapp.jobs.where", ("job",)).get(timeout=20) == "job: open"
-    finally:
-        app.close()
-        assert worker.stop() == 0, worker.output()
 
 
 def test_assigning_app_task_gives_later_tasks_that_class_and_its_call(url: str, namespace: str) -> None:
@@ -396,13 +390,8 @@ def test_a_retry_decorator_built_on_celery_utils_time_backs_off_and_retries(
             """
         },
     )
-    worker = start_worker(root, "flaky", url, client, namespace, "-P", "solo")
-    app = caller(url, namespace)
-    try:
+    with running(root, "flaky", url, client, namespace, "-P", "solo") as app:
         assert app.send_task("flaky.fetch", ("k",)).get(timeout=30) == "k after 2 retries"
-    finally:
-        app.close()
-        assert worker.stop() == 0, worker.output()
 
 
 def test_get_exponential_backoff_interval_follows_celerys_curve() -> None:
@@ -450,13 +439,8 @@ def test_current_app_configured_by_the_project_is_found_by_dash_a_and_loaded_in_
             """,
         },
     )
-    worker = start_worker(root, "main.celery", url, client, namespace, "-c", "1")
-    app = caller(url, namespace)
-    try:
+    with running(root, "main.celery", url, client, namespace, "-c", "1") as app:
         assert app.send_task("service.jobs.greet", ("ada",)).get(timeout=20) == "hello ada"
-    finally:
-        app.close()
-        assert worker.stop() == 0, worker.output()
 
 
 def test_a_task_that_returns_the_result_of_a_canvas_it_started_stores_its_tuple_form(
@@ -490,18 +474,13 @@ def test_a_task_that_returns_the_result_of_a_canvas_it_started_stores_its_tuple_
             """
         },
     )
-    worker = start_worker(root, "fanout", url, client, namespace, "-c", "2")
-    app = caller(url, namespace)
-    try:
+    with running(root, "fanout", url, client, namespace, "-c", "2") as app:
         stored = app.send_task("fanout.launch", (3,)).get(timeout=30)
         (body_id, ((_group_id, _), members)), parent = stored  # the body, its parent group and the members
         assert parent is None and len(members) == 3
         assert app.AsyncResult(body_id).get(timeout=30) == 0 + 1 + 4
         (child_id, _), _ = app.send_task("fanout.relay", (7,)).get(timeout=30)
         assert app.AsyncResult(child_id).get(timeout=30) == 49
-    finally:
-        app.close()
-        assert worker.stop() == 0, worker.output()
 
 
 def test_celery_listed_in_django_installed_apps_loads_under_the_alias(tmp_path: Path) -> None:
