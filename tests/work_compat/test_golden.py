@@ -1,6 +1,6 @@
 """Every enqueue call recorded from the real Go libraries, replayed here byte for byte.
 
-The vectors in ../shared/vectors were dumped by gocraft/work and LarnTechKe/work themselves. Given
+The vectors in tests/data/vectors (a copy of the data the project was given) were dumped by gocraft/work and LarnTechKe/work themselves. Given
 the same clock and ids, our enqueuer must leave the same keys, types, TTLs, members, scores and
 values, and return the same JSON.
 """
@@ -18,7 +18,7 @@ import redis
 from work_compat import BackoffStrategy, EnqueueOptions, Enqueuer, ManualClock, RetryOptions, decode_job
 
 # shared/ lies beside the repository, here and in CI.
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
 
 STRATEGIES = {
     "exponential": BackoffStrategy.EXPONENTIAL,

@@ -11,7 +11,7 @@ import pytest
 
 from work_compat import DecodeError, HistoryJob, Job, decode_job, make_identifier
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
 
 
 def test_ids_are_24_lowercase_hex_and_distinct() -> None:

@@ -37,7 +37,7 @@ from work_compat.periodic import PeriodicEnqueuer, PeriodicJob, periodic_member
 
 MakePool = Callable[..., WorkerPool]
 UTC = timezone.utc
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors"
 VECTOR_MEMBER = (
     b'{"name":"vec_periodic","id":"periodic:vec_periodic:*/20 * * * * *:1795821860","t":1795821860,"args":null}'
 )
