@@ -6,6 +6,7 @@ a test asks for one (mark such tests ``cluster`` / ``sentinel``) and stop them a
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -18,9 +19,31 @@ from tests.redis_server import ClusterServers, RedisServer, SentinelServers
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--go-libs",
-        default="orig",
-        help="Go libraries the interop tests run against, comma-separated: orig (gocraft/work), fork (LarnTechKe/work)",
+        default="orig,fork",
+        help="Go libraries the interop tests run against, comma-separated: orig (gocraft/work 5959e69), "
+        "fork (LarnTechKe/work v0.0.3)",
     )
+    parser.addoption(
+        "--gocraft-src",
+        metavar="DIR",
+        help="source tree of github.com/gocraft/work 5959e69, for where the Go module proxy does not serve it "
+        "(default: $WORK_COMPAT_GOCRAFT_SRC)",
+    )
+    parser.addoption(
+        "--fork-src",
+        metavar="DIR",
+        help="source tree of github.com/LarnTechKe/work v0.0.3, for where the Go module proxy does not serve it "
+        "(default: $WORK_COMPAT_FORK_SRC)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A source tree given as an option is exported as its environment variable, so every build in
+    the session (tests/interop/golibs.py), and any process it starts, sees the same tree."""
+    for option, env in (("--gocraft-src", "WORK_COMPAT_GOCRAFT_SRC"), ("--fork-src", "WORK_COMPAT_FORK_SRC")):
+        value = config.getoption(option)
+        if value:
+            os.environ[env] = os.path.abspath(value)
 
 
 @pytest.fixture(scope="session")

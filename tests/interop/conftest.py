@@ -1,20 +1,20 @@
-"""Fixtures for the interop tests: the Go driver built from the module proxy, per library, and
+"""Fixtures for the interop tests: the Go driver built per library (tests/interop/golibs.py), and
 the Go processes a test starts (``procs``).
 
-Which libraries run is ``--go-libs`` (default ``orig``): the proxy serves gocraft/work v0.5.1 but
-refuses LarnTechKe/work entirely, so ``fork`` can only be selected where the proxy serves it. A
-missing Go toolchain fails the tests that need it.
+``--go-libs`` (default ``orig,fork``) selects the libraries. Each is built against its pinned
+version from the Go module proxy, or from the source tree ``--gocraft-src`` / ``--fork-src`` (or
+``WORK_COMPAT_GOCRAFT_SRC`` / ``WORK_COMPAT_FORK_SRC``) names; where neither has it, its tests skip
+with one line saying how to provide it. A missing Go toolchain fails the tests that need it.
 """
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.interop.driver import LIBRARIES, GoDriver, build, require_go
+from tests.interop.driver import LIBRARIES, GoDriver, LibraryUnavailable, build, require_go
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.interop
@@ -29,20 +29,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("go_lib", libs, scope="session")
 
 
-_built: dict[str, Path] = {}
+_unavailable: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
-def go_binary_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("go-drivers")
-
-
-@pytest.fixture(scope="session")
-def go_driver(go_lib: str, go_binary_dir: Path, redis_server: RedisServer) -> GoDriver:
+def go_driver(go_lib: str, redis_server: RedisServer) -> GoDriver:
     go = require_go("the interop tests")
-    if go_lib not in _built:
-        _built[go_lib] = build(go_lib, go_binary_dir, go)
-    return GoDriver(go_lib, _built[go_lib], redis_server.url)
+    if go_lib in _unavailable:
+        pytest.skip(_unavailable[go_lib])
+    try:
+        binary = build(go_lib, go=go)
+    except LibraryUnavailable as e:
+        _unavailable[go_lib] = str(e)
+        pytest.skip(str(e))
+    return GoDriver(go_lib, binary, redis_server.url)
 
 
 @pytest.fixture

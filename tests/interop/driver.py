@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.interop.golibs import LIBRARIES, LibraryUnavailable, find_go, go_binary
+
+__all__ = ["LIBRARIES", "DriverError", "GoDriver", "LibraryUnavailable", "build", "find_go", "require_go"]
+
 HERE = Path(__file__).resolve().parent
-
-# What each module builds against. The proxy refuses the pinned versions (see README.md here).
-LIBRARIES = {
-    "orig": "github.com/gocraft/work v0.5.1",
-    "fork": "github.com/LarnTechKe/work v0.0.3",
-}
-
-
-def find_go() -> str | None:
-    return shutil.which("go") or next(
-        (p for p in ("/usr/local/go/bin/go", "/usr/lib/go/bin/go") if os.access(p, os.X_OK)), None
-    )
 
 
 def require_go(why: str) -> str:
@@ -38,20 +29,12 @@ def require_go(why: str) -> str:
     return go
 
 
-def build(lib: str, out_dir: Path, go: str) -> Path:
-    """``go build`` the driver of ``lib``; modules come from the Go module proxy."""
-    binary = out_dir / f"driver-{lib}"
-    proc = subprocess.run(
-        [go, "build", "-o", str(binary), "."],
-        cwd=HERE / lib,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"},
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"go build of tests/interop/{lib} failed:\n{proc.stderr}")
-    return binary
+def build(lib: str, out_dir: Path | None = None, go: str | None = None) -> Path:
+    """The driver of ``lib`` (tests/interop/<lib>), built against the pinned library (see golibs).
+
+    ``out_dir`` is accepted for older callers; the binary lives in golibs' build directory.
+    """
+    return go_binary(lib, HERE / lib, go=go)
 
 
 class DriverError(RuntimeError):

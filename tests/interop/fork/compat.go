@@ -3,7 +3,7 @@ package main
 // Library-specific parts of the driver for github.com/LarnTechKe/work (a fork
 // of gocraft/work). The original's copy of this file
 // (tests/interop/orig/compat.go) provides the same functions for
-// github.com/gocraft/work v0.5.1.
+// github.com/gocraft/work.
 
 import (
 	"bytes"

@@ -5,5 +5,6 @@ go 1.24.1
 require (
 	github.com/LarnTechKe/work v0.0.3
 	github.com/gomodule/redigo v1.9.2
-	github.com/robfig/cron/v3 v3.0.1 // indirect
 )
+
+require github.com/robfig/cron/v3 v3.0.1 // indirect
