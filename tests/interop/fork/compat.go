@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -16,6 +17,9 @@ import (
 )
 
 const libraryName = "github.com/LarnTechKe/work v0.0.3"
+
+// errUnsupported is reported for calls the library does not have (the fork has them all).
+var errUnsupported = errors.New("unsupported")
 
 // retryOptionsJSON is the "retry" member of an EnqueueWithOptions call's
 // "options"; it maps onto work.RetryOptions.
@@ -123,6 +127,52 @@ func listExtra(c *work.Client, page uint, jobName string, out map[string]interfa
 	} else {
 		out["history_count"] = n
 	}
+}
+
+// historyView is one page of HistoryJobs, HistoryCount, and HistoryJobByID for a non-empty id.
+func historyView(c *work.Client, page uint, jobName, id string) (interface{}, error) {
+	jobs, count, err := c.HistoryJobs(page, jobName)
+	if err != nil {
+		return nil, err
+	}
+	total, err := c.HistoryCount()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]interface{}{"jobs": jobs, "count": count, "total": total}
+	if id != "" {
+		if hj, err := c.HistoryJobByID(id); err != nil {
+			out["by_id"] = errorObject{err.Error()}
+		} else {
+			out["by_id"] = hj
+		}
+	}
+	return out, nil
+}
+
+// scheduleOp calls the fork's Client schedule API: add returns the stored
+// schedule, list all schedules, the others nothing.
+func scheduleOp(c *work.Client, in scheduleInput) (interface{}, error) {
+	switch in.op {
+	case "add":
+		s := &work.PeriodicSchedule{Name: in.name, JobName: in.jobName, Spec: in.spec, Args: in.args, Enabled: in.enabled}
+		return s, c.AddPeriodicSchedule(s)
+	case "delete":
+		return nil, c.DeletePeriodicSchedule(in.name)
+	case "enable":
+		return nil, c.EnablePeriodicSchedule(in.name)
+	case "disable":
+		return nil, c.DisablePeriodicSchedule(in.name)
+	case "list":
+		return c.PeriodicSchedules()
+	}
+	return nil, fmt.Errorf("unknown op %q", in.op)
+}
+
+// periodicallyEnqueueWithArgs registers a periodic job whose instances carry args.
+func periodicallyEnqueueWithArgs(wp *work.WorkerPool, spec, name string, args map[string]interface{}) error {
+	wp.PeriodicallyEnqueueWithArgs(spec, name, args)
+	return nil
 }
 
 // The library's names that main.go uses, so that main.go is one file shared by both modules

@@ -45,6 +45,21 @@ func jobUniqueKey(j *work.Job) interface{} {
 // listExtra adds library-specific views to "driver list". gocraft/work has none.
 func listExtra(c *work.Client, page uint, jobName string, out map[string]interface{}) {}
 
+// historyView: gocraft/work keeps no job history.
+func historyView(c *work.Client, page uint, jobName, id string) (interface{}, error) {
+	return nil, errUnsupported
+}
+
+// scheduleOp: gocraft/work has no runtime schedules.
+func scheduleOp(c *work.Client, in scheduleInput) (interface{}, error) {
+	return nil, errUnsupported
+}
+
+// periodicallyEnqueueWithArgs: gocraft/work's periodic jobs carry no args.
+func periodicallyEnqueueWithArgs(wp *work.WorkerPool, spec, name string, args map[string]interface{}) error {
+	return errors.New("gocraft/work has no PeriodicallyEnqueueWithArgs")
+}
+
 // The library's names that main.go uses, so that main.go is one file shared by both modules
 // (fork/main.go is a link to orig/main.go).
 type (

@@ -56,6 +56,10 @@ func main() {
 		code = cmdList(rest)
 	case "client":
 		code = cmdClient(rest)
+	case "history":
+		code = cmdHistory(rest)
+	case "schedule":
+		code = cmdSchedule(rest)
 	case "version":
 		code = emit(map[string]interface{}{"library": libraryName})
 	case "help", "-h", "-help", "--help":
@@ -76,6 +80,8 @@ subcommands:
   work     -redis URL -ns NS -jobs a,b ...   (run a worker pool, record job runs)
   list     -redis URL -ns NS [-page P]       (dump Client views)
   client   -redis URL -ns NS -op OP [-score N] [-id X]
+  history  -redis URL -ns NS [-page P] [-job-name J] [-id X]   (fork: job history)
+  schedule -redis URL -ns NS -op OP [-name N ...]   (fork: runtime periodic schedules)
   version                                    (which library this driver uses)
 
 run "driver <subcommand> -h" for the flags of a subcommand
@@ -507,6 +513,7 @@ type workConfig struct {
 	checkin      map[string]string
 	backoffFixed map[string]int64
 	periodic     []periodicJob
+	periodicArgs map[string]map[string]interface{}
 }
 
 // periodicJob is one item of -periodic: PeriodicallyEnqueue(spec, name).
@@ -561,6 +568,7 @@ func parseWorkFlags(argv []string) (*commonOpts, *workConfig, int) {
 	checkin := fs.String("checkin", "", "name=msg,... call job.Checkin(msg) at the start of the handler")
 	backoffFixed := fs.String("backoff-fixed", "", "name=SECONDS,... constant-seconds custom Backoff")
 	periodic := fs.String("periodic", "", "spec=name,... PeriodicallyEnqueue(spec, name) on the pool (specs may hold commas)")
+	periodicArgs := fs.String("periodic-args", "", `JSON {"name": {args}}: the -periodic jobs of these names get args (fork: PeriodicallyEnqueueWithArgs)`)
 	if !parseFlags(fs, argv) {
 		return nil, nil, exitUsage
 	}
@@ -626,6 +634,20 @@ func parseWorkFlags(argv []string) (*commonOpts, *workConfig, int) {
 	}
 	if cfg.periodic, err = parsePeriodic(*periodic); err != nil {
 		return bad(err)
+	}
+	if *periodicArgs != "" {
+		if err := json.Unmarshal([]byte(*periodicArgs), &cfg.periodicArgs); err != nil {
+			return bad(fmt.Errorf("-periodic-args: %v", err))
+		}
+		for name := range cfg.periodicArgs {
+			found := false
+			for _, p := range cfg.periodic {
+				found = found || p.name == name
+			}
+			if !found {
+				return bad(fmt.Errorf("-periodic-args names %q, which no -periodic item enqueues", name))
+			}
+		}
 	}
 	sleeps, err := parseNameInts("sleep-ms", *sleepMs)
 	if err != nil {
@@ -830,6 +852,9 @@ func cmdWork(argv []string) int {
 					err = fmt.Errorf("%v", r)
 				}
 			}()
+			if args, ok := cfg.periodicArgs[p.name]; ok {
+				return periodicallyEnqueueWithArgs(wp, p.spec, p.name, args)
+			}
 			wp.PeriodicallyEnqueue(p.spec, p.name)
 			return nil
 		}(); err != nil {
@@ -991,4 +1016,87 @@ func cmdClient(argv []string) int {
 	}
 	defer pool.Close()
 	return emit(errorObject{errText(call(NewClient(co.namespace, pool)))})
+}
+
+// ---------------------------------------------------------------------------
+// history (fork)
+
+func cmdHistory(argv []string) int {
+	fs, co := newFlagSet("history")
+	page := fs.Uint("page", 1, "1-based page of HistoryJobs")
+	jobName := fs.String("job-name", "", "HistoryJobs job name filter")
+	id := fs.String("id", "", "also look this job id up with HistoryJobByID")
+	if !parseFlags(fs, argv) {
+		return exitUsage
+	}
+	pool, err := newRedisPool(co.redisURL)
+	if err != nil {
+		return failf("history: %v", err)
+	}
+	defer pool.Close()
+	out, err := historyView(NewClient(co.namespace, pool), *page, *jobName, *id)
+	if errors.Is(err, errUnsupported) {
+		fmt.Fprintf(os.Stderr, "driver history: %s has no job history\n", libraryName)
+		return exitUsage
+	}
+	if err != nil {
+		return failf("history: %v", err)
+	}
+	return emit(out)
+}
+
+// ---------------------------------------------------------------------------
+// schedule (fork)
+
+// scheduleInput is what "driver schedule" passes to the library's schedule API.
+type scheduleInput struct {
+	op      string
+	name    string
+	jobName string
+	spec    string
+	args    map[string]interface{}
+	enabled bool
+}
+
+func cmdSchedule(argv []string) int {
+	fs, co := newFlagSet("schedule")
+	op := fs.String("op", "", "add|delete|enable|disable|list")
+	name := fs.String("name", "", "schedule name")
+	jobName := fs.String("job-name", "", "add: the job it enqueues")
+	spec := fs.String("spec", "", "add: cron spec")
+	args := fs.String("args", "", "add: JSON object of job args (numbers decode as float64)")
+	enabled := fs.Bool("enabled", true, "add: whether the schedule is enabled")
+	if !parseFlags(fs, argv) {
+		return exitUsage
+	}
+	in := scheduleInput{op: *op, name: *name, jobName: *jobName, spec: *spec, enabled: *enabled}
+	switch *op {
+	case "list":
+	case "add", "delete", "enable", "disable":
+		if *name == "" {
+			fmt.Fprintf(os.Stderr, "driver schedule: -op %s needs -name\n", *op)
+			return exitUsage
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "driver schedule: unknown -op %q\n", *op)
+		return exitUsage
+	}
+	if *args != "" {
+		var err error
+		if in.args, err = decodeArgMap(json.RawMessage(*args), nil); err != nil {
+			fmt.Fprintf(os.Stderr, "driver schedule: -args: %v\n", err)
+			return exitUsage
+		}
+	}
+	pool, err := newRedisPool(co.redisURL)
+	if err != nil {
+		return failf("schedule: %v", err)
+	}
+	defer pool.Close()
+	out, err := scheduleOp(NewClient(co.namespace, pool), in)
+	if errors.Is(err, errUnsupported) {
+		fmt.Fprintf(os.Stderr, "driver schedule: %s has no runtime schedules\n", libraryName)
+		return exitUsage
+	}
+	return emit(map[string]interface{}{"result": out, "error": errText(err)})
 }
