@@ -26,6 +26,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         unknown = set(libs) - set(LIBRARIES)
         if unknown:
             raise pytest.UsageError(f"--go-libs: unknown {sorted(unknown)}; choose from {sorted(LIBRARIES)}")
+        if "fork_driver" in metafunc.fixturenames:  # a fork-only feature: gocraft/work has none of it
+            libs = [lib for lib in libs if lib == "fork"]
         metafunc.parametrize("go_lib", libs, scope="session")
 
 
@@ -43,6 +45,13 @@ def go_driver(go_lib: str, redis_server: RedisServer) -> GoDriver:
         _unavailable[go_lib] = str(e)
         pytest.skip(str(e))
     return GoDriver(go_lib, binary, redis_server.url)
+
+
+@pytest.fixture
+def fork_driver(go_driver: GoDriver) -> GoDriver:
+    """The driver of LarnTechKe/work, for tests of what only the fork has (with ``--go-libs`` naming fork)."""
+    assert go_driver.lib == "fork"
+    return go_driver
 
 
 @pytest.fixture
