@@ -1,0 +1,113 @@
+"""The fork's job history across languages: written by either side's pool, read by the other's client.
+
+The same three jobs (one succeeds, one fails into retry, one fails into dead) are pushed, byte for
+byte, into two namespaces; a Go pool works one and a Python pool the other. Each side's history
+entries have the same fields in the same order, and each client lists the other's entries
+(pages, the per-name filter, the count and the lookup by id) exactly as the writer's own client does.
+
+Fork only: gocraft/work keeps no history.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import redis
+
+from tests.interop.driver import GoDriver
+from tests.redis_server import RedisServer
+from work_compat import Client, Job, JobOptions, Keys, WorkerPool
+
+pytestmark = pytest.mark.interop
+
+JOBS = [
+    Job("hi_ok", "0000000000000000000000a1", 1_700_000_000, {"n": 1, "s": "<ok>"}),
+    Job("hi_retry", "0000000000000000000000b2", 1_700_000_001, {"f": 2.5}),
+    Job("hi_dead", "0000000000000000000000c3", 1_700_000_002, None),
+]
+STATUS = {"hi_ok": "success", "hi_retry": "retry", "hi_dead": "dead"}
+VARYING = ("completed_at", "failed_at", "err")  # the time of the run, and each side's error text
+
+
+def push(r: redis.Redis, namespace: str) -> None:
+    keys = Keys(namespace)
+    for job in JOBS:
+        r.lpush(keys.jobs(job.name), job.to_bytes())
+
+
+def entry_shape(raw: bytes) -> list[tuple[str, Any]]:
+    """A history entry's fields in order, with the run-dependent values blanked."""
+    pairs: list[tuple[str, Any]] = json.loads(raw, object_pairs_hook=list)
+    return [(k, None if k in VARYING else v) for k, v in pairs]
+
+
+def python_view(client: Client, job_name: str = "") -> dict[str, Any]:
+    jobs, count = client.history_jobs(1, job_name)
+    return {"jobs": [json.loads(h.to_json()) for h in jobs], "count": count, "total": client.history_count()}
+
+
+def go_view(driver: GoDriver, namespace: str, job_name: str = "", job_id: str = "") -> dict[str, Any]:
+    args = ["history", *driver.common(namespace)]
+    if job_name:
+        args += ["-job-name", job_name]
+    if job_id:
+        args += ["-id", job_id]
+    out: dict[str, Any] = driver._run(args)
+    return out
+
+
+def test_history_written_by_either_side_is_read_by_the_other(
+    fork_driver: GoDriver, redis_server: RedisServer, redis_client: redis.Redis, namespace: str
+) -> None:
+    go_ns, py_ns = namespace + "-go", namespace + "-py"
+    for ns in (go_ns, py_ns):
+        push(redis_client, ns)
+    names = [j.name for j in JOBS]
+
+    # When a Go pool works one namespace and a Python pool the other, with the same outcomes
+    flags = {"fail": "hi_retry,hi_dead", "maxfails": "hi_retry=3,hi_dead=1"}
+    out = fork_driver.work(go_ns, names, expect=3, **flags)
+    assert not out["timed_out"]
+
+    def handler(job: Job) -> None:
+        if job.name != "hi_ok":
+            raise RuntimeError("boom")
+
+    pool = WorkerPool(2, py_ns, redis_server.url)
+    pool.job("hi_ok", handler)
+    pool.job_with_options("hi_retry", JobOptions(max_fails=3), handler)
+    pool.job_with_options("hi_dead", JobOptions(max_fails=1), handler)
+    pool.start()
+    try:
+        assert pool.drain(10)
+    finally:
+        pool.stop()
+        pool.close()
+
+    # Then both wrote one entry per job, with the same fields in the same order
+    for ns in (go_ns, py_ns):
+        assert redis_client.zcard(Keys(ns).history()) == 3
+    go_raw = {j.id: redis_client.hget(Keys(go_ns).history_index(), j.id) for j in JOBS}
+    py_raw = {j.id: redis_client.hget(Keys(py_ns).history_index(), j.id) for j in JOBS}
+    for job in JOBS:
+        go_entry, py_entry = go_raw[job.id], py_raw[job.id]
+        assert go_entry is not None and py_entry is not None, job.name
+        assert entry_shape(go_entry) == entry_shape(py_entry), job.name
+        assert json.loads(go_entry)["status"] == STATUS[job.name]
+        for ns in (go_ns, py_ns):  # each index also has the entry in its per-name history
+            assert redis_client.zcard(Keys(ns).history_for(job.name)) == 1
+
+    # And each client reads the other's history as the writer's own client does
+    for ns in (go_ns, py_ns):
+        client = Client(ns, redis_server.url)
+        for job_name in ("", *names):
+            theirs = go_view(fork_driver, ns, job_name)
+            assert python_view(client, job_name) == {k: theirs[k] for k in ("jobs", "count", "total")}, (ns, job_name)
+        for job in JOBS:
+            found = client.history_job_by_id(job.id)
+            assert found is not None
+            assert json.loads(found.to_json()) == go_view(fork_driver, ns, job_id=job.id)["by_id"]
+        assert client.history_job_by_id("nope") is None and go_view(fork_driver, ns, job_id="nope")["by_id"] is None
+        client.close()
