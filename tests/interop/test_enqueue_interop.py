@@ -23,7 +23,9 @@ from work_compat import (
     EnqueueOptions,
     Enqueuer,
     Job,
+    Keys,
     RetryOptions,
+    WorkerPool,
     decode_job,
 )
 
@@ -335,3 +337,52 @@ def test_go_heartbeats_and_observations_read_by_python(
     assert obs.job_id == job.id and obs.checkin == "half way"
     assert json.loads(obs.args_json) == {"x": "<1>"} and "\\u003c" in obs.args_json
     assert not math.isnan(obs.started_at)
+
+
+@pytest.mark.parametrize("direction", ["python-first", "go-first"])
+def test_a_unique_by_key_resubmission_replaces_the_queued_job_across_languages(
+    go_driver: GoDriver, redis_server: RedisServer, redis_client: redis.Redis, namespace: str, direction: str
+) -> None:
+    """By key, a duplicate is refused but replaces the held job: the pool runs the latest args.
+    The first side enqueues, the other resubmits (EnqueueUniqueByKey, and on the fork
+    EnqueueWithOptions with a unique key), and the first side's pool runs the one job."""
+    enq = Enqueuer(namespace, redis_server.url)
+    key = {"account": 7, "kind": "<sync>"}
+    go_calls: list[dict[str, Any]] = [
+        {"call": "EnqueueUniqueByKey", "job_name": "ubk", "args": {"v": 2}, "key_map": key, "int_key_map": ["account"]}
+    ]
+    if go_driver.lib == "fork":
+        options = {"unique": True}
+        go_calls.append(
+            {"call": "EnqueueWithOptions", "job_name": "ubk", "args": {"v": 3}, "key_map": key, "options": options}
+        )
+    last = len(go_calls) + 1  # the args a Go run must see: the last resubmission's
+
+    if direction == "python-first":
+        first = enq.enqueue_unique_by_key("ubk", {"v": 1}, key)
+        assert first is not None
+        results = go_driver.enqueue(namespace, go_calls)
+        assert [(r["returned"], r["error"]) for r in results] == [(None, "")] * len(go_calls), "Go sees the lock"
+        # Then a Go pool runs one job: Python's id in the queue, the latest args from the lock
+        out = go_driver.work(namespace, ["ubk"], expect=1)
+        (record,) = out["records"]
+        assert record["args"] == {"v": last}
+        assert record["unique_key"] == first.unique_key
+    else:
+        (made,) = go_driver.enqueue(namespace, [dict(go_calls[0], args={"v": 1})])
+        assert made["error"] == "" and made["returned"]["args"] == {"v": 1}
+        assert made["returned"]["unique_key"] == Keys(namespace).unique("ubk", key)
+        assert enq.enqueue_unique_by_key("ubk", {"v": 2}, key) is None, "Python sees Go's lock"
+        assert enq.enqueue_with_options("ubk", {"v": 3}, EnqueueOptions(unique=True, unique_key=key)) is None
+        # Then a Python pool runs one job, with the latest args
+        seen: list[Any] = []
+        pool = WorkerPool(1, namespace, redis_server.url).job("ubk", lambda job: seen.append((job.id, job.args)))
+        pool.start()
+        try:
+            assert pool.drain(10)
+        finally:
+            pool.stop()
+            pool.close()
+        assert [args for _, args in seen] == [{"v": 3}]
+    assert redis_client.llen(Keys(namespace).jobs("ubk")) == 0
+    assert redis_client.keys(f"{namespace}:unique:*") == [], "the run released the lock"
