@@ -132,9 +132,8 @@ class WorkerPool(NamespaceBound):
         """Enqueue ``job_name`` (args null) at every instant of the cron ``spec``.
 
         robfig's syntax, as Go's pools read it: six fields with seconds first, or five with
-        minutes first (Go's v0.5.1 reads five as seconds to months: write six to be read alike),
-        ``CRON_TZ=``/``TZ=`` prefixes, ``@daily`` and the other descriptors. Pools that define the
-        same job with the same spec and args enqueue each instant once between them.
+        minutes first, ``CRON_TZ=``/``TZ=`` prefixes, ``@daily`` and the other descriptors. Pools
+        that define the same job with the same spec and args enqueue each instant once between them.
 
         Raises:
             CronSpecError: the spec is invalid or never fires; ``field`` names the part at fault.
@@ -155,8 +154,7 @@ class WorkerPool(NamespaceBound):
     def daily(self, job_name: str, hour: int, minute: int) -> WorkerPool:
         """Enqueue ``job_name`` every day at ``hour:minute`` in the pool's zone (spec ``"M H * * *"``).
 
-        Five fields, as the fork writes them; a gocraft v0.5.1 pool reads five fields as seconds to
-        months, so it would not share these instances (write six fields with ``periodically_enqueue``).
+        Five fields, as the fork writes them (both Go libraries read five fields minutes first).
         """
         return self.periodically_enqueue(f"{_whole(minute, 'minute')} {_whole(hour, 'hour')} * * *", job_name)
 

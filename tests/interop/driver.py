@@ -107,3 +107,20 @@ class GoDriver:
             args += ["-id", job_id]
         out: dict[str, Any] = self._run(args)
         return str(out.get("error", ""))
+
+    def history(self, ns: str, job_name: str = "", job_id: str = "", page: int = 1) -> dict[str, Any]:
+        """The fork's history views: ``{"jobs", "count", "total", "by_id"}`` (by_id with ``job_id``)."""
+        args = ["history", *self.common(ns), "-page", str(page)]
+        if job_name:
+            args += ["-job-name", job_name]
+        if job_id:
+            args += ["-id", job_id]
+        out: dict[str, Any] = self._run(args)
+        return out
+
+    def schedule(self, ns: str, op: str, **flags: str) -> Any:
+        """One call of the fork's runtime-schedule API; its result (a DriverError if Go returned an error)."""
+        out: dict[str, Any] = self._run(["schedule", *self.common(ns), "-op", op, *_flags(flags)])
+        if out["error"]:
+            raise DriverError(f"schedule -op {op}: {out['error']}")
+        return out["result"]

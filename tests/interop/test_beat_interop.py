@@ -1,8 +1,8 @@
 """celery_shim's beat beside the real Go library: a Go pool given the specs the beat exports writes
 the same members, so beat entries and Go periodic jobs de-duplicate.
 
-gocraft/work v0.5.1 (robfig/cron v1.2.0) reads six fields, seconds first, and has no ``CRON_TZ=``;
-the Go process runs with TZ=UTC and the app's timezone is UTC, so the specs carry no prefix.
+Both Go libraries read the six-field specs (seconds first) the beat exports; the Go process runs
+with TZ=UTC and the app's timezone is UTC, so the specs carry no ``CRON_TZ=`` prefix.
 """
 
 from __future__ import annotations

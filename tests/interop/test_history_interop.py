@@ -48,16 +48,6 @@ def python_view(client: Client, job_name: str = "") -> dict[str, Any]:
     return {"jobs": [json.loads(h.to_json()) for h in jobs], "count": count, "total": client.history_count()}
 
 
-def go_view(driver: GoDriver, namespace: str, job_name: str = "", job_id: str = "") -> dict[str, Any]:
-    args = ["history", *driver.common(namespace)]
-    if job_name:
-        args += ["-job-name", job_name]
-    if job_id:
-        args += ["-id", job_id]
-    out: dict[str, Any] = driver._run(args)
-    return out
-
-
 def test_history_written_by_either_side_is_read_by_the_other(
     fork_driver: GoDriver, redis_server: RedisServer, redis_client: redis.Redis, namespace: str
 ) -> None:
@@ -103,11 +93,11 @@ def test_history_written_by_either_side_is_read_by_the_other(
     for ns in (go_ns, py_ns):
         client = Client(ns, redis_server.url)
         for job_name in ("", *names):
-            theirs = go_view(fork_driver, ns, job_name)
+            theirs = fork_driver.history(ns, job_name)
             assert python_view(client, job_name) == {k: theirs[k] for k in ("jobs", "count", "total")}, (ns, job_name)
         for job in JOBS:
             found = client.history_job_by_id(job.id)
             assert found is not None
-            assert json.loads(found.to_json()) == go_view(fork_driver, ns, job_id=job.id)["by_id"]
-        assert client.history_job_by_id("nope") is None and go_view(fork_driver, ns, job_id="nope")["by_id"] is None
+            assert json.loads(found.to_json()) == fork_driver.history(ns, job_id=job.id)["by_id"]
+        assert client.history_job_by_id("nope") is None and fork_driver.history(ns, job_id="nope")["by_id"] is None
         client.close()

@@ -1,10 +1,10 @@
 """Periodic jobs beside the real Go library: Go's and Python's enqueuers write the same members, and
 a Go and a Python pool defining the same periodic jobs on one namespace run each instant once.
 
-gocraft/work v0.5.1 parses specs with robfig/cron v1.2.0's ``cron.Parse``: six fields (seconds
-first) or a descriptor. It has no runtime schedules. Periodic timing is Go's own wall clock, so the
-shared-run test uses real time (about 9 s); the Go process runs with TZ=UTC and the Python pools
-with ``zone=UTC``.
+Both Go libraries parse specs with robfig/cron v3's parser with an optional seconds field: six
+fields (seconds first), five (minutes first) or a descriptor. Periodic timing is Go's own wall
+clock, so the shared-run test uses real time (about 9 s); the Go process runs with TZ=UTC and the
+Python pools with ``zone=UTC``. (The fork's runtime schedules: test_schedules_interop.py.)
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ SPECS = {
     "pb_five": "0 */5 * * * *",
     "pb_list": "15,45 * * * * *",
     "pb_every": "@every 1m",
+    "pb_minutes": "*/2 * * * *",  # five fields: minutes first
+    "pb_zone": "CRON_TZ=Asia/Kolkata 30 * * * * *",  # a zone 5:30 from UTC
 }
 
 
@@ -58,7 +60,7 @@ def periodic_flag(specs: dict[str, str]) -> str:
     return ",".join(f"{spec}={name}" for name, spec in specs.items())
 
 
-def test_python_periodic_members_are_byte_identical_to_go_v051s(
+def test_python_periodic_members_are_byte_identical_to_gos(
     go_driver: GoDriver,
     redis_server: RedisServer,
     redis_client: redis.Redis,
@@ -74,7 +76,7 @@ def test_python_periodic_members_are_byte_identical_to_go_v051s(
     # (instants due within a few seconds may already have been moved by Go's requeuer: leave them out)
     go_members = periodic_members(redis_client, go_keys, now + 5)
     # (*/5 minutes and @hourly have an instant within the 240 s horizon only at some times)
-    assert {"pb_twenty", "pb_list", "pb_every"} <= {decode_job(m).name for m in go_members}
+    assert {"pb_twenty", "pb_list", "pb_every", "pb_minutes", "pb_zone"} <= {decode_job(m).name for m in go_members}
 
     # When a Python pool runs its enqueuer at the same second, in another namespace and in Go's
     py_ns = namespace + "py"

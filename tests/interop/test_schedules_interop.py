@@ -38,17 +38,9 @@ ARGS = {"k": "<v>", "n": 3, "nested": {"x": [1, "y"]}}
 GO_ARGS = {"k": "<v>", "n": 3.0, "nested": {"x": [1.0, "y"]}}  # as Go decodes the stored JSON
 
 
-def go_schedule(driver: GoDriver, namespace: str, op: str, **flags: str) -> Any:
-    args = ["schedule", *driver.common(namespace), "-op", op]
-    args += [f"-{k.replace('_', '-')}={v}" for k, v in flags.items()]
-    out = driver._run(args)
-    assert out["error"] == "", out
-    return out["result"]
-
-
 def listed(client: Client, driver: GoDriver, namespace: str) -> tuple[list[Any], list[Any]]:
     ours = [json.loads(s.to_json()) for s in client.periodic_schedules()]
-    theirs = sorted(go_schedule(driver, namespace, "list"), key=lambda s: s["name"])
+    theirs = sorted(driver.schedule(namespace, "list"), key=lambda s: s["name"])
     return ours, theirs
 
 
@@ -65,7 +57,7 @@ def test_a_runtime_schedule_added_on_either_side_fires_once_per_instant_in_both_
     client = Client(namespace, redis_server.url, zone=UTC)
     # Given a runtime schedule stored by one side's client
     if added_by == "go":
-        go_schedule(fork_driver, namespace, "add", name="rs", job_name="rs_job", spec=SPEC, args=json.dumps(ARGS))
+        fork_driver.schedule(namespace, "add", name="rs", job_name="rs_job", spec=SPEC, args=json.dumps(ARGS))
     else:
         client.add_periodic_schedule(PeriodicSchedule("rs", "rs_job", SPEC, dict(ARGS)))
     ours, theirs = listed(client, fork_driver, namespace)
@@ -115,7 +107,7 @@ def test_a_runtime_schedule_added_on_either_side_fires_once_per_instant_in_both_
     # When the other side disables it, then enables it, both clients read the same schedule
     other_go = added_by == "python"
     if other_go:
-        go_schedule(fork_driver, namespace, "disable", name="rs")
+        fork_driver.schedule(namespace, "disable", name="rs")
     else:
         client.disable_periodic_schedule("rs")
     ours, theirs = listed(client, fork_driver, namespace)
@@ -123,12 +115,12 @@ def test_a_runtime_schedule_added_on_either_side_fires_once_per_instant_in_both_
     if other_go:
         client.enable_periodic_schedule("rs")
     else:
-        go_schedule(fork_driver, namespace, "enable", name="rs")
+        fork_driver.schedule(namespace, "enable", name="rs")
     ours, theirs = listed(client, fork_driver, namespace)
     assert ours == theirs and ours[0]["enabled"] is True
     # ... and a delete from either side leaves none for both
     if other_go:
-        go_schedule(fork_driver, namespace, "delete", name="rs")
+        fork_driver.schedule(namespace, "delete", name="rs")
     else:
         client.delete_periodic_schedule("rs")
     assert listed(client, fork_driver, namespace) == ([], [])
@@ -162,7 +154,7 @@ def test_periodic_jobs_with_args_and_runtime_schedules_are_byte_identical_to_the
 
     # When a Python pool with the same periodic jobs, and the same schedule stored by Go's client,
     # runs its enqueuer at the same second in another namespace
-    go_schedule(fork_driver, py_ns, "add", name="rt", job_name="pa_rt", spec="*/30 * * * * *", args=json.dumps(ARGS))
+    fork_driver.schedule(py_ns, "add", name="rt", job_name="pa_rt", spec="*/30 * * * * *", args=json.dumps(ARGS))
     pool = WorkerPool(1, py_ns, redis_server.url, clock=ManualClock(now), zone=UTC).job("noop", lambda job: None)
     pool.periodically_enqueue_with_args(SPEC, "pa_args", ARGS)
     pool.periodically_enqueue("*/20 * * * * *", "pa_none")
