@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import redis
 
+from tests.interop.golibs import LibraryUnavailable, go_binary
 from tests.redis_server import RedisServer
 from tests.work_compat.conftest import wait_until
 from work_compat import Client, Keys
@@ -29,11 +30,15 @@ GO_WORKER = ROOT / "examples" / "go_worker"
 NAMESPACE = "shop"  # the app's main name: the project does not set gocraft_namespace
 
 
-def _go() -> str:
+def _go_worker() -> str:
+    """examples/go_worker built against the pinned gocraft/work (tests/interop/golibs.py)."""
     go = shutil.which("go") or shutil.which("go", path="/usr/local/go/bin")
     if go is None:
         pytest.fail("the flask_shop test needs the Go toolchain (examples/go_worker runs send_sms)")
-    return go
+    try:
+        return str(go_binary("orig", GO_WORKER, go=go))
+    except LibraryUnavailable as e:
+        pytest.fail(f"examples/go_worker: {e}")
 
 
 @pytest.fixture
@@ -131,8 +136,7 @@ def test_orders_run_through_retries_a_chain_progress_beat_and_go(
     queued = json.loads(r.lindex(keys.jobs("send_sms"), 0) or b"{}")
     assert queued["args"] == {"phone": "+33611", "text": f"order {order['order_id']} confirmed"}
     go = subprocess.run(
-        [_go(), "run", ".", "-redis", shop_url, "-ns", NAMESPACE, "-jobs", "send_sms", "-expect", "1"],
-        cwd=GO_WORKER,
+        [_go_worker(), "-redis", shop_url, "-ns", NAMESPACE, "-jobs", "send_sms", "-expect", "1"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -143,10 +147,9 @@ def test_orders_run_through_retries_a_chain_progress_beat_and_go(
     # When a Go producer starts a Python task by name, with named args
     go = subprocess.run(
         [
-            _go(), "run", ".", "-redis", shop_url, "-ns", NAMESPACE,
+            _go_worker(), "-redis", shop_url, "-ns", NAMESPACE,
             "-enqueue", "shop.tasks.resize_image=1", "-args", '{"path": "/img/cat.png", "width": 320}',
         ],
-        cwd=GO_WORKER,
         capture_output=True,
         text=True,
         timeout=300,
