@@ -6,7 +6,8 @@ kill it after ``max_retries`` runs, over the handler's own options. Go enqueues 
 runs, then Python enqueues and a Go pool runs; the retry members each side writes are watched
 while the pools run (their score minus ``failed_at`` is the backoff the pool chose).
 
-Fork only: gocraft/work has no EnqueueWithOptions and ignores these fields.
+gocraft/work has no EnqueueWithOptions: its pools go by the handler's options and drop these
+fields when they write the job back (the last test, for both libraries).
 """
 
 from __future__ import annotations
@@ -199,3 +200,28 @@ def test_python_enqueued_retry_options_rule_a_go_pool(
         assert record["id"] == ids[record["name"]]
         assert json.loads(json.dumps(record["args"])) == ARGS
     check_outcome(redis_client, keys, ids, watch, runs)
+
+
+def test_each_library_reads_or_drops_per_job_retry_options(
+    go_driver: GoDriver, redis_server: RedisServer, redis_client: redis.Redis, namespace: str
+) -> None:
+    # Given a job allowed 2 runs, 1 s apart, by its own options, and a Go pool whose failing
+    # handler allows 1 run
+    options = RetryOptions(2, BackoffStrategy.FIXED, 1)
+    job = Enqueuer(namespace, redis_server.url).enqueue_with_options("ro_own", ARGS, EnqueueOptions(retry=options))
+    assert job is not None
+
+    # When the Go pool runs it until it is dead
+    keys = Keys(namespace)
+    want = 2 if go_driver.lib == "fork" else 1
+    out = go_driver.work(namespace, ["ro_own"], expect=want, timeout=20, fail="ro_own", maxfails="ro_own=1")
+    assert not out["timed_out"] and [r["fails"] for r in out["records"]] == list(range(want))
+    (raw,) = redis_client.zrange(keys.dead(), 0, -1)
+    dead = decode_job(raw)
+    if go_driver.lib == "fork":
+        # Then the fork ran it twice, as the job says, and kept the options
+        assert (dead.fails, dead.max_retries, dead.backoff_type, dead.backoff_base) == (2, 2, options.strategy, 1)
+    else:
+        # Then gocraft/work ran it once, as its handler says, and wrote it back without them
+        assert dead.fails == 1 and (dead.max_retries, dead.backoff_type, dead.backoff_base) == (None, None, None)
+        assert not {"max_retries", "backoff_type", "backoff_base"} & set(json.loads(raw))
