@@ -225,3 +225,89 @@ def test_each_library_reads_or_drops_per_job_retry_options(
         # Then gocraft/work ran it once, as its handler says, and wrote it back without them
         assert dead.fails == 1 and (dead.max_retries, dead.backoff_type, dead.backoff_base) == (None, None, None)
         assert not {"max_retries", "backoff_type", "backoff_base"} & set(json.loads(raw))
+
+
+# EnqueueWithOptions calls: (job name, args, key map, options as the driver takes them)
+OPTION_CALLS: list[tuple[str, dict[str, Any], dict[str, Any] | None, dict[str, Any]]] = [
+    ("eo_plain", {"a": 0}, None, {}),
+    ("eo_half_second", {"a": 1}, None, {"delay_seconds": 0.5}),
+    ("eo_delay", {"a": 2}, None, {"delay_seconds": 3}),
+    ("eo_unique", {"a": 3}, None, {"unique": True}),
+    ("eo_unique_delay", {"a": 4}, None, {"unique": True, "delay_seconds": 5}),
+    ("eo_by_key", {"a": 5}, {"k": "<1>"}, {"unique": True}),
+    ("eo_by_key_delay", {"a": 6}, {"k": 2.5}, {"unique": True, "delay_seconds": 7}),
+    ("eo_linear", {"a": 7}, None, {"retry": {"strategy": "linear"}}),
+    ("eo_zeroes", {"a": 8}, None, {"retry": {"max_retries": 0, "strategy": "fixed", "base_delay": 0}}),
+    (
+        "eo_all",
+        {"a": 9},
+        {"k": [1, "x"]},
+        {"unique": True, "delay_seconds": 1, "retry": {"max_retries": 4, "strategy": "exponential", "base_delay": 9}},
+    ),
+]
+
+
+def namespace_state(r: redis.Redis, namespace: str) -> dict[bytes, Any]:
+    """Every key of the namespace with its content (and a unique lock's TTL, to the hour)."""
+    out: dict[bytes, Any] = {}
+    for key in r.keys(f"{namespace}:*"):
+        kind = r.type(key)
+        if kind == b"list":
+            out[key] = r.lrange(key, 0, -1)
+        elif kind == b"zset":
+            out[key] = r.zrange(key, 0, -1, withscores=True)
+        elif kind == b"set":
+            out[key] = sorted(r.smembers(key))
+        else:
+            out[key] = (r.get(key), r.ttl(key) // 3600)
+    return out
+
+
+def as_python_options(options: dict[str, Any], key_map: dict[str, Any] | None) -> EnqueueOptions:
+    retry = options.get("retry")
+    strategies = {"exponential": BackoffStrategy.EXPONENTIAL, "linear": BackoffStrategy.LINEAR}
+    return EnqueueOptions(
+        delay=options.get("delay_seconds", 0),
+        unique=options.get("unique", False),
+        unique_key=key_map,
+        retry=None
+        if retry is None
+        else RetryOptions(
+            retry.get("max_retries", 0),
+            strategies.get(retry["strategy"], BackoffStrategy.FIXED),
+            retry.get("base_delay", 0),
+        ),
+    )
+
+
+def test_enqueue_with_options_writes_the_forks_bytes(
+    fork_driver: GoDriver, redis_server: RedisServer, redis_client: redis.Redis, namespace: str
+) -> None:
+    # Given what the fork's EnqueueWithOptions wrote for every kind of call
+    calls = [
+        {"call": "EnqueueWithOptions", "job_name": name, "args": args, "key_map": key_map, "options": options}
+        for name, args, key_map, options in OPTION_CALLS
+    ]
+    results = fork_driver.enqueue(namespace, calls)
+    assert all(r["error"] == "" and r["returned"] for r in results), results
+    go_state = namespace_state(redis_client, namespace)
+    redis_client.delete(*go_state)
+
+    # When work_compat makes the same calls, with Go's ids and seconds
+    for (name, args, key_map, options), result in zip(OPTION_CALLS, results):
+        job = result["returned"]
+        enq = Enqueuer(
+            namespace, redis_server.url, clock=ManualClock(job["t"]), make_id=lambda job_id=job["id"]: job_id
+        )
+        assert enq.enqueue_with_options(name, args, as_python_options(options, key_map)) is not None
+
+    # Then the namespace holds the same keys with the same bytes and scores
+    # (Go reads its clock again for a delayed job's score: it may be one second later)
+    py_state = namespace_state(redis_client, namespace)
+    scheduled = f"{namespace}:scheduled".encode()
+    go_scheduled = dict(go_state.pop(scheduled))
+    py_scheduled = dict(py_state.pop(scheduled))
+    assert py_state == go_state
+    assert set(py_scheduled) == set(go_scheduled)
+    for member, score in py_scheduled.items():
+        assert go_scheduled[member] - score in (0, 1), decode_job(member).name
