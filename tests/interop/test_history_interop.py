@@ -4,6 +4,7 @@ The same three jobs (one succeeds, one fails into retry, one fails into dead) ar
 byte, into two namespaces; a Go pool works one and a Python pool the other. Each side's history
 entries have the same fields in the same order, and each client lists the other's entries
 (pages, the per-name filter, the count and the lookup by id) exactly as the writer's own client does.
+Each side's reaper drops the other's entries older than 15 days.
 
 Fork only: gocraft/work keeps no history.
 """
@@ -11,6 +12,8 @@ Fork only: gocraft/work keeps no history.
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -18,7 +21,7 @@ import redis
 
 from tests.interop.driver import GoDriver
 from tests.redis_server import RedisServer
-from work_compat import Client, Job, JobOptions, Keys, WorkerPool
+from work_compat import Client, Enqueuer, Job, JobOptions, Keys, ManualClock, PoolSettings, WorkerPool, decode_job
 
 pytestmark = pytest.mark.interop
 
@@ -46,6 +49,64 @@ def entry_shape(raw: bytes) -> list[tuple[str, Any]]:
 def python_view(client: Client, job_name: str = "") -> dict[str, Any]:
     jobs, count = client.history_jobs(1, job_name)
     return {"jobs": [json.loads(h.to_json()) for h in jobs], "count": count, "total": client.history_count()}
+
+
+RETENTION = 15 * 24 * 3600  # the fork's reaper drops history older than 15 days
+
+
+def history_ids(r: redis.Redis, keys: Keys, job_name: str) -> tuple[set[str], set[str], set[str]]:
+    """The job ids in the overall history, the per-name history and the id index."""
+    overall = {decode_job(m).id for m in r.zrange(keys.history(), 0, -1)}
+    by_name = {decode_job(m).id for m in r.zrange(keys.history_for(job_name), 0, -1)}
+    index = {k.decode() for k in r.hkeys(keys.history_index())}
+    return overall, by_name, index
+
+
+def test_each_sides_reaper_drops_the_others_expired_history(
+    fork_driver: GoDriver,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+    namespace: str,
+    procs: list[subprocess.Popen[str]],
+) -> None:
+    keys = Keys(namespace)
+    enq = Enqueuer(namespace, redis_server.url)
+    # Given a history entry a Python pool wrote 16 days ago (its clock says so)
+    old = enq.enqueue("hr_job", {"n": 1})
+    past = WorkerPool(1, namespace, redis_server.url, clock=ManualClock(int(time.time()) - RETENTION - 86400))
+    past.job("hr_job", lambda job: None).start()
+    try:
+        assert past.drain(10)
+    finally:
+        past.stop()
+        past.close()
+    assert old.id in history_ids(redis_client, keys, "hr_job")[2]
+
+    # When a Go pool runs a job (a fresh entry), and its reaper's first run comes 10 s after it starts
+    fresh = enq.enqueue("hr_job", {"n": 2})
+    procs.append(fork_driver.start_work(namespace, ["hr_job"], expect="0", hold_seconds="30"))
+
+    # Then Go's reaper drops the Python entry everywhere, and keeps its own
+    deadline = time.monotonic() + 25
+    while history_ids(redis_client, keys, "hr_job") != ({fresh.id}, {fresh.id}, {fresh.id}):
+        assert time.monotonic() < deadline, f"Go's reaper left {history_ids(redis_client, keys, 'hr_job')}"
+        assert procs[0].poll() is None, procs[0].communicate()[1]
+        time.sleep(0.05)
+    procs[0].kill()  # the pool's job is done; its heartbeat is left in this test's namespace only
+
+    # When a Python pool's reaper runs 15 days and a minute later (its clock says so)
+    future = ManualClock(int(time.time()) + RETENTION + 60)
+    settings = PoolSettings(reaper_first_delay=0.1)
+    later = WorkerPool(1, namespace, redis_server.url, clock=future, settings=settings).job("hr_job", lambda j: None)
+    later.start()
+    try:
+        deadline = time.monotonic() + 10
+        while history_ids(redis_client, keys, "hr_job") != (set(), set(), set()):
+            assert time.monotonic() < deadline, "Python's reaper never dropped Go's expired entry"
+            time.sleep(0.05)
+    finally:
+        later.stop()
+        later.close()
 
 
 def test_history_written_by_either_side_is_read_by_the_other(
