@@ -2,7 +2,8 @@
 
 Go enqueues and a Python pool runs; Go and Python pools share one queue; pause and max concurrency
 bind both; each side's reaper recovers the other's crashed jobs; retry and dead jobs are managed
-across languages; Go's client reads a Python pool's heartbeat and check-ins.
+across languages; Go's client reads a Python pool's heartbeat and check-ins; a due job of a name
+no pool handles is killed by gocraft/work's requeuer, left (blocking) by the fork's, passed by ours.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tests.interop.driver import GoDriver
 from tests.interop.pyjobs import SLOW_JOB
 from tests.interop.test_enqueue_interop import RICH_ARGS
 from tests.redis_server import RedisServer
-from work_compat import Client, Enqueuer, Job, JobOptions, Keys, PoolSettings, WorkerPool
+from work_compat import Client, Enqueuer, Job, JobOptions, Keys, PoolSettings, WorkerPool, decode_job
 
 pytestmark = pytest.mark.interop
 
@@ -459,3 +460,44 @@ def test_go_and_python_requeuers_move_a_due_job_alike(
     assert py_raw == job.to_bytes().replace(f'"t":{before - 600},'.encode(), f'"t":{py_job["t"]},'.encode())
     assert r.zcard(Keys(go_ns).scheduled()) == r.zcard(Keys(py_ns).scheduled()) == 0
     r.close()
+
+
+def test_due_jobs_of_a_name_no_pool_handles(
+    go_driver: GoDriver, redis_server: RedisServer, namespace: str, redis_client: redis.Redis
+) -> None:
+    """gocraft/work's requeuer kills a due job whose name its pool lacks; the fork's leaves it and
+    stops there (head of line); a Python requeuer leaves it and moves the jobs behind it."""
+    enq = Enqueuer(namespace, redis_server.url)
+    unknown = enq.enqueue_in("rq_unknown", -10, {"n": 1})  # due first
+    known = enq.enqueue_in("rq_known", -5, {"n": 2})
+    assert unknown is not None and known is not None
+    keys = Keys(namespace)
+
+    # When a Go pool that handles only rq_known runs (gocraft/work's until it ran it; the fork's
+    # for 3 s, in which its requeuers tick thrice)
+    if go_driver.lib == "orig":
+        out = go_driver.work(namespace, ["rq_known"], expect=1, timeout=20)
+    else:
+        out = go_driver.work(namespace, ["rq_known"], expect=0, hold_seconds="3")
+    scheduled = [decode_job(m).id for m in redis_client.zrange(keys.scheduled(), 0, -1)]
+    if go_driver.lib == "orig":
+        # Then gocraft/work moved the unknown one to dead, and ran the known one
+        (dead,) = [decode_job(m) for m in redis_client.zrange(keys.dead(), 0, -1)]
+        assert (dead.id, dead.last_err, dead.fails) == (unknown.job.id, "unknown job when requeueing", 0)
+        assert [r["id"] for r in out["records"]] == [known.job.id] and scheduled == []
+        return
+    # Then the fork left both: the unknown one, due first, blocks the other
+    assert out["records"] == [] and scheduled == [unknown.job.id, known.job.id]
+    assert redis_client.zcard(keys.dead()) == 0
+
+    # When a Python pool that handles only rq_known starts, it moves and runs the known one
+    runs = Runs()
+    pool = WorkerPool(1, namespace, redis_server.url, settings=PoolSettings(requeue_period=0.2)).job("rq_known", runs)
+    pool.start()
+    try:
+        wait_until("the known job ran", lambda: len(runs.runs) == 1)
+    finally:
+        pool.stop()
+        pool.close()
+    assert runs.ids() == [known.job.id]
+    assert [decode_job(m).id for m in redis_client.zrange(keys.scheduled(), 0, -1)] == [unknown.job.id]
