@@ -1,10 +1,10 @@
 """The fork's job history across languages: written by either side's pool, read by the other's client.
 
-The same three jobs (one succeeds, one fails into retry, one fails into dead) are pushed, byte for
-byte, into two namespaces; a Go pool works one and a Python pool the other. Each side's history
-entries have the same fields in the same order, and each client lists the other's entries
-(pages, the per-name filter, the count and the lookup by id) exactly as the writer's own client does.
-Each side's reaper drops the other's entries older than 15 days.
+The same jobs (one succeeds, one fails into retry, one into dead, one out of attempts with
+SkipDead) are pushed, byte for byte, into two namespaces; a Go pool works one and a Python pool
+the other. Each side's history entries have the same fields in the same order, and each client
+lists the other's entries (pages, the per-name filter, the count and the lookup by id) exactly as
+the writer's own client does. Each side's reaper drops the other's entries older than 15 days.
 
 Fork only: gocraft/work keeps no history.
 """
@@ -29,8 +29,9 @@ JOBS = [
     Job("hi_ok", "0000000000000000000000a1", 1_700_000_000, {"n": 1, "s": "<ok>"}),
     Job("hi_retry", "0000000000000000000000b2", 1_700_000_001, {"f": 2.5}),
     Job("hi_dead", "0000000000000000000000c3", 1_700_000_002, None),
+    Job("hi_skip", "0000000000000000000000d4", 1_700_000_003, {"skip": True}),  # SkipDead: dropped
 ]
-STATUS = {"hi_ok": "success", "hi_retry": "retry", "hi_dead": "dead"}
+STATUS = {"hi_ok": "success", "hi_retry": "retry", "hi_dead": "dead", "hi_skip": "dead"}
 VARYING = ("completed_at", "failed_at", "err")  # the time of the run, and each side's error text
 
 
@@ -118,8 +119,8 @@ def test_history_written_by_either_side_is_read_by_the_other(
     names = [j.name for j in JOBS]
 
     # When a Go pool works one namespace and a Python pool the other, with the same outcomes
-    flags = {"fail": "hi_retry,hi_dead", "maxfails": "hi_retry=3,hi_dead=1"}
-    out = fork_driver.work(go_ns, names, expect=3, **flags)
+    flags = {"fail": "hi_retry,hi_dead,hi_skip", "maxfails": "hi_retry=3,hi_dead=1,hi_skip=1", "skip_dead": "hi_skip"}
+    out = fork_driver.work(go_ns, names, expect=len(JOBS), **flags)
     assert not out["timed_out"]
 
     def handler(job: Job) -> None:
@@ -130,6 +131,7 @@ def test_history_written_by_either_side_is_read_by_the_other(
     pool.job("hi_ok", handler)
     pool.job_with_options("hi_retry", JobOptions(max_fails=3), handler)
     pool.job_with_options("hi_dead", JobOptions(max_fails=1), handler)
+    pool.job_with_options("hi_skip", JobOptions(max_fails=1, skip_dead=True), handler)
     pool.start()
     try:
         assert pool.drain(10)
@@ -137,9 +139,11 @@ def test_history_written_by_either_side_is_read_by_the_other(
         pool.stop()
         pool.close()
 
-    # Then both wrote one entry per job, with the same fields in the same order
+    # Then both wrote one entry per job, with the same fields in the same order (a SkipDead job's
+    # says dead, though only hi_dead is in dead)
     for ns in (go_ns, py_ns):
-        assert redis_client.zcard(Keys(ns).history()) == 3
+        assert redis_client.zcard(Keys(ns).history()) == len(JOBS)
+        assert [decode_job(m).name for m in redis_client.zrange(Keys(ns).dead(), 0, -1)] == ["hi_dead"]
     go_raw = {j.id: redis_client.hget(Keys(go_ns).history_index(), j.id) for j in JOBS}
     py_raw = {j.id: redis_client.hget(Keys(py_ns).history_index(), j.id) for j in JOBS}
     for job in JOBS:
