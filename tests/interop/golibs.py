@@ -91,13 +91,13 @@ def source_tree(lib: str) -> Path | None:
 
 def _how_to_provide(library: Library) -> str:
     return (
-        f"{library.pinned}: the Go module proxy does not serve it; point {library.option} or "
+        f"{library.pinned}: the Go module proxy did not serve it; point {library.option} or "
         f"{library.env} at its source tree"
     )
 
 
 _build_root: Path | None = None
-_built: dict[tuple[str, str, str], Path] = {}
+_built: dict[tuple[str, str, str, str], Path] = {}
 
 
 def _scratch() -> Path:
@@ -116,13 +116,21 @@ def _go(go: str, args: list[str], cwd: Path, timeout: float) -> subprocess.Compl
 def _refused(stderr: str) -> bool:
     """The proxy's answer for a version it will not serve (or no network to ask)."""
     return any(
-        s in stderr for s in ("403 Forbidden", "404 Not Found", "410 Gone", "not available", "dial tcp", "no such host")
+        s in stderr
+        for s in (
+            "403 Forbidden",
+            "404 Not Found",
+            "410 Gone",
+            "not available",
+            "dial tcp",
+            "no such host",
+            "disabled by GOPROXY",
+        )
     )
 
 
-def _prepare(library: Library, module_dir: Path | None, work: Path, go: str) -> Path:
+def _prepare(library: Library, tree: Path | None, module_dir: Path | None, work: Path, go: str) -> Path:
     """A writable copy of the module to build in, set to use the library's source tree if one is named."""
-    tree = source_tree(library.key)
     if module_dir is None:  # the library's own module (e.g. its cmd/workwebui)
         if tree is None:
             work.mkdir(parents=True)
@@ -146,26 +154,30 @@ def _prepare(library: Library, module_dir: Path | None, work: Path, go: str) -> 
 def go_binary(lib: str, module_dir: Path | None = None, package: str = ".", *, go: str | None = None) -> Path:
     """Build ``package`` of the Go module ``module_dir`` (which requires ``lib``) and return the binary.
 
-    ``module_dir=None`` builds a package of the library's own module (``package="./cmd/workwebui"``).
-    The first call per (lib, module, package) builds; later calls return the same binary. Raises
-    LibraryUnavailable (one line: how to provide the library) when neither a source tree nor the
-    proxy has it, and RuntimeError with Go's output for any other failure.
+    ``module_dir=None`` builds a command of the library's own module (``package="./cmd/workwebui"``).
+    The first call per (lib, source, module, package) builds; later calls return the same binary.
+    Raises LibraryUnavailable (one line: how to provide the library) when neither a source tree nor
+    the proxy has it, and RuntimeError with Go's output for any other failure.
     """
     library = _library(lib)
     go = go or find_go()
     if go is None:
         raise RuntimeError("the Go toolchain is not installed (https://go.dev/dl, or Debian's golang)")
-    key = (lib, str(module_dir.resolve()) if module_dir else "", package)
+    tree = source_tree(lib)
+    module = module_dir.resolve() if module_dir is not None else None
+    key = (lib, str(tree or ""), str(module or ""), package)
     if key in _built:
         return _built[key]
     scratch = Path(tempfile.mkdtemp(prefix=f"{lib}-", dir=_scratch()))
-    work = _prepare(library, module_dir.resolve() if module_dir else None, scratch / "module", go)
-    target = package if module_dir is not None or source_tree(lib) else f"{library.module}/{package.lstrip('./')}"
-    binary = scratch / (Path(package).name if package != "." else f"{module_dir.name if module_dir else lib}-bin")
+    work = _prepare(library, tree, module, scratch / "module", go)
+    target = package
+    if module is None and tree is None:  # built from the module cache: name the package in full
+        target = library.module if package == "." else f"{library.module}/{package.removeprefix('./')}"
+    binary = scratch / (Path(package).name if package != "." else f"{module.name if module else lib}-bin")
     # -mod=mod: the copy's go.mod/go.sum may be completed (the replace, or the pinned module's sums)
     proc = _go(go, ["build", "-mod=mod", "-buildvcs=false", "-o", str(binary), target], work, 900)
     if proc.returncode != 0:
-        if source_tree(lib) is None and _refused(proc.stderr):
+        if tree is None and _refused(proc.stderr):
             raise LibraryUnavailable(_how_to_provide(library))
         raise RuntimeError(f"go build {target} ({library.pinned}) failed:\n{proc.stderr}")
     _built[key] = binary
