@@ -288,6 +288,32 @@ def test_unique_jobs_collide_across_languages(
     # nil and {} are different keys in both languages
     assert enq.enqueue_unique("u5", {}) is not None
 
+    # And by key (a key map apart from the args; nil keys by the args), on both sides
+    for i, key_map in enumerate(UNIQUE_ARGS):
+        name, name_in, payload = f"k{i}", f"kin{i}", {"payload": i}
+        ints = {"int_args": ["payload"], "int_key_map": _ints(key_map)}
+        go_calls = [
+            {"call": "EnqueueUniqueByKey", "job_name": name, "args": payload, "key_map": key_map, **ints},
+            {
+                "call": "EnqueueUniqueInByKey",
+                "job_name": name_in,
+                "args": payload,
+                "key_map": key_map,
+                "seconds_from_now": 60,
+                **ints,
+            },
+        ]
+        if direction == "python-first":
+            assert enq.enqueue_unique_by_key(name, payload, key_map) is not None
+            assert enq.enqueue_unique_in_by_key(name_in, 60, payload, key_map) is not None
+            results = go_driver.enqueue(namespace, go_calls)
+            assert [(r["returned"], r["error"]) for r in results] == [(None, "")] * 2, f"Go sees the key {key_map}"
+        else:
+            results = go_driver.enqueue(namespace, go_calls)
+            assert all(r["returned"] is not None and r["error"] == "" for r in results), results
+            assert enq.enqueue_unique_by_key(name, payload, key_map) is None, f"Python sees the key {key_map}"
+            assert enq.enqueue_unique_in_by_key(name_in, 60, payload, key_map) is None
+
 
 def _ints(args: dict[str, Any] | None) -> list[str]:
     return [k for k, v in (args or {}).items() if type(v) is int]
