@@ -2,7 +2,8 @@
 
 Go enqueues each args map; the bytes Go LPUSHed are read straight from Redis, and work_compat must
 produce exactly those bytes for a job with the same name, id, t and args (Go-JSON of float64 numbers,
-HTML escaping, key order, U+2028/2029, control characters). The unique key is compared the same way.
+HTML escaping, key order, U+2028/2029, control characters). Unique jobs (with their ``unique_key``)
+and their lock keys are compared the same way.
 """
 
 from __future__ import annotations
@@ -64,3 +65,15 @@ def test_job_bytes_and_unique_keys_equal_gos(go_driver: GoDriver, namespace: str
     held = {k.decode("utf-8") for k in redis_client.keys(keys.prefix + "unique:*")}
     ours_keys = {keys.unique("codec_u", json.loads(json.dumps(a))) for a in samples[:100]}
     assert held == ours_keys
+
+    # ... and a unique job's bytes, its unique_key included, are work_compat's (a repeated args
+    # map was a duplicate, which Go did not enqueue)
+    sent = {r["returned"]["id"]: a for r, a in zip(results[len(samples) :], samples) if r["returned"]}
+    raw_u = redis_client.lrange(keys.jobs("codec_u"), 0, -1)
+    assert len(raw_u) == len(sent) == len(held)
+    for go_bytes in raw_u:
+        theirs = decode_job(go_bytes)
+        plain = json.loads(json.dumps(sent[theirs.id]))
+        ours = Job(name="codec_u", id=theirs.id, enqueued_at=theirs.enqueued_at, args=plain, unique=True)
+        ours.unique_key = keys.unique("codec_u", plain)
+        assert ours.to_bytes() == go_bytes, plain
