@@ -41,8 +41,10 @@ from work_compat import (
 pytestmark = pytest.mark.interop
 
 # name -> (retry options, runs the test waits for)
+# (Delays of 2 s or more: "failed_at" is whole seconds, so a retry member stays at least a second,
+# long enough for the watch to see it.)
 PLANS: dict[str, tuple[RetryOptions, int]] = {
-    "ro_linear": (RetryOptions(3, BackoffStrategy.LINEAR, 1), 3),  # retried after 1 s, then 2 s; dead after run 3
+    "ro_linear": (RetryOptions(3, BackoffStrategy.LINEAR, 2), 3),  # retried after 2 s, then 4 s; dead after run 3
     "ro_fixed": (RetryOptions(2, BackoffStrategy.FIXED, 2), 2),  # retried after 2 s; dead after run 2
     "ro_fixed_default": (RetryOptions(2, BackoffStrategy.FIXED, 0), 1),  # no base: 60 s, stays in retry
     "ro_exponential": (RetryOptions(3, BackoffStrategy.EXPONENTIAL, 0), 1),  # 16..74 s, stays in retry
@@ -99,19 +101,22 @@ class RetryWatch:
 
 
 def check_outcome(
-    r: redis.Redis, keys: Keys, ids: dict[str, str], watch: RetryWatch, runs: dict[str, list[int]]
+    r: redis.Redis, keys: Keys, ids: dict[str, str], watch: RetryWatch, runs: dict[str, list[tuple[int, float]]]
 ) -> None:
-    """Each job ran as often as its plan says, with the plan's retry delays; then dead or in retry."""
+    """Each job ran as often as its plan says, with the plan's retry delays and no run before its
+    retry was due; then it is dead or waits in retry. ``runs``: (fails, start epoch) of each run."""
     dead = {decode_job(m).id: decode_job(m) for m in r.zrange(keys.dead(), 0, -1)}
     retry = {decode_job(m).id: decode_job(m) for m in r.zrange(keys.retry(), 0, -1)}
     for name, (options, want_runs) in PLANS.items():
         job_id = ids[name]
-        assert runs[name] == list(range(want_runs)), f"{name}: the fails count of each run"
+        assert [fails for fails, _ in runs[name]] == list(range(want_runs)), f"{name}: the fails count of each run"
         seen = sorted(watch.seen.get(job_id, set()))
         assert [fails for fails, _, _ in seen] == list(range(1, want_runs + (0 if job_id in dead else 1))), name
         for fails, failed_at, score in seen:
             low, high = expected_backoff(options, fails)
             assert low <= score - failed_at <= high, f"{name}: retry {fails} after {score - failed_at} s"
+            if fails < want_runs:
+                assert runs[name][fails][1] >= score, f"{name}: run {fails + 1} started before its retry was due"
         final = dead.get(job_id) or retry[job_id]
         assert (final.max_retries, final.backoff_type) == (options.max_retries, options.strategy), name
         assert final.backoff_base == (options.base_delay or None), name
@@ -149,10 +154,10 @@ def test_go_enqueued_retry_options_rule_a_python_pool(
         assert redis_client.lindex(Keys(namespace + "py").jobs(name), 0) == raw, name
 
     # When a Python pool whose handlers fail (and allow 10 runs) works them
-    runs: dict[str, list[int]] = {name: [] for name in PLANS}
+    runs: dict[str, list[tuple[int, float]]] = {name: [] for name in PLANS}
 
     def fail(job: Job) -> None:
-        runs[job.name].append(job.fails)
+        runs[job.name].append((job.fails, time.time()))
         raise RuntimeError("boom")
 
     pool = WorkerPool(4, namespace, redis_server.url, settings=PoolSettings(requeue_period=0.2))
@@ -188,15 +193,19 @@ def test_python_enqueued_retry_options_rule_a_go_pool(
 
     # When a Go pool whose handlers fail (and allow 10 runs) works until it ran each as planned
     want = sum(n for _, n in PLANS.values())
-    flags = {"fail": ",".join(PLANS), "maxfails": ",".join(f"{n}={HANDLER_MAX_FAILS}" for n in PLANS)}
+    flags = {
+        "fail": ",".join(PLANS),
+        "maxfails": ",".join(f"{n}={HANDLER_MAX_FAILS}" for n in PLANS),
+        "sleep_backoffs": "0,10,50",  # idle workers poll every 50 ms (the library's default reaches 5 s)
+    }
     with RetryWatch(redis_client, keys).running() as watch:
         out = fork_driver.work(namespace, list(PLANS), expect=want, timeout=40, **flags)
     assert not out["timed_out"]
 
     # Then each ran with the fork's delays and limits, not the handler's
-    runs: dict[str, list[int]] = {name: [] for name in PLANS}
+    runs: dict[str, list[tuple[int, float]]] = {name: [] for name in PLANS}
     for record in sorted(out["records"], key=lambda rec: rec["started_at_ms"]):
-        runs[record["name"]].append(record["fails"])
+        runs[record["name"]].append((record["fails"], record["started_at_ms"] / 1000))
         assert record["id"] == ids[record["name"]]
         assert json.loads(json.dumps(record["args"])) == ARGS
     check_outcome(redis_client, keys, ids, watch, runs)

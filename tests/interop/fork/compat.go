@@ -182,10 +182,12 @@ type (
 	Client     = work.Client
 	JobOptions = work.JobOptions
 	Enqueuer   = work.Enqueuer
+
+	WorkerPoolOptions = work.WorkerPoolOptions
 )
 
 var (
-	NewClient     = work.NewClient
-	NewEnqueuer   = work.NewEnqueuer
-	NewWorkerPool = work.NewWorkerPool
+	NewClient                = work.NewClient
+	NewEnqueuer              = work.NewEnqueuer
+	NewWorkerPoolWithOptions = work.NewWorkerPoolWithOptions
 )

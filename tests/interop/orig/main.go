@@ -497,23 +497,24 @@ func callGetters(args map[string]interface{}) map[string]getterResult {
 }
 
 type workConfig struct {
-	jobs         []string
-	concurrency  uint
-	expect       int
-	timeout      time.Duration
-	hold         time.Duration
-	untilEmpty   bool
-	noStop       bool
-	fail         map[string]bool
-	skipDead     map[string]bool
-	maxFails     map[string]uint
-	priority     map[string]uint
-	maxConc      map[string]uint
-	sleep        map[string]time.Duration
-	checkin      map[string]string
-	backoffFixed map[string]int64
-	periodic     []periodicJob
-	periodicArgs map[string]map[string]interface{}
+	jobs          []string
+	concurrency   uint
+	expect        int
+	timeout       time.Duration
+	hold          time.Duration
+	untilEmpty    bool
+	noStop        bool
+	fail          map[string]bool
+	skipDead      map[string]bool
+	maxFails      map[string]uint
+	priority      map[string]uint
+	maxConc       map[string]uint
+	sleep         map[string]time.Duration
+	checkin       map[string]string
+	backoffFixed  map[string]int64
+	periodic      []periodicJob
+	periodicArgs  map[string]map[string]interface{}
+	sleepBackoffs []int64
 }
 
 // periodicJob is one item of -periodic: PeriodicallyEnqueue(spec, name).
@@ -568,6 +569,7 @@ func parseWorkFlags(argv []string) (*commonOpts, *workConfig, int) {
 	checkin := fs.String("checkin", "", "name=msg,... call job.Checkin(msg) at the start of the handler")
 	backoffFixed := fs.String("backoff-fixed", "", "name=SECONDS,... constant-seconds custom Backoff")
 	periodic := fs.String("periodic", "", "spec=name,... PeriodicallyEnqueue(spec, name) on the pool (specs may hold commas)")
+	sleepBackoffs := fs.String("sleep-backoffs", "", "comma-separated milliseconds an idle worker sleeps after 1, 2, ... empty fetches (WorkerPoolOptions.SleepBackoffs; default the library's)")
 	periodicArgs := fs.String("periodic-args", "", `JSON {"name": {args}}: the -periodic jobs of these names get args (fork: PeriodicallyEnqueueWithArgs)`)
 	if !parseFlags(fs, argv) {
 		return nil, nil, exitUsage
@@ -634,6 +636,13 @@ func parseWorkFlags(argv []string) (*commonOpts, *workConfig, int) {
 	}
 	if cfg.periodic, err = parsePeriodic(*periodic); err != nil {
 		return bad(err)
+	}
+	for _, ms := range parseNameList(*sleepBackoffs) {
+		n, err := strconv.ParseInt(ms, 10, 64)
+		if err != nil || n < 0 {
+			return bad(fmt.Errorf("-sleep-backoffs: %q is not a number of milliseconds", ms))
+		}
+		cfg.sleepBackoffs = append(cfg.sleepBackoffs, n)
 	}
 	if *periodicArgs != "" {
 		if err := json.Unmarshal([]byte(*periodicArgs), &cfg.periodicArgs); err != nil {
@@ -830,7 +839,7 @@ func cmdWork(argv []string) int {
 	defer pool.Close()
 
 	col := newCollector(cfg.expect)
-	wp := NewWorkerPool(Context{}, cfg.concurrency, co.namespace, pool)
+	wp := NewWorkerPoolWithOptions(Context{}, cfg.concurrency, co.namespace, pool, WorkerPoolOptions{SleepBackoffs: cfg.sleepBackoffs})
 	h := cfg.handler(col)
 	for _, name := range cfg.jobs {
 		opts := JobOptions{
