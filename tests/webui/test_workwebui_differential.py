@@ -1,0 +1,213 @@
+"""Our webui against the fork's real ``workwebui`` (LarnTechKe/work v0.0.3), route by route.
+
+Both servers run on the same namespace of one redis-server, filled by the fork's Go library and by
+work_compat (tests/webui/fork_world.py). Every route of the fork's webui.go is asked the same thing
+of both, valid and invalid, and status, content type and body must be the same bytes; changes must
+also leave the same keys. The differences that are on purpose are listed in ``DIFFERENCES`` and in
+docs/dashboard.md ("Where the dashboard differs from workwebui, on purpose"), and asserted here as
+Go's answer and ours. The fork's source comes from ``WORK_COMPAT_FORK_SRC`` (see gofork.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from tests.interop.driver import GoDriver, require_go
+from tests.redis_server import RedisServer
+from tests.webui.differential import Answer, Servers, array_elements, fields_masked, masked_state
+from tests.webui.fork_world import add_go_schedule, frozen_pools, write_go_data, write_python_data
+from tests.webui.gofork import ForkUnavailable, build_fork_driver, build_workwebui, running_webui, running_workwebui
+from work_compat import Client
+
+pytestmark = pytest.mark.interop
+
+ROOT = Path(__file__).resolve().parents[2]
+JSON = "application/json; charset=utf-8"
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+
+
+@pytest.fixture(scope="session")
+def fork_programs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The fork's workwebui and the fork interop driver, built once per session."""
+    go = require_go("the workwebui differential tests")
+    work = tmp_path_factory.mktemp("fork-build")
+    try:
+        return build_workwebui(work, go), build_fork_driver(work, go)
+    except ForkUnavailable as err:
+        pytest.skip(str(err))
+
+
+@dataclass
+class World:
+    servers: Servers
+    snapshot: dict[bytes, tuple[bytes, int]]
+    refs: dict[str, str]
+
+
+def _refs(client: Client) -> dict[str, str]:
+    """Path parts (``score/id``, ids) of entries the cases act on, found in what was written."""
+    refs: dict[str, str] = {}
+
+    def add(name: str, items: list[Any], score: str, pick: Callable[[Any], bool]) -> None:
+        item = next((i for i in items if pick(i)), None)
+        assert item is not None, f"the world has no entry for {name}"
+        refs[name] = f"{getattr(item, score)}/{quote(item.job.id, safe='')}"
+        refs[name + "_id"] = quote(item.job.id, safe="")
+        refs[name + "_score"] = str(getattr(item, score))
+
+    dead = client.dead_jobs(1)[0] + client.dead_jobs(2)[0]
+    add("dead_go", dead, "died_at", lambda d: d.job.args.get("by") == "go")
+    add("dead_py", dead, "died_at", lambda d: d.job.args.get("by") == "py")
+    add("dead_odd", dead, "died_at", lambda d: "/" in d.job.id)
+    retry = client.retry_jobs(1)[0]
+    add("retry_go", retry, "retry_at", lambda d: d.job.args.get("by") == "go")
+    add("retry_py", retry, "retry_at", lambda d: d.job.args.get("by") == "py")
+    scheduled = client.scheduled_jobs(1)[0] + client.scheduled_jobs(2)[0]
+    add("sched_go", scheduled, "run_at", lambda s: s.job.args == {"k": "v"})
+    add("sched_unique", scheduled, "run_at", lambda s: s.job.unique and s.job.args == {"u": 1})
+    add("sched_bykey", scheduled, "run_at", lambda s: s.job.unique and s.job.args == {"a": 1})
+    add("sched_py", scheduled, "run_at", lambda s: s.job.args.get("i") == 3)
+    history = client.history_jobs(1)[0] + client.history_jobs(2)[0]
+    add("hist_go", history, "completed_at", lambda h: h.job.args.get("by") == "go")
+    add("hist_odd", history, "completed_at", lambda h: h.job.id.startswith("periodic:"))
+    return refs
+
+
+@pytest.fixture(scope="module")
+def world(fork_programs: tuple[Path, Path], redis_server: RedisServer) -> Iterator[World]:
+    workwebui, driver_bin = fork_programs
+    ns = "wdiff"
+    url = redis_server.url
+    driver = GoDriver("fork", driver_bin, url)
+    r = redis_server.client()
+    client = Client(ns, url)
+    try:
+        with running_workwebui(workwebui, url, ns) as go, running_webui(url, ns, ROOT) as ours:
+            servers = Servers(go, ours, r, ns)
+            servers.clear()
+            write_go_data(driver, ns)
+            write_python_data(url, ns)
+            with frozen_pools(driver, url, ns, ROOT):
+                add_go_schedule(servers)
+                yield World(servers, servers.snapshot(), _refs(client))
+    finally:
+        client.close()
+        r.close()
+
+
+@pytest.fixture
+def servers(world: World) -> Servers:
+    """Both servers, with the namespace as the world left it (a previous case's change undone)."""
+    world.servers.restore(world.snapshot)
+    return world.servers
+
+
+def path_of(world: World, template: str) -> str:
+    return template.format(**world.refs)
+
+
+def same(go: Answer, ours: Answer) -> None:
+    """Status, content type and body, byte for byte (Go frames bodies over 2 KiB as chunked: not compared)."""
+    assert (ours.status, ours.content_type) == (go.status, go.content_type), (go, ours)
+    assert ours.body == go.body, first_difference(go.body, ours.body)
+
+
+def first_difference(go: bytes, ours: bytes) -> str:
+    at = next((i for i, (a, b) in enumerate(zip(go, ours)) if a != b), min(len(go), len(ours)))
+    return f"bodies differ at byte {at}: Go {go[at - 80 : at + 80]!r}, ours {ours[at - 80 : at + 80]!r}"
+
+
+# -- reads: the same bytes -----------------------------------------------------------------------
+FORK_GETS = [
+    "/api/dashboard",
+    "/api/queues",
+    "/api/worker_pools",
+    "/api/busy_workers",
+    "/api/retry_jobs",
+    "/api/scheduled_jobs",
+    "/api/dead_jobs",
+    "/api/periodic_schedules",
+    "/api/history_jobs",
+    "/api/history_jobs/{hist_go_id}",
+    "/api/redis_info",
+]
+PAGES = ["", "?page=", "?page=1", "?page=2", "?page=0", "?page=01", "?page=3", "?page=99"]
+PAGES += ["?page=2&page=x", "?page=461168601842738791", "?other=1&page=2"]
+READS = [
+    "/api/dashboard",
+    "/api/queues",
+    "/api/worker_pools",
+    "/api/busy_workers",
+    *(f"/api/{which}_jobs{q}" for which in ("retry", "scheduled", "dead", "history") for q in PAGES),
+    "/api/history_jobs?job_name=ok",
+    "/api/history_jobs?job_name=doomed&page=2",
+    "/api/history_jobs?job_name=nothing",
+    "/api/history_jobs?job_name=ok&job_name=doomed",
+    "/api/history_jobs?job_name=%20ok",
+    "/api/history_jobs?job_name=",
+    "/api/history_jobs/{hist_go_id}",
+    "/api/history_jobs/{hist_odd_id}",
+    "/api/history_jobs/unknown-id",
+    "/api/history_jobs/a%2Fb%20c",
+]
+
+
+@pytest.mark.parametrize("path", READS)
+def test_reads_are_gos_bytes(servers: Servers, world: World, path: str) -> None:
+    go, ours = servers.read("GET", path_of(world, path))
+    same(go, ours)
+
+
+@pytest.mark.parametrize("path", FORK_GETS + ["/api/dead_jobs?page=x"])
+def test_head_is_gos_get_without_a_body(servers: Servers, world: World, path: str) -> None:
+    """Go's ``GET`` patterns answer HEAD too: the GET's status and headers, no body."""
+    go, ours = servers.read("HEAD", path_of(world, path))
+    if path == "/api/dead_jobs?page=x":  # the 500/400 of a bad page, as for GET (see DIFFERENCES)
+        assert (go.status, ours.status) == (500, 400)
+        return
+    assert (ours.status, ours.content_type, ours.body) == (go.status, go.content_type, b"")
+
+
+def test_periodic_schedules_are_gos_entries_in_name_order(servers: Servers) -> None:
+    """Go lists schedules in Go map order, which changes from call to call; ours sorts by name."""
+    go, ours = servers.read("GET", "/api/periodic_schedules")
+    assert (ours.status, ours.content_type) == (go.status, go.content_type) == (200, JSON)
+    go_entries, our_entries = array_elements(go.body), array_elements(ours.body)
+    assert len(our_entries) == 3
+    assert sorted(our_entries) == sorted(go_entries)
+    names = [json.loads(b"{" + e + b"}")["name"] for e in our_entries]
+    assert names == sorted(names)
+    assert ours.body == b"[\n\t{" + b"},\n\t{".join(our_entries) + b"}\n]"
+
+
+VOLATILE_INFO = [
+    "uptime_seconds",
+    "connected_clients",
+    "used_memory",
+    "used_memory_human",
+    "used_memory_peak_human",
+    "total_commands_processed",
+    "instantaneous_ops_per_sec",
+    "keyspace_hits",
+    "keyspace_misses",
+]
+
+
+def test_redis_info_is_gos_layout_and_values(servers: Servers) -> None:
+    """Fields, order and types byte for byte; counters that tick with every command are masked."""
+    go, ours = servers.read("GET", "/api/redis_info")
+    assert (ours.status, ours.content_type) == (go.status, go.content_type) == (200, JSON)
+    assert fields_masked(ours.body, VOLATILE_INFO) == fields_masked(go.body, VOLATILE_INFO)
+    assert b'"version": "' in go.body and b'"db_keys": ' in go.body
+    for name in VOLATILE_INFO:  # the masked values have Go's types: numbers stay numbers
+        pattern = rb'"' + name.encode() + rb'": ' + (rb'"' if name.endswith("human") else rb"[0-9]")
+        assert re.search(pattern, ours.body) and re.search(pattern, go.body), name
