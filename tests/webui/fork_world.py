@@ -98,13 +98,16 @@ def write_python_data(url: str, ns: str) -> None:
         enq.enqueue("mail", {"to": "py@example.com", **ODD_NUMBERS})
         enq.enqueue_unique("mail", {"unique": True})
         for i in range(21):
-            enq.enqueue_in("report", DAY + 60 * i, {"i": i})
+            enq.enqueue_in("report", DAY + 60 * i, {"i": i, **(ODD_NUMBERS if i == 0 else {})})
+        # a job with fields beside Go's (celery_shim keeps some there): Go's listing leaves them out
+        beside = Job(name="report", id="with-extra", enqueued_at=int(time.time()), args={}, extra={"meta": {"x": 1}})
+        enq.enqueue_job(beside, run_at=int(time.time()) + DAY)
         for i in range(22):
             enq.enqueue("doomed", {"by": "py", "i": i})
         enq.enqueue("flaky", {"by": "py", **TEXT})
         enq.enqueue("ok", {"by": "py", **ODD_NUMBERS})
         enq.enqueue_job(Job(name="ok", id=ODD_ID, enqueued_at=int(time.time()), args={"odd": "id"}))
-        enq.enqueue_job(Job(name="doomed", id=ODD_DEAD_ID, enqueued_at=int(time.time()), args={"odd": "id"}))
+        enq.enqueue_job(Job(name="doomed", id=ODD_DEAD_ID, enqueued_at=int(time.time()), args=dict(ODD_NUMBERS)))
 
         def fail(job: Job) -> None:
             raise RuntimeError(f"failed on purpose: {json.dumps(job.args)[:40]}")
@@ -122,7 +125,8 @@ def write_python_data(url: str, ns: str) -> None:
             pool.stop()
         client.pause("mail")
         client.set_max_concurrency("report", 2)
-        client.add_periodic_schedule(PeriodicSchedule(name="py-hourly", job_name="report", spec="0 0 * * * *"))
+        hourly = PeriodicSchedule(name="py-hourly", job_name="report", spec="0 0 * * * *", args=dict(ODD_NUMBERS))
+        client.add_periodic_schedule(hourly)
         client.add_periodic_schedule(
             PeriodicSchedule(name="py off/slash", job_name="mail", spec="0 30 * * * *", args={"x": 1}, enabled=False)
         )

@@ -90,14 +90,15 @@ def build_workwebui(work_dir: Path, go: str) -> Path:
 
 def build_fork_driver(work_dir: Path, go: str) -> Path:
     """tests/interop/fork's driver against the fork: a ``replace`` to the copied source, else the proxy."""
-    if fork_source() is None:
+    src = fork_source()
+    if src is None:
         try:
             return build_driver_from_proxy("fork", work_dir, go)
         except RuntimeError as err:
             raise ForkUnavailable(UNAVAILABLE) from err
-    copy = work_dir / "fork-src"
+    copy = work_dir / "fork-src"  # build_workwebui's copy, when it made one
     if not copy.exists():
-        _writable_copy(fork_source() or copy, copy)
+        _writable_copy(src, copy)
     module = _writable_copy(INTEROP_DIR / "fork", work_dir / "fork-driver")
     binary = work_dir / "driver-fork"
     for args in (["mod", "edit", f"-replace={FORK_MODULE}={copy}"], ["mod", "tidy"], ["build", "-o", str(binary), "."]):
@@ -108,49 +109,41 @@ def build_fork_driver(work_dir: Path, go: str) -> Path:
 
 
 @contextmanager
-def running_workwebui(binary: Path, redis_url: str, namespace: str) -> Iterator[str]:
+def running_workwebui(binary: Path, redis_url: str, namespace: str, log: Path) -> Iterator[str]:
     """Run the fork's workwebui on a free loopback port until the block ends; yields its base URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        [str(binary), "-redis", redis_url, "-ns", namespace, "-listen", f"127.0.0.1:{port}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_for_http(port, proc, "the fork's workwebui")
+    argv = [str(binary), "-redis", redis_url, "-ns", namespace, "-listen", f"127.0.0.1:{port}"]
+    with _serving(argv, None, log, port, "the fork's workwebui", signal.SIGINT):  # Go's stops on Interrupt
         yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(proc, signal.SIGINT)  # Go's workwebui stops on Interrupt only
 
 
 @contextmanager
-def running_webui(redis_url: str, namespace: str, root: Path) -> Iterator[str]:
+def running_webui(redis_url: str, namespace: str, root: Path, log: Path) -> Iterator[str]:
     """Run our ``workwebui`` command (``python -m webui``) on a free loopback port; yields its base URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "webui", "-redis", redis_url, "-ns", namespace, "-listen", f"127.0.0.1:{port}"]
-        + ["--log-level", "WARNING"],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(root)},
-    )
-    try:
-        wait_for_http(port, proc, "webui")
+    flags = ["-redis", redis_url, "-ns", namespace, "-listen", f"127.0.0.1:{port}", "--log-level", "WARNING"]
+    with _serving([sys.executable, "-m", "webui", *flags], root, log, port, "webui", signal.SIGTERM):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(proc, signal.SIGTERM)
 
 
-def wait_for_http(port: int, proc: subprocess.Popen[str], what: str, timeout: float = 30.0) -> None:
+@contextmanager
+def _serving(argv: list[str], cwd: Path | None, log: Path, port: int, what: str, stop_signal: int) -> Iterator[None]:
+    env = {**os.environ, "PYTHONPATH": str(cwd)} if cwd else None
+    with log.open("w") as out:
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for_http(port, proc, what, log)
+            yield
+        finally:
+            stop(proc, stop_signal)
+
+
+def wait_for_http(port: int, proc: subprocess.Popen[bytes], what: str, log: Path, timeout: float = 30.0) -> None:
     """Wait until ``port`` accepts a request; fail with the program's output if it exits or times out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out = proc.stdout.read() if proc.stdout else ""
-            raise RuntimeError(f"{what} exited with {proc.returncode} before serving:\n{out}")
+            raise RuntimeError(f"{what} exited with {proc.returncode} before serving:\n{log.read_text()}")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
             conn.request("GET", "/api/queues")
@@ -163,12 +156,12 @@ def wait_for_http(port: int, proc: subprocess.Popen[str], what: str, timeout: fl
     raise RuntimeError(f"{what} did not answer on 127.0.0.1:{port} within {timeout:.0f} s")
 
 
-def stop(proc: subprocess.Popen[str], sig: int) -> None:
-    """Ask a server to stop, kill it if it has not within 10 s, and close its pipe."""
+def stop(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Ask a server to stop, and kill it if it has not within 10 s."""
     if proc.poll() is None:
         proc.send_signal(sig)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    proc.communicate()
+            proc.wait()

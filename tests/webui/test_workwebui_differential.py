@@ -22,7 +22,7 @@ import pytest
 
 from tests.interop.driver import GoDriver, require_go
 from tests.redis_server import RedisServer
-from tests.webui.differential import Answer, Servers, array_elements, fields_masked, masked_state
+from tests.webui.differential import Answer, Servers, array_elements, ask, fields_masked, masked_state
 from tests.webui.fork_world import add_go_schedule, frozen_pools, write_go_data, write_python_data
 from tests.webui.gofork import ForkUnavailable, build_fork_driver, build_workwebui, running_webui, running_workwebui
 from work_compat import Client
@@ -83,7 +83,9 @@ def _refs(client: Client) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def world(fork_programs: tuple[Path, Path], redis_server: RedisServer) -> Iterator[World]:
+def world(
+    fork_programs: tuple[Path, Path], redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     workwebui, driver_bin = fork_programs
     ns = "wdiff"
     url = redis_server.url
@@ -91,7 +93,11 @@ def world(fork_programs: tuple[Path, Path], redis_server: RedisServer) -> Iterat
     r = redis_server.client()
     client = Client(ns, url)
     try:
-        with running_workwebui(workwebui, url, ns) as go, running_webui(url, ns, ROOT) as ours:
+        logs = tmp_path_factory.mktemp("servers")
+        with (
+            running_workwebui(workwebui, url, ns, logs / "workwebui.log") as go,
+            running_webui(url, ns, ROOT, logs / "webui.log") as ours,
+        ):
             servers = Servers(go, ours, r, ns)
             servers.clear()
             write_go_data(driver, ns)
@@ -140,7 +146,7 @@ FORK_GETS = [
     "/api/history_jobs/{hist_go_id}",
     "/api/redis_info",
 ]
-PAGES = ["", "?page=", "?page=1", "?page=2", "?page=0", "?page=01", "?page=3", "?page=99"]
+PAGES = ["", "?page", "?page=", "?page=1", "?page=2", "?page=0", "?page=01", "?page=3", "?page=99"]
 PAGES += ["?page=2&page=x", "?page=461168601842738791", "?other=1&page=2"]
 READS = [
     "/api/dashboard",
@@ -167,7 +173,7 @@ def test_reads_are_gos_bytes(servers: Servers, world: World, path: str) -> None:
     same(go, ours)
 
 
-@pytest.mark.parametrize("path", FORK_GETS + ["/api/dead_jobs?page=x"])
+@pytest.mark.parametrize("path", [*FORK_GETS, "/api/dead_jobs?page=x"])
 def test_head_is_gos_get_without_a_body(servers: Servers, world: World, path: str) -> None:
     """Go's ``GET`` patterns answer HEAD too: the GET's status and headers, no body."""
     go, ours = servers.read("HEAD", path_of(world, path))
@@ -204,7 +210,7 @@ VOLATILE_INFO = [
 
 def test_redis_info_is_gos_layout_and_values(servers: Servers) -> None:
     """Fields, order and types byte for byte; counters that tick with every command are masked."""
-    go, ours = servers.read("GET", "/api/redis_info")
+    go, ours = ask(servers.go, "GET", "/api/redis_info"), ask(servers.ours, "GET", "/api/redis_info")
     assert (ours.status, ours.content_type) == (go.status, go.content_type) == (200, JSON)
     assert fields_masked(ours.body, VOLATILE_INFO) == fields_masked(go.body, VOLATILE_INFO)
     assert b'"version": "' in go.body and b'"db_keys": ' in go.body
