@@ -22,17 +22,24 @@ import pytest
 
 from tests.interop.driver import GoDriver, require_go
 from tests.redis_server import RedisServer
-from tests.webui.differential import Answer, Servers, array_elements, ask, fields_masked, masked_state
+from tests.webui.differential import (
+    Answer,
+    Change,
+    Servers,
+    array_elements,
+    ask,
+    fields_masked,
+    masked_state,
+    now_masked,
+)
 from tests.webui.fork_world import add_go_schedule, frozen_pools, write_go_data, write_python_data
 from tests.webui.gofork import ForkUnavailable, build_fork_driver, build_workwebui, running_webui, running_workwebui
+from tests.webui.workwebui_differences import DIFFERENCES, JSON, Differs, Prefix
 from work_compat import Client
 
 pytestmark = pytest.mark.interop
 
 ROOT = Path(__file__).resolve().parents[2]
-JSON = "application/json; charset=utf-8"
-HTML = "text/html; charset=utf-8"
-TEXT = "text/plain; charset=utf-8"
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +58,7 @@ class World:
     servers: Servers
     snapshot: dict[bytes, tuple[bytes, int]]
     refs: dict[str, str]
+    servers_state: dict[str, Any]
 
 
 def _refs(client: Client) -> dict[str, str]:
@@ -104,7 +112,7 @@ def world(
             write_python_data(url, ns)
             with frozen_pools(driver, url, ns, ROOT):
                 add_go_schedule(servers)
-                yield World(servers, servers.snapshot(), _refs(client))
+                yield World(servers, servers.snapshot(), _refs(client), servers.state())
     finally:
         client.close()
         r.close()
@@ -217,3 +225,154 @@ def test_redis_info_is_gos_layout_and_values(servers: Servers) -> None:
     for name in VOLATILE_INFO:  # the masked values have Go's types: numbers stay numbers
         pattern = rb'"' + name.encode() + rb'": ' + (rb'"' if name.endswith("human") else rb"[0-9]")
         assert re.search(pattern, ours.body) and re.search(pattern, go.body), name
+
+
+# -- changes: the same answer and the same keys afterwards ---------------------------------------
+def masked_answer(change: Change, ids: dict[str, str] | None = None) -> Answer:
+    body = now_masked(change.answer.body, change.window)
+    for old, new in (ids or {}).items():
+        body = body.replace(old.encode(), new.encode())
+    return change.answer.replaced(body)
+
+
+def same_change(go: Change, ours: Change, ids: dict[str, str] | None = None) -> None:
+    same(masked_answer(go, ids), masked_answer(ours, ids))
+    go_state, our_state = masked_state(go, ids), masked_state(ours, ids)
+    differing = {
+        k: (go_state.get(k), our_state.get(k)) for k in {*go_state, *our_state} if go_state.get(k) != our_state.get(k)
+    }
+    assert not differing, f"keys left differently (Go's, ours): {differing}"
+
+
+SCHEDULE = {"name": "new one", "job_name": "report", "spec": "0 15 4 * * *", "args": {"big": 2**53 + 1, "s": "<&>"}}
+CHANGES: list[tuple[str, str, Any]] = [
+    ("POST", "/api/delete_dead_job/{dead_go}", None),
+    ("POST", "/api/delete_dead_job/{dead_py}", None),
+    ("POST", "/api/delete_dead_job/{dead_odd}", None),
+    ("POST", "/api/delete_dead_job/+{dead_go_score}/{dead_go_id}", None),  # ParseInt takes a sign
+    ("POST", "/api/retry_dead_job/{dead_go}", None),
+    ("POST", "/api/retry_dead_job/{dead_py}", None),
+    ("POST", "/api/retry_dead_job/{dead_odd}", None),
+    ("POST", "/api/delete_all_dead_jobs", None),
+    ("POST", "/api/delete_all_dead_jobs", b"ignored"),
+    ("POST", "/api/retry_all_dead_jobs", None),
+    ("POST", "/api/delete_scheduled_job/{sched_go}", None),
+    ("POST", "/api/delete_scheduled_job/{sched_py}", None),
+    ("POST", "/api/delete_scheduled_job/{sched_unique}", None),  # its unique lock goes too
+    ("POST", "/api/delete_retry_job/{retry_go}", None),
+    ("POST", "/api/delete_retry_job/{retry_py}", None),
+    ("POST", "/api/periodic_schedules", SCHEDULE),
+    ("POST", "/api/periodic_schedules", {**SCHEDULE, "name": "go-nightly", "created_at": 1700000000, "enabled": False}),
+    ("POST", "/api/periodic_schedules", {**SCHEDULE, "args": {}, "unknown": 1}),
+    ("DELETE", "/api/periodic_schedules/go-nightly", None),
+    ("DELETE", "/api/periodic_schedules/py%20off%2Fslash", None),
+    ("DELETE", "/api/periodic_schedules/absent", None),
+    ("POST", "/api/periodic_schedules/py%20off%2Fslash/enable", None),
+    ("POST", "/api/periodic_schedules/go-nightly/disable", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), CHANGES)
+def test_changes_answer_and_leave_what_go_does(
+    servers: Servers, world: World, method: str, path: str, body: Any
+) -> None:
+    data = json.dumps(body).encode() if isinstance(body, dict) else body
+    go, ours = servers.change(method, path_of(world, path), data)
+    assert go.answer.status == 200, go.answer
+    if "absent" not in path:  # the case did something, on both sides
+        assert go.state != world.servers_state
+    same_change(go, ours)
+
+
+ENQUEUES: list[dict[str, Any]] = [
+    {"job_name": "mail", "args": {"to": "x@example.com"}},
+    {"job_name": "mail"},
+    {"job_name": "mail", "args": None, "delay": 0},
+    {"job_name": "report", "args": {"n": 2.50, "big": 12345678901234567890, "neg": -0.0}, "delay": 3600},
+    {"job_name": "report", "delay": -5},
+    {"job_name": "mail", "retry": {"max_retries": 3, "strategy": "linear", "base_delay": 10}},
+    {"job_name": "mail", "retry": {"strategy": "fixed"}},
+    {"job_name": "mail", "retry": {"strategy": "nonsense", "max_retries": 0}},
+    {"job_name": "brand-new", "args": {"html": "<script>"}, "other": "ignored"},
+]
+
+
+@pytest.mark.parametrize("body", ENQUEUES)
+def test_enqueue_answers_and_leaves_what_go_does(servers: Servers, body: dict[str, Any]) -> None:
+    """The new job's id is random and its ``t`` is now: compared as ``ID`` and ``NOW``."""
+    go, ours = servers.change("POST", "/api/enqueue", json.dumps(body).encode())
+    assert go.answer.status == 200, go.answer
+    go_id, our_id = (json.loads(c.answer.body)["id"] for c in (go, ours))
+    assert go_id != our_id
+    same_change(go, ours, {go_id: "ID", our_id: "ID"})
+
+
+# -- the differences on purpose (docs/dashboard.md) --------------------------------------------
+def matches(expected: tuple[int, str, bytes], answer: Answer) -> bool:
+    status, content_type, body = expected
+    fits = answer.body.startswith(body) if isinstance(body, Prefix) else answer.body == body
+    return (answer.status, answer.content_type) == (status, content_type) and fits
+
+
+@pytest.mark.parametrize("case", DIFFERENCES, ids=lambda c: f"{c.method} {c.path} {c.body!r}"[:90])
+def test_differences_on_purpose(servers: Servers, world: World, case: Differs) -> None:
+    path = path_of(world, case.path)
+    if case.method == "GET":
+        go_answer, our_answer = servers.read("GET", path)
+    else:
+        go, ours = servers.change(case.method, path, case.body)
+        go_answer, our_answer = go.answer, ours.answer
+        KEY_CHECKS[case.keys](world, go, ours)
+    assert matches(case.go, go_answer), go_answer
+    assert matches(case.ours, our_answer), our_answer
+
+
+def _same_keys(world: World, go: Change, ours: Change) -> None:
+    assert masked_state(ours) == masked_state(go)
+
+
+def _go_only(world: World, go: Change, ours: Change) -> None:
+    """Go took the bad input (and stored it); ours refused it and changed nothing."""
+    assert ours.state == world.servers_state
+    assert go.state != world.servers_state
+
+
+def _by_key_lock(world: World, go: Change, ours: Change) -> None:
+    """Go deletes the lock its key would have from the args, not the job's own ``unique_key``: the
+    real lock stays, and no job with that key can be enqueued until it expires; ours removes it."""
+    lock = f'{world.servers.prefix}unique:report:{{"k":"x"}}\n'
+    assert lock in go.state and lock not in ours.state
+    assert masked_state(ours) == {k: v for k, v in masked_state(go).items() if k != lock}
+
+
+def _args_kept(world: World, go: Change, ours: Change) -> None:
+    """Go re-reads the stored schedule through float64 to flip ``enabled``, so its args lose digits
+    (12345678901234567890 is stored back as 12345678901234567000); ours changes enabled and
+    updated_at and keeps the args' bytes."""
+    key = world.servers.prefix + "periodic_schedules"
+    go_hash, our_hash = dict(masked_state(go)[key][1]), dict(masked_state(ours)[key][1])
+    assert b'"huge":12345678901234567000' in go_hash[b"py-hourly"]
+    assert our_hash[b"py-hourly"] == go_hash[b"py-hourly"].replace(
+        b"12345678901234567000", b"12345678901234567890"
+    ).replace(b"9007199254740992", b"9007199254740993")
+    assert {k: v for k, v in masked_state(ours).items() if k != key} == {
+        k: v for k, v in masked_state(go).items() if k != key
+    }
+
+
+KEY_CHECKS: dict[str, Callable[[World, Change, Change], None]] = {
+    "same": _same_keys,
+    "go only": _go_only,
+    "by-key lock": _by_key_lock,
+    "args kept": _args_kept,
+}
+
+
+def test_every_difference_is_in_the_docs_table() -> None:
+    """docs/dashboard.md lists each difference once: every row here is there, and no other."""
+    text = (ROOT / "docs" / "dashboard.md").read_text()
+    section = text.split("## Where the dashboard differs from workwebui, on purpose", 1)[1].split("\n## ", 1)[0]
+    cells = [re.split(r"(?<!\\)\|", line)[1] for line in section.splitlines() if line.startswith("| ")]
+    rows = [c.strip().replace("\\|", "|") for c in cells if c.strip() != "route" and set(c.strip()) != {"-"}]
+    assert len(rows) == len(set(rows))
+    assert set(rows) == {c.row for c in DIFFERENCES} | {"GET /api/periodic_schedules"}

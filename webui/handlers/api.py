@@ -299,6 +299,7 @@ class PeriodicSchedulesHandler(BaseHandler):
             schedule = PeriodicSchedule.from_json(self.request.body)
         except ValueError as err:
             raise ApiError(400, f"request body is not a periodic schedule: {err}") from err
+        schedule.args = _float64(schedule.args)  # Go decodes the body's args as float64, as /api/enqueue's
         await self.run_blocking(self.client.add_periodic_schedule, schedule, bad_input=(ValueError,))
         self.write_ok()
 
