@@ -84,7 +84,8 @@ def build_workwebui(work_dir: Path, go: str) -> Path:
         env={**_go_env(), "GOBIN": str(work_dir), "GOFLAGS": ""},
     )
     if proc.returncode != 0:
-        raise ForkUnavailable(f"{UNAVAILABLE} ({proc.stderr.strip().splitlines()[-1:]})")
+        said = proc.stderr.strip().splitlines()
+        raise ForkUnavailable(f"{UNAVAILABLE} (go install: {said[-1].strip() if said else proc.returncode})")
     return binary
 
 

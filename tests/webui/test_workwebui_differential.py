@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+import redis
 
 from tests.interop.driver import GoDriver, require_go
 from tests.redis_server import RedisServer
@@ -34,8 +36,9 @@ from tests.webui.differential import (
 )
 from tests.webui.fork_world import add_go_schedule, frozen_pools, write_go_data, write_python_data
 from tests.webui.gofork import ForkUnavailable, build_fork_driver, build_workwebui, running_webui, running_workwebui
-from tests.webui.workwebui_differences import DIFFERENCES, JSON, Differs, Prefix
+from tests.webui.workwebui_differences import DIFFERENCES, JSON, Differs, Prefix, err
 from work_compat import Client
+from work_compat.embedded import free_port
 
 pytestmark = pytest.mark.interop
 
@@ -90,23 +93,27 @@ def _refs(client: Client) -> dict[str, str]:
     return refs
 
 
+@contextmanager
+def both_servers(programs: tuple[Path, Path], url: str, ns: str, logs: Path, r: redis.Redis) -> Iterator[Servers]:
+    """The fork's workwebui and ours, serving namespace ``ns`` of the Redis at ``url``."""
+    with (
+        running_workwebui(programs[0], url, ns, logs / f"workwebui-{ns}.log") as go,
+        running_webui(url, ns, ROOT, logs / f"webui-{ns}.log") as ours,
+    ):
+        yield Servers(go, ours, r, ns)
+
+
 @pytest.fixture(scope="module")
 def world(
     fork_programs: tuple[Path, Path], redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    workwebui, driver_bin = fork_programs
     ns = "wdiff"
     url = redis_server.url
-    driver = GoDriver("fork", driver_bin, url)
+    driver = GoDriver("fork", fork_programs[1], url)
     r = redis_server.client()
     client = Client(ns, url)
     try:
-        logs = tmp_path_factory.mktemp("servers")
-        with (
-            running_workwebui(workwebui, url, ns, logs / "workwebui.log") as go,
-            running_webui(url, ns, ROOT, logs / "webui.log") as ours,
-        ):
-            servers = Servers(go, ours, r, ns)
+        with both_servers(fork_programs, url, ns, tmp_path_factory.mktemp("servers"), r) as servers:
             servers.clear()
             write_go_data(driver, ns)
             write_python_data(url, ns)
@@ -201,6 +208,60 @@ def test_periodic_schedules_are_gos_entries_in_name_order(servers: Servers) -> N
     names = [json.loads(b"{" + e + b"}")["name"] for e in our_entries]
     assert names == sorted(names)
     assert ours.body == b"[\n\t{" + b"},\n\t{".join(our_entries) + b"}\n]"
+
+
+EMPTY_READS = [p for p in FORK_GETS if "{" not in p and "redis_info" not in p] + ["/api/history_jobs/x"]
+
+
+@pytest.fixture(scope="module")
+def empty(
+    fork_programs: tuple[Path, Path], redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Servers]:
+    """Both servers on a namespace nothing has written to."""
+    r = redis_server.client()
+    try:
+        with both_servers(fork_programs, redis_server.url, "wdiff-empty", tmp_path_factory.mktemp("empty"), r) as s:
+            yield s
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize("path", EMPTY_READS)
+def test_an_empty_namespace_reads_as_gos(empty: Servers, path: str) -> None:
+    """``[]``, ``null`` for no busy worker, zero counts: Go's bytes again."""
+    go, ours = empty.read("GET", path)
+    same(go, ours)
+
+
+@pytest.fixture(scope="module")
+def unreachable(fork_programs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    """Both servers pointed at a port where no Redis listens."""
+    port = free_port()
+    r = redis.Redis(port=port)
+    try:
+        logs = tmp_path_factory.mktemp("unreachable")
+        with both_servers(fork_programs, f"redis://127.0.0.1:{port}/0", "wdiff", logs, r) as s:
+            yield s
+    finally:
+        r.close()
+
+
+@pytest.mark.parametrize("path", ["/api/dashboard", "/api/queues", "/api/dead_jobs", "/api/history_jobs/x"])
+def test_an_unreachable_redis_is_a_503_that_says_so(unreachable: Servers, path: str) -> None:
+    """Go answers 500 with its dial error, and its dashboard 200 with every count 0 (an idle system,
+    to the reader); ours answers 503 naming the Redis it cannot reach (docs/dashboard.md's table)."""
+    go, ours = unreachable.read("GET", path)
+    port = unreachable.r.get_connection_kwargs()["port"]
+    if path == "/api/dashboard":
+        assert (go.status, go.content_type) == (200, JSON) and b'"count": 0' in go.body
+    else:
+        assert (go.status, go.content_type, go.body) == (
+            500,
+            JSON,
+            err(f"dial tcp 127.0.0.1:{port}: connect: connection refused"),
+        )
+    assert (ours.status, ours.content_type) == (503, JSON)
+    assert ours.body.startswith(b'{"error": "cannot reach Redis at redis://127.0.0.1:%d/0: ' % port)
 
 
 VOLATILE_INFO = [
@@ -375,4 +436,5 @@ def test_every_difference_is_in_the_docs_table() -> None:
     cells = [re.split(r"(?<!\\)\|", line)[1] for line in section.splitlines() if line.startswith("| ")]
     rows = [c.strip().replace("\\|", "|") for c in cells if c.strip() != "route" and set(c.strip()) != {"-"}]
     assert len(rows) == len(set(rows))
-    assert set(rows) == {c.row for c in DIFFERENCES} | {"GET /api/periodic_schedules"}
+    tested_here = {"GET /api/periodic_schedules", "Any route while Redis is unreachable"}
+    assert set(rows) == {c.row for c in DIFFERENCES} | tested_here
