@@ -81,7 +81,7 @@ class Servers:
             second = ask(self.go, method, path)
             if first == second:
                 return first, ours
-            time.sleep(0.2)  # something moved between the two Go answers; ask again
+            # something moved between Go's two answers (a second ticked, a heartbeat): ask again
         raise AssertionError(f"{method} {path}: Go's answer changed on every one of {STABLE_ATTEMPTS} tries")
 
     def change(self, method: str, path: str, body: bytes | None = None) -> tuple[Change, Change]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,10 +59,13 @@ def fork_programs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
 
 @dataclass
 class World:
+    """The filled namespace: both servers, its keys (as DUMPs to restore, and readable), and the
+    path parts of the entries the cases act on (``refs``)."""
+
     servers: Servers
     snapshot: dict[bytes, tuple[bytes, int]]
     refs: dict[str, str]
-    servers_state: dict[str, Any]
+    state: dict[str, Any]
 
 
 def _refs(client: Client) -> dict[str, str]:
@@ -107,7 +111,7 @@ def both_servers(programs: tuple[Path, Path], url: str, ns: str, logs: Path, r: 
 def world(
     fork_programs: tuple[Path, Path], redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    ns = "wdiff"
+    ns = f"wdiff{uuid.uuid4().hex[:8]}"
     url = redis_server.url
     driver = GoDriver("fork", fork_programs[1], url)
     r = redis_server.client()
@@ -220,7 +224,9 @@ def empty(
     """Both servers on a namespace nothing has written to."""
     r = redis_server.client()
     try:
-        with both_servers(fork_programs, redis_server.url, "wdiff-empty", tmp_path_factory.mktemp("empty"), r) as s:
+        with both_servers(
+            fork_programs, redis_server.url, f"wdiff{uuid.uuid4().hex[:8]}", tmp_path_factory.mktemp("empty"), r
+        ) as s:
             yield s
     finally:
         r.close()
@@ -341,7 +347,7 @@ def test_changes_answer_and_leave_what_go_does(
     go, ours = servers.change(method, path_of(world, path), data)
     assert go.answer.status == 200, go.answer
     if "absent" not in path:  # the case did something, on both sides
-        assert go.state != world.servers_state
+        assert go.state != world.state
     same_change(go, ours)
 
 
@@ -394,8 +400,8 @@ def _same_keys(world: World, go: Change, ours: Change) -> None:
 
 def _go_only(world: World, go: Change, ours: Change) -> None:
     """Go took the bad input (and stored it); ours refused it and changed nothing."""
-    assert ours.state == world.servers_state
-    assert go.state != world.servers_state
+    assert ours.state == world.state
+    assert go.state != world.state
 
 
 def _by_key_lock(world: World, go: Change, ours: Change) -> None:
