@@ -121,7 +121,7 @@ class _Listed(Protocol):
 L = TypeVar("L", bound=_Listed)
 
 
-def as_go_reads(item: L) -> L:
+def _as_go_reads(item: L) -> L:
     """A listed ScheduledJob/RetryJob/DeadJob/HistoryJob as the fork's client returns it to
     workwebui: args re-read as float64 (``2**53 + 1`` shows as ``9007199254740992``, as Go's), and
     the fields Go's Job has no place for left out."""
@@ -239,7 +239,7 @@ class ZsetPageHandler(BaseHandler):
             "dead": c.dead_jobs,
         }
         items, total = await self.run_blocking(pages[self.which], page)
-        self.write_go_json(obj([("count", str(total)), ("jobs", array(as_go_reads(i).to_json() for i in items))]))
+        self.write_go_json(obj([("count", str(total)), ("jobs", array(_as_go_reads(i).to_json() for i in items))]))
 
     head = get  # Go's GET patterns answer HEAD: the same status and headers, no body
 
@@ -328,7 +328,7 @@ class HistoryJobsHandler(BaseHandler):
         page = _page(self)
         job_name = _query(self, "job_name")
         items, total = await self.run_blocking(self.client.history_jobs, page, job_name)
-        self.write_go_json(obj([("count", str(total)), ("jobs", array(as_go_reads(i).to_json() for i in items))]))
+        self.write_go_json(obj([("count", str(total)), ("jobs", array(_as_go_reads(i).to_json() for i in items))]))
 
     head = get  # Go's GET patterns answer HEAD: the same status and headers, no body
 
@@ -340,7 +340,7 @@ class HistoryJobHandler(BaseHandler):
         item = await self.run_blocking(self.client.history_job_by_id, job_id)
         if item is None:
             raise ApiError(404, "job not found")
-        self.write_go_json(as_go_reads(item).to_json())
+        self.write_go_json(_as_go_reads(item).to_json())
 
     head = get  # Go's GET patterns answer HEAD: the same status and headers, no body
 
