@@ -1,8 +1,11 @@
 """The JSON API on the fork's workwebui paths and payload shapes (protocol §7.3).
 
 Bodies are Go's bytes: each value's own ``to_json()`` (work_compat writes Go's field order and
-escaping) laid out as Go's MarshalIndent. Where the fork answers 500 for everything, these routes
-say what went wrong: 400 bad input, 404 unknown, 409 already moved, 503 Redis down.
+escaping) laid out as Go's MarshalIndent, with listed args as the fork's client decodes them (every
+number a float64). Where the fork answers 500 for everything, these routes say what went wrong: 400
+bad input, 404 unknown, 409 already moved, 503 Redis down. tests/webui/test_workwebui_differential.py
+asks the fork's real workwebui and these routes the same things; docs/dashboard.md lists where the
+answers differ on purpose.
 """
 
 from __future__ import annotations
