@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import redis
+
 from tests.interop.driver import GoDriver
 from tests.webui.differential import Servers, ask
 from work_compat import Client, Enqueuer, Job, JobOptions, PeriodicSchedule, WorkerPool
@@ -123,6 +125,11 @@ def write_python_data(url: str, ns: str) -> None:
             assert pool.drain(timeout=60), "the Python pool did not drain its queues"
         finally:
             pool.stop()
+        # a dead job of a name no pool registered: retrying it puts it back in dead, 5 s on
+        now = int(time.time())
+        ghost = Job(name="ghost", id="ghost-1", enqueued_at=now, args={"by": "ghost"}, fails=1, failed_at=now)
+        with redis.Redis.from_url(url) as r:
+            r.zadd(client.keys.dead(), {ghost.to_bytes(): now})
         client.pause("mail")
         client.set_max_concurrency("report", 2)
         hourly = PeriodicSchedule(name="py-hourly", job_name="report", spec="0 0 * * * *", args=dict(ODD_NUMBERS))

@@ -38,7 +38,7 @@ from tests.webui.differential import (
 from tests.webui.fork_world import add_go_schedule, frozen_pools, write_go_data, write_python_data
 from tests.webui.gofork import ForkUnavailable, build_fork_driver, build_workwebui, running_webui, running_workwebui
 from tests.webui.workwebui_differences import DIFFERENCES, JSON, Differs, Prefix, err
-from work_compat import Client
+from work_compat import Client, Job
 from work_compat.embedded import free_port
 
 pytestmark = pytest.mark.interop
@@ -83,6 +83,7 @@ def _refs(client: Client) -> dict[str, str]:
     add("dead_go", dead, "died_at", lambda d: d.job.args.get("by") == "go")
     add("dead_py", dead, "died_at", lambda d: d.job.args.get("by") == "py")
     add("dead_odd", dead, "died_at", lambda d: "/" in d.job.id)
+    add("dead_ghost", dead, "died_at", lambda d: d.job.name == "ghost")
     retry = client.retry_jobs(1)[0]
     add("retry_go", retry, "retry_at", lambda d: d.job.args.get("by") == "go")
     add("retry_py", retry, "retry_at", lambda d: d.job.args.get("by") == "py")
@@ -239,6 +240,29 @@ def test_an_empty_namespace_reads_as_gos(empty: Servers, path: str) -> None:
     """``[]``, ``null`` for no busy worker, zero counts: Go's bytes again."""
     go, ours = empty.read("GET", path)
     same(go, ours)
+
+
+@pytest.mark.parametrize("which", ["retry", "scheduled", "dead"])
+def test_an_entry_go_cannot_decode(empty: Servers, which: str) -> None:
+    """Go's client fails the whole page on one member it cannot decode; ours lists a stand-in with
+    the member's text and the reason (docs/dashboard.md's table), and the other jobs."""
+    key = f"{empty.prefix}{which}"
+    good = Job(name="mail", id="good", enqueued_at=1_800_000_000, args={"a": 1})
+    empty.r.zadd(key, {b"not json": 1_800_000_000, good.to_bytes(): 1_800_000_001})
+    try:
+        go, ours = empty.read("GET", f"/api/{which}_jobs")
+    finally:
+        empty.r.delete(key)
+    assert (go.status, go.content_type, go.body) == (
+        500,
+        JSON,
+        err("invalid character 'o' in literal null (expecting 'u')"),
+    )
+    assert (ours.status, ours.content_type) == (200, JSON)
+    listed = json.loads(ours.body)
+    assert listed["count"] == 2
+    assert listed["jobs"][0]["args"] == {"raw": "not json"} and listed["jobs"][0]["err"].startswith("not JSON")
+    assert listed["jobs"][1]["id"] == "good"
 
 
 @pytest.fixture(scope="module")
@@ -444,5 +468,9 @@ def test_every_difference_is_in_the_docs_table() -> None:
     cells = [re.split(r"(?<!\\)\|", line)[1] for line in section.splitlines() if line.startswith("| ")]
     rows = [c.strip().replace("\\|", "|") for c in cells if c.strip() != "route" and set(c.strip()) != {"-"}]
     assert len(rows) == len(set(rows))
-    tested_here = {"GET /api/periodic_schedules", "Any route while Redis is unreachable"}
+    tested_here = {
+        "GET /api/periodic_schedules",
+        "Any route while Redis is unreachable",
+        "GET /api/{retry,scheduled,dead}_jobs with an entry Go cannot decode",
+    }
     assert set(rows) == {c.row for c in DIFFERENCES} | tested_here

@@ -100,6 +100,13 @@ DIFFERENCES: list[Differs] = [
         )
     ),
     Differs(
+        "POST /api/retry_dead_job of a job whose name no pool registered",
+        "POST",
+        "/api/retry_dead_job/{dead_ghost}",
+        (500, JSON, err("nothing retried")),
+        (409, JSON, err("nothing retried")),
+    ),
+    Differs(
         "POST /api/delete_scheduled_job of a job made unique by a key map",
         "POST",
         "/api/delete_scheduled_job/{sched_bykey}",
