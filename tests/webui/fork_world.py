@@ -25,10 +25,13 @@ import redis
 from tests.interop.driver import GoDriver
 from tests.webui.differential import Servers, ask
 from work_compat import Client, Enqueuer, Job, JobOptions, PeriodicSchedule, WorkerPool
+from work_compat.cron import local_zone
+from work_compat.periodic import schedule_job
 
 DAY = 86_400
 ODD_ID = "periodic:report:0 */5 * * * *:1795821860"
 ODD_DEAD_ID = "odd/id with space+plus%"
+MINUTELY = "py-minutely"  # a runtime schedule whose instances of the next minutes are in scheduled
 ODD_NUMBERS = {"big": 2**53 + 1, "huge": 12345678901234567890, "e": 1e21, "tiny": 1e-7, "neg0": -0.0, "f": 2.50}
 TEXT = {"html": "<b>&amp;</b>", "u": "é\u2028\u2029 \x01", "quote": 'say "hi" \\ there'}
 
@@ -125,18 +128,20 @@ def write_python_data(url: str, ns: str) -> None:
             assert pool.drain(timeout=60), "the Python pool did not drain its queues"
         finally:
             pool.stop()
-        # a dead job of a name no pool registered: retrying it puts it back in dead, 5 s on
+        client.pause("mail")
+        client.set_max_concurrency("report", 2)
+        # runtime schedules firing far from now, and one every minute with its next instances scheduled
+        newyear = PeriodicSchedule(name="py-newyear", job_name="report", spec="0 0 3 1 1 *", args=dict(ODD_NUMBERS))
+        minutely = PeriodicSchedule(name=MINUTELY, job_name="report", spec="0 * * * * *", args={"every": "minute"})
+        off = PeriodicSchedule(name="py off/slash", job_name="mail", spec="0 30 * * * *", args={"x": 1}, enabled=False)
+        for schedule in (newyear, minutely, off):
+            client.add_periodic_schedule(schedule)
         now = int(time.time())
+        # a dead job of a name no pool registered: retrying it puts it back in dead, 5 s on
         ghost = Job(name="ghost", id="ghost-1", enqueued_at=now, args={"by": "ghost"}, fails=1, failed_at=now)
         with redis.Redis.from_url(url) as r:
             r.zadd(client.keys.dead(), {ghost.to_bytes(): now})
-        client.pause("mail")
-        client.set_max_concurrency("report", 2)
-        hourly = PeriodicSchedule(name="py-hourly", job_name="report", spec="0 0 * * * *", args=dict(ODD_NUMBERS))
-        client.add_periodic_schedule(hourly)
-        client.add_periodic_schedule(
-            PeriodicSchedule(name="py off/slash", job_name="mail", spec="0 30 * * * *", args={"x": 1}, enabled=False)
-        )
+            r.zadd(client.keys.scheduled(), schedule_job(minutely, zone=local_zone()).members(now, now + 180))
     finally:
         enq.close()
         client.close()

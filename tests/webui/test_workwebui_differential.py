@@ -210,7 +210,7 @@ def test_periodic_schedules_are_gos_entries_in_name_order(servers: Servers) -> N
     go, ours = ask(servers.go, "GET", "/api/periodic_schedules"), ask(servers.ours, "GET", "/api/periodic_schedules")
     assert (ours.status, ours.content_type) == (go.status, go.content_type) == (200, JSON)
     go_entries, our_entries = array_elements(go.body), array_elements(ours.body)
-    assert len(our_entries) == 3
+    assert len(our_entries) == 4
     assert sorted(our_entries) == sorted(go_entries)
     names = [json.loads(b"{" + e + b"}")["name"] for e in our_entries]
     assert names == sorted(names)
@@ -387,6 +387,12 @@ ENQUEUES: list[dict[str, Any]] = [
     {"job_name": "mail", "retry": {"strategy": "fixed"}},
     {"job_name": "mail", "retry": {"strategy": "nonsense", "max_retries": 0}},
     {"job_name": "brand-new", "args": {"html": "<script>"}, "other": "ignored"},
+    {"JOB_NAME": "mail", "Args": {"x": 1}, "Delay": 60},  # Go matches member names without case
+    {"job_name": "mail", "args": {}},
+    {"job_name": "mail", "args": {"u": "é\u2028\x7f", "nested": {"n": [1, 2.5, -0.0, 1e21, 1e-7]}}},
+    {"job_name": "mail", "retry": {}},
+    {"job_name": "mail", "retry": None},
+    {"job_name": "mail", "retry": {"Strategy": "LINEAR", "MAX_RETRIES": 2}},
 ]
 
 
@@ -444,10 +450,25 @@ def _args_kept(world: World, go: Change, ours: Change) -> None:
     updated_at and keeps the args' bytes."""
     key = world.servers.prefix + "periodic_schedules"
     go_hash, our_hash = dict(masked_state(go)[key][1]), dict(masked_state(ours)[key][1])
-    assert b'"huge":12345678901234567000' in go_hash[b"py-hourly"]
-    assert our_hash[b"py-hourly"] == go_hash[b"py-hourly"].replace(
+    assert b'"huge":12345678901234567000' in go_hash[b"py-newyear"]
+    assert our_hash[b"py-newyear"] == go_hash[b"py-newyear"].replace(
         b"12345678901234567000", b"12345678901234567890"
     ).replace(b"9007199254740992", b"9007199254740993")
+    assert {k: v for k, v in masked_state(ours).items() if k != key} == {
+        k: v for k, v in masked_state(go).items() if k != key
+    }
+
+
+def _instances_removed(world: World, go: Change, ours: Change) -> None:
+    """Go leaves the instances its pools already put in ``scheduled`` (up to 4 minutes of runs);
+    ours also removes those still ahead. Everything else is left alike."""
+    key = world.servers.prefix + "scheduled"
+    instance = b'"id":"periodic:report:0 * * * * *:'
+    go_members, our_members = dict(go.state[key][1]), dict(ours.state[key][1])
+    removed = set(go_members) - set(our_members)
+    assert removed and set(our_members) <= set(go_members)
+    assert all(instance in m for m in removed)
+    assert {m for m, t in go_members.items() if instance in m and t > ours.window[1]} <= removed
     assert {k: v for k, v in masked_state(ours).items() if k != key} == {
         k: v for k, v in masked_state(go).items() if k != key
     }
@@ -458,6 +479,7 @@ KEY_CHECKS: dict[str, Callable[[World, Change, Change], None]] = {
     "go only": _go_only,
     "by-key lock": _by_key_lock,
     "args kept": _args_kept,
+    "instances removed": _instances_removed,
 }
 
 

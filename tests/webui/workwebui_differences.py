@@ -124,10 +124,24 @@ DIFFERENCES: list[Differs] = [
         )
         for action in ("enable", "disable")
     ),
+    *(
+        Differs(
+            "DELETE /api/periodic_schedules/{name} and POST .../disable of a schedule whose next runs are scheduled",
+            method,
+            path,
+            (200, JSON, b'{\n\t"status": "ok"\n}'),
+            (200, JSON, b'{\n\t"status": "ok"\n}'),
+            keys="instances removed",
+        )
+        for method, path in (
+            ("DELETE", "/api/periodic_schedules/py-minutely"),
+            ("POST", "/api/periodic_schedules/py-minutely/disable"),
+        )
+    ),
     Differs(
         "POST /api/periodic_schedules/{name}/enable|disable of a schedule with big numbers in its args",
         "POST",
-        "/api/periodic_schedules/py-hourly/disable",
+        "/api/periodic_schedules/py-newyear/disable",
         (200, JSON, b'{\n\t"status": "ok"\n}'),
         (200, JSON, b'{\n\t"status": "ok"\n}'),
         keys="args kept",
@@ -176,6 +190,34 @@ DIFFERENCES += [
         (400, JSON, err("a periodic schedule needs a name")),
         body=b'{"job_name": "report", "spec": "0 0 3 * * *"}',
         keys="go only",
+    ),
+    Differs(
+        SCHEDULE_ROW,
+        "POST",
+        "/api/periodic_schedules",
+        (200, JSON, b'{\n\t"status": "ok"\n}'),
+        (400, JSON, err("request body is not a periodic schedule: Extra data: line 1 column 60 (char 59)")),
+        body=b'{"name": "t", "job_name": "report", "spec": "0 0 3 * * *"} trailing',
+        keys="go only",
+    ),
+    Differs(
+        SCHEDULE_ROW,
+        "POST",
+        "/api/periodic_schedules",
+        (
+            500,
+            JSON,
+            err(
+                "json: cannot unmarshal number 99999999999999999999"
+                " into Go struct field PeriodicSchedule.created_at of type int64"
+            ),
+        ),
+        (
+            400,
+            JSON,
+            err("request body is not a periodic schedule: periodic schedule field 'created_at' is beyond int64"),
+        ),
+        body=b'{"name": "t", "job_name": "report", "spec": "0 0 3 * * *", "created_at": 99999999999999999999}',
     ),
     Differs(
         ENQUEUE_ROW,
@@ -237,6 +279,79 @@ DIFFERENCES += [
         ),
         (400, JSON, err("retry must be a JSON object")),
         body=b'{"job_name": "mail", "retry": "yes"}',
+    ),
+    Differs(
+        ENQUEUE_ROW,
+        "POST",
+        "/api/enqueue",
+        (500, JSON, err("json: cannot unmarshal number 1e3 into Go struct field enqueueRequest.delay of type int64")),
+        (400, JSON, err("delay must be an integer")),
+        body=b'{"job_name": "mail", "delay": 1e3}',
+    ),
+    Differs(
+        ENQUEUE_ROW,
+        "POST",
+        "/api/enqueue",
+        (500, JSON, err("json: cannot unmarshal number 1.0 into Go struct field enqueueRequest.delay of type int64")),
+        (400, JSON, err("delay must be an integer")),
+        body=b'{"job_name": "mail", "delay": 1.0}',
+    ),
+    Differs(
+        ENQUEUE_ROW,
+        "POST",
+        "/api/enqueue",
+        (
+            500,
+            JSON,
+            err(
+                "json: cannot unmarshal number 99999999999999999999"
+                " into Go struct field enqueueRequest.delay of type int64"
+            ),
+        ),
+        (400, JSON, err("delay must be an integer")),
+        body=b'{"job_name": "mail", "delay": 99999999999999999999}',
+    ),
+    Differs(
+        ENQUEUE_ROW,
+        "POST",
+        "/api/enqueue",
+        (500, JSON, err("json: cannot unmarshal bool into Go struct field enqueueRequest.delay of type int64")),
+        (400, JSON, err("delay must be an integer")),
+        body=b'{"job_name": "mail", "delay": true}',
+    ),
+    Differs(
+        ENQUEUE_ROW,
+        "POST",
+        "/api/enqueue",
+        (
+            500,
+            JSON,
+            err("json: cannot unmarshal number into Go struct field enqueueRetryRequest.retry.strategy of type string"),
+        ),
+        (400, JSON, err("retry.strategy must be a string: exponential, linear or fixed")),
+        body=b'{"job_name": "mail", "retry": {"strategy": 1}}',
+    ),
+    Differs(
+        ENQUEUE_ROW,
+        "POST",
+        "/api/enqueue",
+        (
+            500,
+            JSON,
+            err(
+                "json: cannot unmarshal string into Go struct field enqueueRetryRequest.retry.max_retries of type int64"
+            ),
+        ),
+        (400, JSON, err("retry.max_retries must be an integer")),
+        body=b'{"job_name": "mail", "retry": {"max_retries": "3"}}',
+    ),
+    Differs(
+        ENQUEUE_ROW,
+        "POST",
+        "/api/enqueue",
+        (500, JSON, err("job_name is required")),
+        (400, JSON, err("request body must be a JSON object")),
+        body=b"null",
     ),
     Differs(
         ENQUEUE_ROW,

@@ -63,7 +63,19 @@ def _refuse(name: str) -> Any:
     raise ValueError(f"invalid JSON literal {name}")
 
 
-_GO_NUMBERS = json.JSONDecoder(parse_int=float, parse_constant=_refuse)
+class _IntLiteral(float):
+    """A JSON number written without fraction or exponent: a float64 in args, as Go's interface{}
+    holds it, and its exact value for the int64 fields (which refuse ``1e3``, ``1.0`` and overflow)."""
+
+    exact: int
+
+    def __new__(cls, text: str) -> _IntLiteral:
+        literal = super().__new__(cls, text)
+        literal.exact = int(text)
+        return literal
+
+
+_GO_NUMBERS = json.JSONDecoder(parse_int=_IntLiteral, parse_constant=_refuse)
 _STRATEGIES = {"linear": BackoffStrategy.LINEAR, "fixed": BackoffStrategy.FIXED}
 
 
@@ -359,19 +371,32 @@ class RedisInfoHandler(BaseHandler):
 
 
 def _int_member(body: dict[str, Any], name: str, where: str) -> int:
-    """An integer member Go would decode into an int field (whole floats only; 0 when absent)."""
+    """An integer member Go would decode into an int64 field (0 when absent or null)."""
     v = body.get(name)
     if v is None:
         return 0
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not float(v).is_integer():
+    if type(v) is not _IntLiteral or not -(2**63) <= v.exact <= _INT64_MAX:
         raise ApiError(400, f"{where}{name} must be an integer")
-    return int(v)
+    return v.exact
+
+
+def _go_members(obj: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The members Go's decoder gives to these fields: a key matches a field exactly or without
+    regard to case (``Job_Name``), the last such key wins, and other keys are ignored."""
+    folded = {n.casefold(): n for n in names}
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = key if key in names else folded.get(key.casefold())
+        if name is not None:
+            out[name] = value
+    return out
 
 
 def enqueue_request(body: Any) -> tuple[str, dict[str, Any] | None, EnqueueOptions]:
     """Read the fork's enqueue body: job_name, args, delay (s), retry{max_retries, strategy, base_delay}."""
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
+    body = _go_members(body, ("job_name", "args", "delay", "retry"))
     job_name = body.get("job_name")
     if job_name is not None and not isinstance(job_name, str):
         raise ApiError(400, "job_name must be a string")
@@ -386,7 +411,10 @@ def enqueue_request(body: Any) -> tuple[str, dict[str, Any] | None, EnqueueOptio
     if retry is not None:
         if not isinstance(retry, dict):
             raise ApiError(400, "retry must be a JSON object")
+        retry = _go_members(retry, ("max_retries", "strategy", "base_delay"))
         strategy = retry.get("strategy")
+        if strategy is not None and not isinstance(strategy, str):
+            raise ApiError(400, "retry.strategy must be a string: exponential, linear or fixed")
         options = RetryOptions(
             max_retries=_int_member(retry, "max_retries", "retry."),
             # Go: "linear" -> 1, "fixed" -> 2, anything else (missing included) -> 0
