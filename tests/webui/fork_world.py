@@ -141,7 +141,7 @@ def write_python_data(url: str, ns: str) -> None:
         ghost = Job(name="ghost", id="ghost-1", enqueued_at=now, args={"by": "ghost"}, fails=1, failed_at=now)
         with redis.Redis.from_url(url) as r:
             r.zadd(client.keys.dead(), {ghost.to_bytes(): now})
-            r.zadd(client.keys.scheduled(), schedule_job(minutely, zone=local_zone()).members(now, now + 180))
+            r.zadd(client.keys.scheduled(), schedule_job(minutely, zone=local_zone()).members(now, now + 300))
     finally:
         enq.close()
         client.close()

@@ -344,6 +344,18 @@ class TestEnqueue(WebTestCase):
         assert self.r.exists(self.keys.known_jobs()) == 0
 
 
+class TestEnqueueBodyAsGoDecodesIt(WebTestCase):
+    def test_member_names_match_without_case_and_integers_must_be_integer_literals(self) -> None:
+        job = self.post_json("/api/enqueue", b'{"JOB_NAME": "mail", "Args": {"n": 1}, "Retry": {"Strategy": "fixed"}}')
+        assert (job["name"], job["args"], job["backoff_type"]) == ("mail", {"n": 1}, 2)
+        for delay in ("1e3", "1.0", "true", "99999999999999999999"):
+            body = b'{"job_name": "mail", "delay": ' + delay.encode() + b"}"
+            assert self.post_json("/api/enqueue", body, status=400) == {"error": "delay must be an integer"}
+        refused = self.post_json("/api/enqueue", {"job_name": "mail", "retry": {"strategy": 1}}, status=400)
+        assert refused == {"error": "retry.strategy must be a string: exponential, linear or fixed"}
+        assert self.r.llen(self.keys.jobs("mail")) == 1
+
+
 class TestEventLoop(WebTestCase):
     @gen_test(timeout=20)
     async def test_a_slow_redis_call_does_not_stall_other_requests(self) -> None:
