@@ -32,9 +32,10 @@ class Answer:
     status: int
     content_type: str
     body: bytes
+    allow: str | None = None  # the Allow header of a 405
 
     def replaced(self, body: bytes) -> Answer:
-        return Answer(self.status, self.content_type, body)
+        return Answer(self.status, self.content_type, body, self.allow)
 
 
 def ask(base: str, method: str, path: str, body: bytes | None = None) -> Answer:
@@ -46,7 +47,7 @@ def ask(base: str, method: str, path: str, body: bytes | None = None) -> Answer:
         conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
-        return Answer(resp.status, resp.getheader("Content-Type", ""), data)
+        return Answer(resp.status, resp.getheader("Content-Type", ""), data, resp.getheader("Allow"))
     finally:
         conn.close()
 

@@ -424,6 +424,10 @@ def test_differences_on_purpose(servers: Servers, world: World, case: Differs) -
         KEY_CHECKS[case.keys](world, go, ours)
     assert matches(case.go, go_answer), go_answer
     assert matches(case.ours, our_answer), our_answer
+    if go_answer.status == our_answer.status == 405:  # Allow: the same methods, but for Go's SPA
+        go_allow, our_allow = (set((a.allow or "").split(", ")) for a in (go_answer, our_answer))
+        assert our_allow <= go_allow and go_allow - our_allow <= {"GET", "HEAD"}
+        assert our_answer.allow == ", ".join(sorted(our_allow))
 
 
 def _same_keys(world: World, go: Change, ours: Change) -> None:
