@@ -172,6 +172,8 @@ class PeriodicSchedule:
                 values[name] = zero
             elif type(value) is not typ:
                 raise ValueError(f"periodic schedule field {name!r} must be {typ.__name__}")
+            elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+                raise ValueError(f"periodic schedule field {name!r} is beyond int64")
             else:
                 values[name] = value
         return cls(

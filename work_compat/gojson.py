@@ -235,11 +235,18 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON literal {name}")
 
 
+def _int_or_negative_zero(text: str) -> int | float:
+    return -0.0 if text == "-0" else int(text)
+
+
 _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)  # made once: one is built per call otherwise
+# "-0" is a float64 negative zero to Go (encoded back as "-0"); Python's int would drop the sign.
+_NEGATIVE_ZERO_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_int_or_negative_zero)
 
 
 def loads(data: bytes | str) -> Any:
-    """Parse JSON as Go would: invalid UTF-8 becomes U+FFFD; NaN/Infinity literals are refused."""
+    """Parse JSON as Go would: invalid UTF-8 becomes U+FFFD; NaN/Infinity literals are refused; a
+    ``-0`` stays a negative zero (a float), so it is written back as ``-0``."""
     if isinstance(data, (bytes, bytearray, memoryview)):
         data = bytes(data).decode("utf-8", "replace")
-    return _DECODER.decode(data)
+    return (_NEGATIVE_ZERO_DECODER if "-0" in data else _DECODER).decode(data)

@@ -65,6 +65,36 @@ class TestListings(WebTestCase):
         for query in ("", "?page=", "?page=0", "?page=1"):
             assert len(self.get_json("/api/dead_jobs" + query)["jobs"]) == 20
 
+    def test_the_first_page_and_job_name_value_counts_as_in_go(self) -> None:
+        # Go reads r.URL.Query().Get: the first value, as sent (Tornado's getter takes the last, stripped)
+        self.r.zadd(self.keys.dead(), {member("d", n): T0 + n for n in range(25)})
+        assert len(self.get_json("/api/dead_jobs?page=2&page=x")["jobs"]) == 5
+        assert len(self.get_json("/api/dead_jobs?page")["jobs"]) == 20
+        last = (2**63 - 1) // 20 + 1  # the last page whose offset Redis takes: empty, as Go's
+        assert self.get_json(f"/api/dead_jobs?page={last}") == {"count": 25, "jobs": []}
+        assert self.get_json(f"/api/dead_jobs?page={last + 1}", status=400)["error"].startswith("invalid page")
+        self.r.zadd(self.keys.history_for("d"), {HistoryJob(T0, "dead", decode_job(member("d", 1))).to_json(): T0})
+        assert self.get_json("/api/history_jobs?job_name=d&job_name=x")["count"] == 1
+        assert self.get_json("/api/history_jobs?job_name=%20d")["count"] == 0
+
+    def test_listed_args_are_what_gos_float64_makes_of_them(self) -> None:
+        # Given a job with numbers Go cannot hold exactly, a negative zero, and a field beside Go's
+        job = Job(name="n", id="1" * 24, enqueued_at=T0, args={"big": 2**53 + 1, "neg0": -0.0, "list": [10**20]})
+        job.extra["meta"] = {"x": 1}
+        self.r.zadd(self.keys.dead(), {job.to_bytes(): T0})
+        # Then the listing shows them as Go's client does: float64 values, no extra field
+        body = self.call("GET", "/api/dead_jobs").body
+        assert b'"big": 9007199254740992' in body and b'"neg0": -0' in body and b"100000000000000000000" in body
+        assert b"meta" not in body
+        assert self.r.zrange(self.keys.dead(), 0, -1) == [job.to_bytes()]  # nothing rewritten
+
+    def test_head_answers_as_get_without_a_body(self) -> None:
+        self.enqueuer.enqueue("mail", {})
+        for path in ("/api/queues", "/api/dashboard", "/api/dead_jobs", "/api/history_jobs", "/api/redis_info"):
+            resp = self.call("HEAD", path)
+            assert (resp.code, resp.headers["Content-Type"], resp.body) == (200, "application/json; charset=utf-8", b"")
+        assert self.call("HEAD", "/api/dead_jobs?page=x").code == 400
+
     def test_worker_pools_and_busy_workers(self) -> None:
         self.r.sadd(self.keys.worker_pools(), "p1")
         self.r.hset(
@@ -312,6 +342,18 @@ class TestEnqueue(WebTestCase):
         assert self.post_json("/api/enqueue", {"job_name": "a:b"}, status=400)["error"]  # invalid job name
         assert self.post_json("/api/enqueue", b'{"job_name":"j","args":{"x":NaN}}', status=400)["error"]
         assert self.r.exists(self.keys.known_jobs()) == 0
+
+
+class TestEnqueueBodyAsGoDecodesIt(WebTestCase):
+    def test_member_names_match_without_case_and_integers_must_be_integer_literals(self) -> None:
+        job = self.post_json("/api/enqueue", b'{"JOB_NAME": "mail", "Args": {"n": 1}, "Retry": {"Strategy": "fixed"}}')
+        assert (job["name"], job["args"], job["backoff_type"]) == ("mail", {"n": 1}, 2)
+        for delay in ("1e3", "1.0", "true", "99999999999999999999"):
+            body = b'{"job_name": "mail", "delay": ' + delay.encode() + b"}"
+            assert self.post_json("/api/enqueue", body, status=400) == {"error": "delay must be an integer"}
+        refused = self.post_json("/api/enqueue", {"job_name": "mail", "retry": {"strategy": 1}}, status=400)
+        assert refused == {"error": "retry.strategy must be a string: exponential, linear or fixed"}
+        assert self.r.llen(self.keys.jobs("mail")) == 1
 
 
 class TestEventLoop(WebTestCase):

@@ -37,6 +37,11 @@ class TestErrors(WebTestCase):
         assert self.post_json("/api/queues", status=405) == {"error": "method not allowed"}
         assert self.parse(self.call("DELETE", "/api/enqueue"), 405) == {"error": "method not allowed"}
 
+    def test_a_405_names_the_methods_the_route_takes(self) -> None:
+        assert self.call("PUT", "/api/queues").headers["Allow"] == "GET, HEAD"
+        assert self.call("GET", "/api/enqueue").headers["Allow"] == "POST"
+        assert self.call("PUT", "/api/periodic_schedules").headers["Allow"] == "GET, HEAD, POST"
+
     def test_an_unexpected_failure_is_a_500_without_traceback(self) -> None:
         self.r.set(self.keys.dead(), "not a zset")  # WRONGTYPE from Redis
         resp = self.call("GET", "/api/dead_jobs")

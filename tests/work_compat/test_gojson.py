@@ -137,3 +137,9 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(b, str):
         return a == b.encode("utf-8", "replace").decode("utf-8", "replace") or "\ufffd" in a
     return bool(a == b)
+
+
+def test_a_negative_zero_reads_back_as_one() -> None:
+    """Go holds ``-0`` as a float64 negative zero and writes it back as ``-0``; a Python int would not."""
+    value = gojson.loads('{"a": -0, "b": [-0, 0], "c": "-0", "d": -0.0}')
+    assert gojson.encode_value(value) == '{"a":-0,"b":[-0,0],"c":"-0","d":-0}'

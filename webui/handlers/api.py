@@ -1,16 +1,21 @@
 """The JSON API on the fork's workwebui paths and payload shapes (protocol §7.3).
 
 Bodies are Go's bytes: each value's own ``to_json()`` (work_compat writes Go's field order and
-escaping) laid out as Go's MarshalIndent. Where the fork answers 500 for everything, these routes
-say what went wrong: 400 bad input, 404 unknown, 409 already moved, 503 Redis down.
+escaping) laid out as Go's MarshalIndent, with listed args as the fork's client decodes them (every
+number a float64). Where the fork answers 500 for everything, these routes say what went wrong: 400
+bad input, 404 unknown, 409 already moved, 503 Redis down. tests/webui/test_workwebui_differential.py
+asks the fork's real workwebui and these routes the same things; docs/dashboard.md lists where the
+answers differ on purpose.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from work_compat import (
     BackoffStrategy,
@@ -22,6 +27,7 @@ from work_compat import (
     WorkCompatError,
     gojson,
 )
+from work_compat.client import PAGE_SIZE
 
 from ..jsonfmt import array, obj
 from .base import ApiError, BaseHandler
@@ -48,7 +54,7 @@ __all__ = [
 _UINT_RE = re.compile(r"[0-9]+")
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 _INT64_MAX = 2**63 - 1
-_MAX_PAGE = 2**40  # far beyond any real set, small enough for Redis's LIMIT offset
+_MAX_PAGE = _INT64_MAX // PAGE_SIZE + 1  # the last page whose offset Redis's LIMIT takes (Go's too)
 
 
 # Go decodes the enqueue body's numbers into float64 (§7.3), so 2.50 is re-encoded as 2.5 and
@@ -57,13 +63,34 @@ def _refuse(name: str) -> Any:
     raise ValueError(f"invalid JSON literal {name}")
 
 
-_GO_NUMBERS = json.JSONDecoder(parse_int=float, parse_constant=_refuse)
+class _IntLiteral(float):
+    """A JSON number written without fraction or exponent: a float64 in args, as Go's interface{}
+    holds it, and its exact value for the int64 fields (which refuse ``1e3``, ``1.0`` and overflow)."""
+
+    exact: int
+
+    def __new__(cls, text: str) -> _IntLiteral:
+        literal = super().__new__(cls, text)
+        literal.exact = int(text)
+        return literal
+
+
+_GO_NUMBERS = json.JSONDecoder(parse_int=_IntLiteral, parse_constant=_refuse)
 _STRATEGIES = {"linear": BackoffStrategy.LINEAR, "fixed": BackoffStrategy.FIXED}
+
+
+def _query(handler: BaseHandler, name: str) -> str:
+    """Go's ``r.URL.Query().Get(name)``: the first value, unstripped ("" when absent).
+
+    Tornado's ``get_query_argument`` takes the last one and strips it.
+    """
+    values = handler.request.query_arguments.get(name)
+    return values[0].decode("utf-8", "replace") if values else ""
 
 
 def _page(handler: BaseHandler) -> int:
     """``?page=``: missing or empty is 1, 0 is 1, anything but an unsigned decimal is a 400."""
-    raw = handler.get_query_argument("page", "", strip=False)
+    raw = _query(handler, "page")
     if raw == "":
         return 1
     if not _UINT_RE.fullmatch(raw) or int(raw) > _MAX_PAGE:
@@ -84,6 +111,38 @@ def _json_body(handler: BaseHandler, decoder: json.JSONDecoder | None = None) ->
         return decoder.decode(text) if decoder else gojson.loads(text)
     except ValueError as err:
         raise ApiError(400, f"request body is not valid JSON: {err}") from err
+
+
+def _float64(value: Any) -> Any:
+    """A decoded JSON value as Go holds it in an ``interface{}``: every number a float64."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:  # beyond float64: Go fails the whole listing; show the number
+            return value
+    if isinstance(value, dict):
+        return {k: _float64(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_float64(v) for v in value]
+    return value
+
+
+class _Listed(Protocol):
+    job: Job
+
+
+L = TypeVar("L", bound=_Listed)
+
+
+def _as_go_reads(item: L) -> L:
+    """A listed ScheduledJob/RetryJob/DeadJob/HistoryJob as the fork's client returns it to
+    workwebui: args re-read as float64 (``2**53 + 1`` shows as ``9007199254740992``, as Go's), and
+    the fields Go's Job has no place for left out."""
+    listed = copy.copy(item)
+    listed.job = dataclasses.replace(item.job, args=_float64(item.job.args), extra={})
+    return listed
 
 
 def _ignore_failures(fn: Any, default: Any) -> Any:
@@ -146,6 +205,8 @@ class DashboardHandler(BaseHandler):
             ]
         )
 
+    head = get  # Go's GET patterns answer HEAD: the same status and headers, no body
+
 
 class QueuesHandler(BaseHandler):
     """``GET /api/queues``: every known job name's queue (``[]`` when none)."""
@@ -153,6 +214,8 @@ class QueuesHandler(BaseHandler):
     async def get(self) -> None:
         queues = await self.run_blocking(self.client.queues)
         self.write_go_json(array(q.to_json() for q in queues))
+
+    head = get  # Go's GET patterns answer HEAD: the same status and headers, no body
 
 
 class WorkerPoolsHandler(BaseHandler):
@@ -162,6 +225,8 @@ class WorkerPoolsHandler(BaseHandler):
         pools = await self.run_blocking(self.client.worker_pool_heartbeats)
         self.write_go_json(array(p.to_json() for p in pools))
 
+    head = get  # Go's GET patterns answer HEAD: the same status and headers, no body
+
 
 class BusyWorkersHandler(BaseHandler):
     """``GET /api/busy_workers``: observations of busy workers; ``null`` when none is, as Go."""
@@ -170,6 +235,8 @@ class BusyWorkersHandler(BaseHandler):
         observations = await self.run_blocking(self.client.worker_observations)
         busy = [o for o in observations if o.is_busy]
         self.write_go_json(array(o.to_json() for o in busy) if busy else "null")
+
+    head = get  # Go's GET patterns answer HEAD: the same status and headers, no body
 
 
 class ZsetPageHandler(BaseHandler):
@@ -187,7 +254,9 @@ class ZsetPageHandler(BaseHandler):
             "dead": c.dead_jobs,
         }
         items, total = await self.run_blocking(pages[self.which], page)
-        self.write_go_json(obj([("count", str(total)), ("jobs", array(i.to_json() for i in items))]))
+        self.write_go_json(obj([("count", str(total)), ("jobs", array(_as_go_reads(i).to_json() for i in items))]))
+
+    head = get  # Go's GET patterns answer HEAD: the same status and headers, no body
 
 
 class ZsetDeleteHandler(BaseHandler):
@@ -235,13 +304,17 @@ class PeriodicSchedulesHandler(BaseHandler):
 
     async def get(self) -> None:
         schedules = await self.run_blocking(self.client.periodic_schedules)
-        self.write_go_json(array(s.to_json() for s in schedules))
+        # Go re-reads the args as float64, as for jobs
+        self.write_go_json(array(dataclasses.replace(s, args=_float64(s.args)).to_json() for s in schedules))
+
+    head = get  # Go's GET patterns answer HEAD: the same status and headers, no body
 
     async def post(self) -> None:
         try:
             schedule = PeriodicSchedule.from_json(self.request.body)
         except ValueError as err:
             raise ApiError(400, f"request body is not a periodic schedule: {err}") from err
+        schedule.args = _float64(schedule.args)  # Go decodes the body's args as float64, as /api/enqueue's
         await self.run_blocking(self.client.add_periodic_schedule, schedule, bad_input=(ValueError,))
         self.write_ok()
 
@@ -268,9 +341,11 @@ class HistoryJobsHandler(BaseHandler):
 
     async def get(self) -> None:
         page = _page(self)
-        job_name = self.get_query_argument("job_name", "")
+        job_name = _query(self, "job_name")
         items, total = await self.run_blocking(self.client.history_jobs, page, job_name)
-        self.write_go_json(obj([("count", str(total)), ("jobs", array(i.to_json() for i in items))]))
+        self.write_go_json(obj([("count", str(total)), ("jobs", array(_as_go_reads(i).to_json() for i in items))]))
+
+    head = get  # Go's GET patterns answer HEAD: the same status and headers, no body
 
 
 class HistoryJobHandler(BaseHandler):
@@ -280,7 +355,9 @@ class HistoryJobHandler(BaseHandler):
         item = await self.run_blocking(self.client.history_job_by_id, job_id)
         if item is None:
             raise ApiError(404, "job not found")
-        self.write_go_json(item.to_json())
+        self.write_go_json(_as_go_reads(item).to_json())
+
+    head = get  # Go's GET patterns answer HEAD: the same status and headers, no body
 
 
 class RedisInfoHandler(BaseHandler):
@@ -290,21 +367,36 @@ class RedisInfoHandler(BaseHandler):
         stats = await self.run_blocking(self.client.redis_info)
         self.write_go_json(stats.to_json())
 
+    head = get  # Go's GET patterns answer HEAD: the same status and headers, no body
+
 
 def _int_member(body: dict[str, Any], name: str, where: str) -> int:
-    """An integer member Go would decode into an int field (whole floats only; 0 when absent)."""
+    """An integer member Go would decode into an int64 field (0 when absent or null)."""
     v = body.get(name)
     if v is None:
         return 0
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not float(v).is_integer():
+    if type(v) is not _IntLiteral or not -(2**63) <= v.exact <= _INT64_MAX:
         raise ApiError(400, f"{where}{name} must be an integer")
-    return int(v)
+    return v.exact
+
+
+def _go_members(obj: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The members Go's decoder gives to these fields: a key matches a field exactly or without
+    regard to case (``Job_Name``), the last such key wins, and other keys are ignored."""
+    folded = {n.casefold(): n for n in names}
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = key if key in names else folded.get(key.casefold())
+        if name is not None:
+            out[name] = value
+    return out
 
 
 def enqueue_request(body: Any) -> tuple[str, dict[str, Any] | None, EnqueueOptions]:
     """Read the fork's enqueue body: job_name, args, delay (s), retry{max_retries, strategy, base_delay}."""
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
+    body = _go_members(body, ("job_name", "args", "delay", "retry"))
     job_name = body.get("job_name")
     if job_name is not None and not isinstance(job_name, str):
         raise ApiError(400, "job_name must be a string")
@@ -319,7 +411,10 @@ def enqueue_request(body: Any) -> tuple[str, dict[str, Any] | None, EnqueueOptio
     if retry is not None:
         if not isinstance(retry, dict):
             raise ApiError(400, "retry must be a JSON object")
+        retry = _go_members(retry, ("max_retries", "strategy", "base_delay"))
         strategy = retry.get("strategy")
+        if strategy is not None and not isinstance(strategy, str):
+            raise ApiError(400, "retry.strategy must be a string: exponential, linear or fixed")
         options = RetryOptions(
             max_retries=_int_member(retry, "max_retries", "retry."),
             # Go: "linear" -> 1, "fixed" -> 2, anything else (missing included) -> 0

@@ -112,7 +112,10 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def _implements_method(self) -> bool:
         """True when this handler serves the request's method (otherwise Tornado answers 405)."""
-        name = (self.request.method or "").lower()
+        return self._serves(self.request.method or "")
+
+    def _serves(self, method: str) -> bool:
+        name = method.lower()
         return getattr(type(self), name, None) is not getattr(tornado.web.RequestHandler, name, None)
 
     def _authorized(self) -> bool:
@@ -174,6 +177,8 @@ class BaseHandler(tornado.web.RequestHandler):
         if status_code == 401:  # set here: send_error clears the headers set before it
             scheme = "Basic" if self.web_settings.basic_auth else "Bearer"
             self.set_header("WWW-Authenticate", f'{scheme} realm="workwebui"')
+        if status_code == 405:  # the methods this route takes, sorted as Go's ServeMux lists them
+            self.set_header("Allow", ", ".join(sorted(m for m in self.SUPPORTED_METHODS if self._serves(m))))
         self.set_header("Content-Type", JSON_TYPE)
         self.finish(gojson.to_bytes(error_body(message)))
 

@@ -27,7 +27,7 @@ STATIC_DIR = PACKAGE_DIR / "static"
 HTML_TYPE = "text/html; charset=utf-8"
 REFRESH_MS = 3000  # how often a page re-reads its data (Flower's auto_refresh)
 _PAGE_RE = re.compile(r"[0-9]+")
-MAX_PAGE = 2**40  # as the API's limit
+MAX_PAGE = 2**40  # far beyond any real set (the JSON API, as Go, takes pages up to the last int64 offset)
 
 
 @dataclass(frozen=True)
