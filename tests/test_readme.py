@@ -8,8 +8,9 @@ a fresh folder and a flushed database, with ``REDIS_URL`` pointing at it:
   module the section's commands import);
 - ``shell``: run by bash; a command ending in ``&`` keeps running in the background until the
   section ends, then is stopped with its process group;
-- ``go``: a whole program, built (``go vet`` and ``go build``) against the LarnTechKe/work source
-  tree named by ``WORK_COMPAT_FORK_SRC`` through a ``replace`` in a temporary module;
+- ``go``: a whole program, built (``go vet``, ``go build``, gofmt-clean) against the LarnTechKe/work
+  source tree named by ``WORK_COMPAT_FORK_SRC`` through a ``replace`` in a temporary module, then
+  run: it must run a job Python enqueues and enqueue one Python's client lists;
 - ``text``: commands that set up a machine (install, ``./dev.sh``), checked against the list
   below, whose behaviour test_packaging.py and test_demo.py prove; not run here.
 """
@@ -33,6 +34,7 @@ import pytest
 import redis
 
 from tests.redis_server import RedisServer
+from work_compat import Client, Enqueuer
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -244,7 +246,7 @@ def test_the_readme_section_runs_as_written(section: str, section_env: Section) 
     output = ""
     for block in blocks:
         if block.lang == "go":
-            build_go_block(block, section_env.folder)
+            run_go_block(block, section_env)
         elif block.lang == "python":
             output += section_env.run_python(block)
         else:
@@ -266,11 +268,13 @@ EXPECTED = {
 }
 
 
-def build_go_block(block: Block, folder: Path) -> None:
+def run_go_block(block: Block, section: Section) -> None:
+    """Build the Go program against the fork, run it, and check it runs a job Python enqueued and
+    enqueues one Python's client lists."""
     fork = os.environ.get("WORK_COMPAT_FORK_SRC")
     if not fork:
         pytest.skip("WORK_COMPAT_FORK_SRC is not set: the README's Go example builds against the fork's source tree")
-    module = folder / "go-example"
+    module = section.folder / "go-example"
     module.mkdir()
     (module / "main.go").write_text(block.code, encoding="utf-8")
     env = {**os.environ, "GOFLAGS": "-mod=mod"}
@@ -285,6 +289,31 @@ def build_go_block(block: Block, folder: Path) -> None:
         assert proc.returncode == 0, f"README line {block.line}: {' '.join(argv[1:])} failed:\n{proc.stderr[-3000:]}"
     fmt = subprocess.run([GOFMT, "-l", "main.go"], cwd=module, capture_output=True, text=True, timeout=60)
     assert fmt.stdout.strip() == "", "the README's Go example is not gofmt-formatted"
+
+    url = section.env["REDIS_URL"]
+    log = module / "service.log"
+    with open(log, "wb") as out:
+        service = subprocess.Popen([module / "service"], env=section.env, stdout=out, stderr=subprocess.STDOUT)
+    enqueuer, client = Enqueuer("my_app", url), Client("my_app", url)
+    try:
+        enqueuer.enqueue("send_email", {"address": "ada@example.com", "subject": "Welcome"})
+        deadline = time.monotonic() + 30  # an idle Go worker polls at most 5 s apart
+        while "go: sending Welcome to ada@example.com" not in log.read_text(errors="replace"):
+            assert service.poll() is None, f"the Go service exited {service.returncode}:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"the Go service ran no send_email:\n{log.read_text()}"
+            time.sleep(0.1)
+        assert {q.job_name: q.count for q in client.queues()}.get("track_event") == 1
+    finally:
+        service.send_signal(signal.SIGTERM)
+        try:
+            service.wait(20)
+        finally:
+            if service.poll() is None:
+                service.kill()
+                service.wait(10)
+            enqueuer.close()
+            client.close()
+    assert service.returncode == 0, log.read_text()
 
 
 def test_every_link_to_a_file_of_the_repository_exists() -> None:
