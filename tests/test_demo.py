@@ -152,3 +152,21 @@ def test_whatever_ends_the_demo_ends_every_process_it_started(ending: str, tmp_p
             )
     finally:
         term.close()
+
+
+def test_ctrl_c_during_a_step_stops_everything_without_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    term = Terminal([sys.executable, "examples/demo.py", "--no-go"], env)
+    try:
+        term.wait_for("== 6.", 120)  # the Celery project's worker is running in the demo's process
+        children = psutil.Process(term.proc.pid).children(recursive=True)
+        os.killpg(term.proc.pid, signal.SIGINT)
+        assert term.proc.wait(60) == 130, term.output[-3000:]
+        deadline = time.monotonic() + 30
+        while not all(_gone(p) for p in children) or list(tmp_path.glob("work-compat-redis-*")):
+            assert time.monotonic() < deadline, [p.name() for p in children if not _gone(p)]
+            time.sleep(0.1)
+        assert "Interrupted: everything the demo started is stopped." in term.output
+        assert "Traceback" not in term.output, term.output[-3000:]
+    finally:
+        term.close()
