@@ -116,7 +116,8 @@ def test_the_installed_wheel_imports_and_every_script_answers(venv: Path, dist: 
     proc = _run([venv / "bin" / "workwebui", "--help"], cwd=venv)
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr.splitlines() == [
-        "workwebui: the dashboard needs tornado, which is not installed: pip install 'work-compat[web]'"
+        "workwebui: the dashboard needs tornado, which is not installed: "
+        "pip install 'work-compat[web]' (in a clone of work-compat: pip install '.[web]')"
     ]
     proc = _run([venv / "bin" / "celery-shim", "-b", "redis://127.0.0.1:1/0", "flower"], cwd=venv)
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and "work-compat[web]" in proc.stderr

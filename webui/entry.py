@@ -9,7 +9,10 @@ from collections.abc import Sequence
 
 __all__ = ["main"]
 
-MISSING_TORNADO = "workwebui: the dashboard needs tornado, which is not installed: pip install 'work-compat[web]'"
+MISSING_TORNADO = (
+    "workwebui: the dashboard needs tornado, which is not installed: "
+    "pip install 'work-compat[web]' (in a clone of work-compat: pip install '.[web]')"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
