@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHOP = ROOT / "examples" / "flask_shop"
 GO_WORKER = ROOT / "examples" / "go_worker"
 
-from work_compat import Enqueuer, Job, WorkCompatError, WorkerPool, connect  # noqa: E402
-from work_compat.demo import _go, _redis, core_steps  # noqa: E402
+from work_compat import Enqueuer, Job, WorkCompatError, WorkerPool  # noqa: E402
+from work_compat.demo import _go, _redis, check_redis, core_steps  # noqa: E402
 from work_compat.lifeline import Lifeline, stop_group  # noqa: E402
 
 
@@ -234,16 +234,6 @@ def _get(url: str) -> tuple[int, str]:
         return 0, str(err)
 
 
-def _check_redis(url: str) -> None:
-    """Fail in one line, before any step, when the Redis given cannot be reached."""
-    conn = connect(url, socket_connect_timeout=5, socket_timeout=5)
-    try:
-        with conn.errors():
-            conn.client.ping()
-    finally:
-        conn.close()
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="./dev.sh demo", description=__doc__.split("\n\n")[0])
     p.add_argument("--redis", metavar="URL", help="use this Redis (default: start a private redis-server)")
@@ -257,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     go = None if args.no_go else (shutil.which("go") or shutil.which("go", path="/usr/local/go/bin"))
     try:
         with Lifeline() as lifeline, _redis(args.redis, lifeline) as url:
-            _check_redis(url)
+            check_redis(url)
             for step in (
                 lambda: core_steps(url, args.ns, go is not None, lifeline),
                 lambda: celery_step(url, go, lifeline),

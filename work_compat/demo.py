@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .client import Client
+from .connection import connect
 from .embedded import EmbeddedRedis
 from .enqueue import EnqueueOptions, Enqueuer, RetryOptions
 from .job import BackoffStrategy, Job
@@ -32,6 +33,17 @@ def _redis(url: str | None, lifeline: Lifeline) -> Iterator[str]:
     with EmbeddedRedis(lifeline=lifeline) as server:
         print(f"started a private redis-server ({server.binary}) at {server.url}")
         yield server.url
+
+
+def check_redis(url: str) -> None:
+    """Fail in one line (RedisUnavailableError naming the address), before any step, when the Redis
+    given cannot be reached."""
+    conn = connect(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        with conn.errors():
+            conn.client.ping()
+    finally:
+        conn.close()
 
 
 def _table(rows: list[tuple[object, ...]], header: tuple[str, ...]) -> str:
@@ -91,6 +103,7 @@ def _python_pool(url: str, namespace: str, client: Client) -> None:
 def run_demo(redis_url: str | None, namespace: str, with_go: bool) -> int:
     """The work_compat steps on ``redis_url``, or on a private redis-server when None."""
     with Lifeline() as lifeline, _redis(redis_url, lifeline) as url:
+        check_redis(url)
         return core_steps(url, namespace, with_go, lifeline)
 
 
