@@ -122,13 +122,14 @@ class Lifeline:
         """``subprocess.run(argv, capture_output=True, text=True)`` for a watched child; on timeout
         or interruption its whole process group is ended."""
         proc = self.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except BaseException:
-            stop_group(proc)
-            raise
-        finally:
-            self.forget(proc)
+        with proc:  # closes the pipes however this ends
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except BaseException:
+                stop_group(proc)
+                raise
+            finally:
+                self.forget(proc)
         return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
     def close(self) -> None:
