@@ -60,15 +60,24 @@ for d in dirs:
 """
 
 
+def _prctl() -> Any:
+    """libc's prctl, looked up in the parent: a forked child of a threaded process must not dlopen."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
 def _die_with_parent(parent: int) -> Callable[[], None]:
     """A preexec function: SIGTERM this child when ``parent`` dies (Linux; elsewhere a no-op)."""
+    prctl = _prctl()
 
     def arm() -> None:
-        if not sys.platform.startswith("linux"):
+        if prctl is None:
             return
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
         if os.getppid() != parent:  # the parent died before the signal was armed
             os.kill(os.getpid(), signal.SIGTERM)
 

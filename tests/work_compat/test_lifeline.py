@@ -90,3 +90,28 @@ def test_a_run_that_times_out_ends_its_whole_group(tmp_path: Path) -> None:
         with pytest.raises(subprocess.TimeoutExpired):
             lifeline.run(["sh", "-c", f"sleep 300 & echo $! > {marker}; wait"], timeout=3)
         _wait_gone([int(marker.read_text())], tmp_path / "absent", 20)
+
+
+def test_child_options_alone_end_a_child_with_its_parent(tmp_path: Path) -> None:
+    # Linux's parent-death signal, without the watchdog: it covers the instant before watch() is called.
+    code = (
+        "import subprocess, time\n"
+        "from work_compat.lifeline import child_options\n"
+        "print(subprocess.Popen(['sleep', '300'], **child_options()).pid, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert not _gone(child)
+        parent.kill()
+        parent.wait(10)
+        _wait_gone([child], tmp_path / "absent", 20)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        if parent.stdout is not None:
+            parent.stdout.close()
