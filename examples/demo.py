@@ -99,8 +99,8 @@ def celery_step(url: str, go: str | None, lifeline: Lifeline) -> int:
     from celery_shim.worker import WorkController
 
     worker = WorkController(celery, pool="threads", concurrency=4, queues=["default", "images"], beat=True)
-    worker.start()
-    try:
+    try:  # started inside: a Ctrl-C during start() must still stop what it started
+        worker.start()
         web = shop.create_app().test_client()
         order = web.post(
             "/orders",
@@ -153,7 +153,6 @@ def _live_traffic(url: str, namespace: str, go: str | None, lifeline: Lifeline) 
     pool = WorkerPool(4, namespace, url)
     pool.job("generate_report", report).job("track_event", lambda job: None).job("sync_inventory", flaky)
     pool.every("track_event", 5)
-    pool.start()
 
     def produce() -> None:
         n = 0
@@ -172,12 +171,14 @@ def _live_traffic(url: str, namespace: str, go: str | None, lifeline: Lifeline) 
             stop.wait(1.0)
 
     producer = threading.Thread(target=produce, name="demo-producer", daemon=True)
-    producer.start()
     try:
+        pool.start()
+        producer.start()
         yield
     finally:
         stop.set()
-        producer.join(10)
+        if producer.is_alive():
+            producer.join(10)
         pool.stop(timeout=5)
         enq.close()
 

@@ -103,6 +103,17 @@ class Terminal:
             assert time.monotonic() < deadline, f"no {text!r} within {timeout}s:\n{self.output[-3000:]}"
             time.sleep(0.1)
 
+    def wait(self, timeout: float) -> int:
+        """The demo's exit status; if it is still running after ``timeout``, fail with its output
+        and every thread's stack (faulthandler, enabled through PYTHONFAULTHANDLER)."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.proc.pid, signal.SIGABRT)
+            self.proc.wait(10)
+            self._reader.join(5)
+            raise AssertionError(f"the demo did not end within {timeout}s:\n{self.output[-8000:]}") from None
+
     def close(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -120,7 +131,7 @@ def _gone(proc: psutil.Process) -> bool:
 
 @pytest.mark.parametrize("ending", ["ctrl-c", "terminal closed", "SIGTERM", "SIGKILL"])
 def test_whatever_ends_the_demo_ends_every_process_it_started(ending: str, tmp_path: Path) -> None:
-    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the private redis-server's folder lands here
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONFAULTHANDLER": "1"}  # the redis-server's folder lands here
     term = Terminal([sys.executable, "examples/demo.py", "--no-go"], env)
     try:
         term.wait_for("serving until Ctrl-C", 120)
@@ -136,7 +147,7 @@ def test_whatever_ends_the_demo_ends_every_process_it_started(ending: str, tmp_p
             term.proc.terminate()
         else:
             term.proc.kill()
-        code = term.proc.wait(60)
+        code = term.wait(60)
         deadline = time.monotonic() + 30
         while not all(_gone(p) for p in children) or list(tmp_path.glob("work-compat-redis-*")):
             left = [p.name() for p in children if not _gone(p)]
@@ -155,13 +166,13 @@ def test_whatever_ends_the_demo_ends_every_process_it_started(ending: str, tmp_p
 
 
 def test_ctrl_c_during_a_step_stops_everything_without_a_traceback(tmp_path: Path) -> None:
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONFAULTHANDLER": "1"}
     term = Terminal([sys.executable, "examples/demo.py", "--no-go"], env)
     try:
         term.wait_for("== 6.", 120)  # the Celery project's worker is running in the demo's process
         children = psutil.Process(term.proc.pid).children(recursive=True)
         os.killpg(term.proc.pid, signal.SIGINT)
-        assert term.proc.wait(60) == 130, term.output[-3000:]
+        assert term.wait(60) == 130, term.output[-3000:]
         deadline = time.monotonic() + 30
         while not all(_gone(p) for p in children) or list(tmp_path.glob("work-compat-redis-*")):
             assert time.monotonic() < deadline, [p.name() for p in children if not _gone(p)]

@@ -84,8 +84,8 @@ def _python_pool(url: str, namespace: str, client: Client) -> None:
     pool.job("generate_report", report).job("track_event", count).job("tick", tick)
     pool.every("tick", 1)  # a periodic job: instants at whole seconds, one run each across pools
     started = time.monotonic()
-    pool.start()
-    try:
+    try:  # started inside: a Ctrl-C during start() must still stop what it started
+        pool.start()
         pool.drain(timeout=60)
         elapsed = time.monotonic() - started
         beats = client.worker_pool_heartbeats()
