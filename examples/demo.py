@@ -55,16 +55,41 @@ class StagedFailure(Exception):
     """What the demo's ``sync_inventory`` handler raises on purpose: the retry and dead pages need jobs."""
 
 
+_signalled: list[int] = []  # the signal that ends the demo, once one came
+_signal_seen = threading.Event()
+
+
+def _stop_exception(signum: int) -> BaseException:
+    return KeyboardInterrupt() if signum == signal.SIGINT else Ended(signum)
+
+
 def _on_signal(signum: int, frame: object) -> None:
+    """Unwind from wherever the main thread is. The exception can be lost (raised inside a weakref
+    callback or a finalizer, Python only prints it), so the signal is also recorded: ``_check()``
+    between steps and the dashboard's wait honour it."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # one is enough: the cleanup is under way
         signal.signal(sig, signal.SIG_IGN)
     if signum == signal.SIGHUP:  # the terminal is gone: what the cleanup prints would fail
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise Ended(signum)
+    _signalled.append(signum)
+    _signal_seen.set()
+    raise _stop_exception(signum)
+
+
+def _quiet_lost_stop(unraisable: Any) -> None:
+    """Python prints an exception it cannot raise (one from a weakref callback, say) with a traceback;
+    a stop the demo recorded is no error, so it is not printed."""
+    if isinstance(unraisable.exc_value, (KeyboardInterrupt, Ended)) and _signalled:
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def _check() -> None:
+    """Raise what a signal that came (and whose exception was lost) should have raised."""
+    if _signalled:
+        raise _stop_exception(_signalled[0])
 
 
 def _free_port(preferred: int) -> int:
@@ -202,13 +227,14 @@ def dashboard_step(url: str, namespace: str, go: str | None, serve: float | None
             if sys.stdin.isatty() and serve is None:
                 print("  serving until Ctrl-C ...", flush=True)
                 try:
-                    while True:
-                        time.sleep(3600)
+                    _signal_seen.wait()
+                    _check()
                 except KeyboardInterrupt:
                     print("\n  Ctrl-C: stopping")
                     return 0
             try:
-                time.sleep(max(2.0, serve or 0))  # let the live traffic show up in the numbers
+                _signal_seen.wait(max(2.0, serve or 0))  # let the live traffic show up in the numbers
+                _check()
             except KeyboardInterrupt:
                 print("\n  Ctrl-C: stopping")
                 return 0
@@ -245,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="  [%(levelname)s %(name)s] %(message)s")
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
+    sys.unraisablehook = _quiet_lost_stop
     go = None if args.no_go else (shutil.which("go") or shutil.which("go", path="/usr/local/go/bin"))
     try:
         with Lifeline() as lifeline, _redis(args.redis, lifeline) as url:
@@ -254,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                 lambda: celery_step(url, go, lifeline),
                 lambda: dashboard_step(url, args.ns, go, args.serve, lifeline),
             ):
+                _check()
                 if step() != 0:
                     print("\nThe demo failed.")
                     return 1
