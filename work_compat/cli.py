@@ -107,4 +107,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkCompatError as err:
         print(f"work-compat {args.command}: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: what the command started is stopped by its own cleanup
+        return 130
     return code

@@ -9,29 +9,41 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from .client import Client
+from .connection import connect
 from .embedded import EmbeddedRedis
 from .enqueue import EnqueueOptions, Enqueuer, RetryOptions
 from .job import BackoffStrategy, Job
+from .lifeline import Lifeline
 from .worker_pool import WorkerPool
 
 GO_WORKER = Path(__file__).resolve().parent.parent / "examples" / "go_worker"
 
 
 @contextlib.contextmanager
-def _redis(url: str | None) -> Iterator[str]:
+def _redis(url: str | None, lifeline: Lifeline) -> Iterator[str]:
     if url:
         yield url
         return
-    with EmbeddedRedis() as server:
+    with EmbeddedRedis(lifeline=lifeline) as server:
         print(f"started a private redis-server ({server.binary}) at {server.url}")
         yield server.url
+
+
+def check_redis(url: str) -> None:
+    """Fail in one line (RedisUnavailableError naming the address), before any step, when the Redis
+    given cannot be reached."""
+    conn = connect(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        with conn.errors():
+            conn.client.ping()
+    finally:
+        conn.close()
 
 
 def _table(rows: list[tuple[object, ...]], header: tuple[str, ...]) -> str:
@@ -42,14 +54,8 @@ def _table(rows: list[tuple[object, ...]], header: tuple[str, ...]) -> str:
     return "\n".join("  " + line for line in lines)
 
 
-def _go(go: str, url: str, namespace: str, args: list[str]) -> bool:
-    proc = subprocess.run(
-        [go, "run", ".", "-redis", url, "-ns", namespace, *args],
-        cwd=GO_WORKER,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def _go(go: str, url: str, namespace: str, args: list[str], lifeline: Lifeline) -> bool:
+    proc = lifeline.run([go, "run", ".", "-redis", url, "-ns", namespace, *args], cwd=GO_WORKER, timeout=300)
     print("\n".join("  " + line for line in proc.stdout.splitlines()))
     if proc.returncode != 0:
         print(f"  go program failed ({proc.returncode}):\n{proc.stderr}")
@@ -78,8 +84,8 @@ def _python_pool(url: str, namespace: str, client: Client) -> None:
     pool.job("generate_report", report).job("track_event", count).job("tick", tick)
     pool.every("tick", 1)  # a periodic job: instants at whole seconds, one run each across pools
     started = time.monotonic()
-    pool.start()
-    try:
+    try:  # started inside: a Ctrl-C during start() must still stop what it started
+        pool.start()
         pool.drain(timeout=60)
         elapsed = time.monotonic() - started
         beats = client.worker_pool_heartbeats()
@@ -96,11 +102,12 @@ def _python_pool(url: str, namespace: str, client: Client) -> None:
 
 def run_demo(redis_url: str | None, namespace: str, with_go: bool) -> int:
     """The work_compat steps on ``redis_url``, or on a private redis-server when None."""
-    with _redis(redis_url) as url:
-        return core_steps(url, namespace, with_go)
+    with Lifeline() as lifeline, _redis(redis_url, lifeline) as url:
+        check_redis(url)
+        return core_steps(url, namespace, with_go, lifeline)
 
 
-def core_steps(url: str, namespace: str, with_go: bool) -> int:
+def core_steps(url: str, namespace: str, with_go: bool, lifeline: Lifeline) -> int:
     """Steps 1-5: Python enqueues and lists, Go runs and enqueues, a Python pool runs it all."""
     enq = Enqueuer(namespace, url)
     client = Client(namespace, url)
@@ -135,10 +142,10 @@ def core_steps(url: str, namespace: str, with_go: bool) -> int:
         print(f"\n== 3. (Go steps skipped: {why})")
     else:
         print("\n== 3. A gocraft/work pool in Go runs the Python jobs")
-        if not _go(go, url, namespace, ["-jobs", "send_email,rebuild_index,charge_card", "-expect", "5"]):
+        if not _go(go, url, namespace, ["-jobs", "send_email,rebuild_index,charge_card", "-expect", "5"], lifeline):
             return 1
         print("\n== 4. Go enqueues jobs for Python")
-        if not _go(go, url, namespace, ["-enqueue", "generate_report=3"]):
+        if not _go(go, url, namespace, ["-enqueue", "generate_report=3"], lifeline):
             return 1
     _python_pool(url, namespace, client)
     return 0

@@ -18,6 +18,7 @@ from types import TracebackType
 import redis
 
 from .errors import ConfigurationError
+from .lifeline import Lifeline, child_options
 
 __all__ = ["EmbeddedRedis", "find_redis_server", "free_port", "wait_for_ping"]
 
@@ -82,11 +83,17 @@ class EmbeddedRedis:
 
     Use as a context manager, or call ``start()`` and ``cleanup()``. Extra arguments go to
     redis-server as they are (``"--appendonly", "yes"``). With ``unix_socket=True`` it listens
-    only on ``<dir>/r.sock``.
+    only on ``<dir>/r.sock``. Given a ``lifeline``, the server and its directory go when this
+    process ends, even by SIGKILL (see ``work_compat.lifeline``).
     """
 
     def __init__(
-        self, *extra: str, port: int | None = None, binary: str | None = None, unix_socket: bool = False
+        self,
+        *extra: str,
+        port: int | None = None,
+        binary: str | None = None,
+        unix_socket: bool = False,
+        lifeline: Lifeline | None = None,
     ) -> None:
         self.binary = binary or find_redis_server()
         self.port = 0 if unix_socket else (port or free_port())
@@ -94,6 +101,9 @@ class EmbeddedRedis:
         self.socket_path: str | None = str(self.dir / "r.sock") if unix_socket else None
         self.extra = list(extra)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.lifeline = lifeline
+        if lifeline is not None:
+            lifeline.remove_later(self.dir)
 
     @property
     def url(self) -> str:
@@ -115,7 +125,12 @@ class EmbeddedRedis:
                 args += [flag, value]
         if self.socket_path is not None:
             args += ["--unixsocket", self.socket_path, "--unixsocketperm", "700"]
-        self.proc = subprocess.Popen([*args, *self.extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        options = child_options() if self.lifeline is not None else {}
+        self.proc = subprocess.Popen(
+            [*args, *self.extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **options
+        )
+        if self.lifeline is not None:
+            self.lifeline.watch(self.proc)
         try:
             wait_for_ping(self.port, timeout, self.proc, unix_socket=self.socket_path)
         except BaseException:
@@ -132,6 +147,8 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        if self.proc is not None and self.lifeline is not None:
+            self.lifeline.forget(self.proc)
         self.proc = None
 
     def cleanup(self) -> None:
