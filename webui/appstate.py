@@ -11,8 +11,10 @@ from typing import Any
 
 from work_compat import Client
 
+from .hosts import HostCheck
 from .metrics import HistoryMetrics
 from .results import open_results
+from .security import log_request
 from .settings import WebSettings
 from .taskstore import TaskStore
 
@@ -22,7 +24,8 @@ __all__ = ["app_state"]
 def app_state(client: Client, settings: WebSettings) -> dict[str, Any]:
     """Tornado settings for one app: XSRF checks on, the session cookie's secret, and the objects
     the Flower handlers find at ``work_store``, ``work_results`` (None without a result backend)
-    and ``work_metrics``. Whoever stops serving closes ``work_results``."""
+    and ``work_metrics``; the Host names it answers (``work_hosts``) and its access log, which
+    leaves out the ``?token=`` value. Whoever stops serving closes ``work_results``."""
     store = TaskStore.beside(client)
     return {
         "xsrf_cookies": True,  # checked by BaseHandler.check_xsrf_cookie: browser sessions only
@@ -31,4 +34,6 @@ def app_state(client: Client, settings: WebSettings) -> dict[str, Any]:
         "work_store": store,
         "work_results": open_results(settings),
         "work_metrics": HistoryMetrics(start=store.now()),
+        "work_hosts": HostCheck(settings.address, settings.allowed_hosts),
+        "log_function": log_request,
     }

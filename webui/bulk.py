@@ -93,7 +93,7 @@ def bulk_apply(client: Client, which: str, action: str, job_name: str | None) ->
         try:
             fn(score, job_id)
         except (NotDeletedError, NotRetriedError):
-            logger.info("%s job %s (%s) moved before %s; left as it is", which, job_id, job_name or "*", action)
+            logger.info("%s job %r (%r) moved before %s; left as it is", which, job_id, job_name or "*", action)
             continue
         changed += 1
     return BulkResult(matched=len(members) + no_id, changed=changed, skipped=no_id)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from tornado.routing import Rule
-from tornado.web import RedirectHandler, url
+from tornado.web import url
 
 from .handlers import api, detailpages, docs, flower, metrics, pages, uiapi
+from .handlers.base import RedirectHandler
 
 __all__ = ["routes"]
 
@@ -71,5 +72,5 @@ def routes(prefix: str = "") -> list[Rule]:
     ]
     rules: list[Rule] = [url(prefix + path + "$", handler, kwargs or None) for path, handler, kwargs in table]
     if prefix:  # "/ui" -> "/ui/", where the overview is
-        rules.append(url(prefix + "$", RedirectHandler, {"url": prefix + "/"}))
+        rules.append(url(prefix + "$", RedirectHandler, {"url": prefix + "/", "permanent": True}))
     return rules

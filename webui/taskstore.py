@@ -208,7 +208,7 @@ class TaskStore(NamespaceBound):
                 try:
                     out[task_id] = HistoryJob.from_json(raw)
                 except DecodeError as err:
-                    logger.warning("history entry of %s cannot be decoded: %s", task_id, err.reason)
+                    logger.warning("history entry of %r cannot be decoded: %s", task_id, err.reason)
         return out
 
     def history_counts(self, scores: Sequence[int]) -> list[int]:

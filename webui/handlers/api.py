@@ -8,6 +8,7 @@ say what went wrong: 400 bad input, 404 unknown, 409 already moved, 503 Redis do
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,6 +25,7 @@ from work_compat import (
 )
 
 from ..jsonfmt import array, obj
+from ..security import loggable
 from .base import ApiError, BaseHandler
 
 __all__ = [
@@ -44,6 +46,8 @@ __all__ = [
     "ZsetDeleteHandler",
     "ZsetPageHandler",
 ]
+
+logger = logging.getLogger(__name__)
 
 _UINT_RE = re.compile(r"[0-9]+")
 _INT_RE = re.compile(r"[+-]?[0-9]+")
@@ -97,12 +101,17 @@ def _ignore_failures(fn: Any, default: Any) -> Any:
 
 
 class HealthcheckHandler(BaseHandler):
-    """``GET /healthcheck``: ``OK`` when Redis answers (Flower's probe route); 503 JSON otherwise."""
+    """``GET /healthcheck``: ``OK`` when Redis answers (Flower's probe route); 503 JSON otherwise.
+    Open to anyone, so the 503 does not say where Redis is: the log does."""
 
     requires_auth = False
 
     async def get(self) -> None:
-        await self.run_blocking(self.client.ping)
+        try:
+            await self.run_blocking(self.client.ping)
+        except ApiError as err:
+            logger.warning("healthcheck: %s", loggable(err.message))
+            raise ApiError(err.status_code, "redis unavailable") from err
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish("OK")
 

@@ -10,6 +10,7 @@ import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
+from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -30,10 +31,11 @@ from work_compat import (
 )
 
 from .. import security
+from ..hosts import HostCheck
 from ..jsonfmt import error_body, indent
 from ..settings import WebSettings
 
-__all__ = ["ApiError", "BaseHandler", "NotFoundHandler"]
+__all__ = ["ApiError", "BaseHandler", "NotFoundHandler", "RedirectHandler"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,31 @@ class BaseHandler(tornado.web.RequestHandler):
         ex: Executor = self.application.settings["work_executor"]
         return ex
 
+    def set_default_headers(self) -> None:
+        """No framing, no sniffing, only the dashboard's own scripts: on every answer, errors too."""
+        for name, value in security.SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+    def set_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
+        """Every cookie (the session, Tornado's _xsrf) is ``Secure`` when the page came over TLS."""
+        if self.request.protocol == "https":
+            kwargs.setdefault("secure", True)
+        super().set_cookie(name, value, *args, **kwargs)
+
+    def log_exception(
+        self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Tornado's warning for an HTTP error, with the request and message made single-line (a
+        message may quote an id taken from the path, ``%0a`` decoded to a newline)."""
+        if isinstance(value, tornado.web.HTTPError):
+            message = value.get_message()
+            if message:
+                logging.getLogger("tornado.general").warning(
+                    "%d %s: %s", value.status_code, security.request_summary(self.request), security.loggable(message)
+                )
+            return
+        super().log_exception(typ, value, tb)
+
     # -- checks before every method ---------------------------------------------------------------
     def check_xsrf_cookie(self) -> None:
         """Tornado calls this before ``prepare`` on state-changing methods (``xsrf_cookies`` is on):
@@ -103,6 +130,10 @@ class BaseHandler(tornado.web.RequestHandler):
             ) from err
 
     def prepare(self) -> None:
+        hosts: HostCheck = self.application.settings["work_hosts"]
+        refusal = hosts.refusal(self.request.host)
+        if refusal is not None:
+            raise ApiError(403, refusal)
         if self.requires_auth and self._session_from_query():
             return
         if self.requires_auth and not self._authorized():
@@ -195,6 +226,17 @@ class BaseHandler(tornado.web.RequestHandler):
             if bad_input and isinstance(err, bad_input):
                 raise ApiError(400, str(err)) from err
             raise
+
+
+class RedirectHandler(BaseHandler):
+    """A fixed redirect (Flower's ``/workers`` and ``/broker``), behind the same checks as the rest."""
+
+    def initialize(self, url: str, permanent: bool = False) -> None:
+        self.target = url
+        self.permanent = permanent
+
+    def get(self) -> None:
+        self.redirect(self.target, permanent=self.permanent)
 
 
 class NotFoundHandler(BaseHandler):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from ..metrics import CONTENT_TYPE, Gauges, HistoryMetrics, render
+from ..security import loggable
 from ..taskstore import TaskStore
-from .base import BaseHandler
+from .base import ApiError, BaseHandler
 
 __all__ = ["MetricsHandler"]
+
+logger = logging.getLogger(__name__)
 
 
 class MetricsHandler(BaseHandler):
@@ -17,7 +22,13 @@ class MetricsHandler(BaseHandler):
         return self.web_settings.metrics_public or super()._authorized()
 
     async def get(self) -> None:
-        body = await self.run_blocking(self._scrape)
+        try:
+            body = await self.run_blocking(self._scrape)
+        except ApiError as err:
+            if err.status_code != 503 or not self.web_settings.metrics_public:
+                raise
+            logger.warning("metrics: %s", loggable(err.message))
+            raise ApiError(503, "redis unavailable") from err  # open to anyone: not where Redis is
         self.set_header("Content-Type", CONTENT_TYPE)
         self.finish(body.encode("utf-8", "surrogatepass"))
 
