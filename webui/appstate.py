@@ -16,9 +16,12 @@ from .metrics import HistoryMetrics
 from .results import open_results
 from .security import log_request
 from .settings import WebSettings
+from .shared import SharedCalls
 from .taskstore import TaskStore
 
-__all__ = ["app_state"]
+__all__ = ["SHARED_TTL", "app_state"]
+
+SHARED_TTL = 1.0  # seconds a task listing serves every client (the pages refresh every 3 s)
 
 
 def app_state(client: Client, settings: WebSettings) -> dict[str, Any]:
@@ -34,6 +37,9 @@ def app_state(client: Client, settings: WebSettings) -> dict[str, Any]:
         "work_store": store,
         "work_results": open_results(settings),
         "work_metrics": HistoryMetrics(start=store.now()),
+        # what concurrent clients share: one task listing per name a second, one scrape at a time
+        "work_shared_tasks": SharedCalls[Any](ttl=SHARED_TTL),
+        "work_shared_metrics": SharedCalls[Any](ttl=0.0),
         "work_hosts": HostCheck(settings.address, settings.allowed_hosts),
         "log_function": log_request,
     }

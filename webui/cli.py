@@ -24,7 +24,7 @@ from redis.retry import Retry
 from work_compat import Client, Enqueuer, WorkCompatError, connect
 from work_compat.connection import redact_url
 
-from .app import make_app
+from .app import close_app, make_app
 from .security import start_warnings
 from .settings import DEFAULT_ADDRESS, DEFAULT_PORT, WebSettings
 
@@ -187,9 +187,7 @@ async def serve(settings: WebSettings, client: Client, enqueuer: Enqueuer) -> No
             await asyncio.wait_for(server.close_all_connections(), SHUTDOWN_TIMEOUT)
         except asyncio.TimeoutError:
             logger.warning("connections still open after %.0f s; closing anyway", SHUTDOWN_TIMEOUT)
-        app.settings["work_executor"].shutdown(wait=False, cancel_futures=True)
-        if app.settings["work_results"] is not None:
-            app.settings["work_results"].close()
+        close_app(app, wait=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

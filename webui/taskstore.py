@@ -41,7 +41,10 @@ __all__ = ["LOOKUP_BUDGET", "Sighting", "Snapshot", "TaskStore"]
 
 logger = logging.getLogger(__name__)
 
-LOOKUP_BUDGET = 50_000  # entries a lookup by id may read from the sets and queues, in all
+# Entries a lookup by id may read from the sets and queues, in all: each Redis call reads at most
+# CHUNK of them (ZSCAN with the id as MATCH pattern filters on the server; lists come in LRANGE
+# chunks), so no call blocks Redis; a million entries is well under a second of Redis time.
+LOOKUP_BUDGET = 1_000_000
 _HMGET_CHUNK = 500
 
 
@@ -67,6 +70,17 @@ class Snapshot:
     history: dict[str, HistoryJob] = field(default_factory=dict)
     revoked: dict[str, float] = field(default_factory=dict)
     complete: bool = True  # False when a scan stopped at its budget
+    searched: int = 0  # set and queue entries a lookup read
+    unsearched: list[str] = field(default_factory=list)  # places a lookup did not read to the end
+
+    def search_note(self) -> str:
+        """What a bounded lookup could not cover, in words ("" when it read everything)."""
+        if self.complete:
+            return ""
+        return (
+            f"the search stopped after {self.searched:,} entries (its bound) before the end of "
+            f"{', '.join(self.unsearched)}, so the job may be there"
+        )
 
     def ids(self) -> list[str]:
         """Every id seen, in first-seen order."""
@@ -94,6 +108,7 @@ class TaskStore(NamespaceBound):
         super().__init__(namespace, redis_target, clock=clock)
         self.client = Client(namespace, self._conn, clock=clock)
         self.shim_keys = ShimKeys(namespace)
+        self.lookup_budget = LOOKUP_BUDGET
 
     @classmethod
     def beside(cls, client: Client) -> TaskStore:
@@ -244,25 +259,31 @@ class TaskStore(NamespaceBound):
         return sorted(names)
 
     # -- one task ---------------------------------------------------------------------------------
-    def lookup(self, task_id: str, budget: int = LOOKUP_BUDGET) -> Snapshot:
-        """Every place ``task_id`` is now, reading at most ``budget`` set and queue entries."""
+    def lookup(self, task_id: str, budget: int | None = None) -> Snapshot:
+        """Every place ``task_id`` is now, reading at most ``budget`` (default ``lookup_budget``)
+        set and queue entries; the snapshot says how many it read and which places it did not
+        finish."""
         snap = Snapshot()
         pools = self.client.worker_pool_heartbeats()
         snap.sightings.extend(s for s in self.running(pools) if s.job.id == task_id)
         held = find_in_progress(self._conn, self.keys, task_id, pools)
         snap.sightings.extend(Sighting("inprogress", job, pool=hb.worker_pool_id) for hb, job in held)
-        left = ReadBudget(budget)
+        total = self.lookup_budget if budget is None else budget
+        left = ReadBudget(total)
         zsets = (("scheduled", self.keys.scheduled()), ("retry", self.keys.retry()), ("dead", self.keys.dead()))
         for where, key in zsets:
-            found = find_in_zset(self._conn, key, task_id, left)
+            found = find_in_zset(self._conn, key, task_id, left) if not left.spent else []
             snap.sightings.extend(Sighting(where, job, score) for score, job in found)
+            if left.spent and not found:
+                snap.unsearched.append(f"the {where} set")
         for name in self.client.known_job_names():
-            if left.spent:
-                break
-            job = find_in_list(self._conn, self.keys.jobs(name), task_id, left)
+            job = find_in_list(self._conn, self.keys.jobs(name), task_id, left) if not left.spent else None
             if job is not None:
                 snap.sightings.append(Sighting("queue", job))
-        snap.complete = not left.spent
+            elif left.spent:
+                snap.unsearched.append(f"queue {name!r}")
+        snap.searched = total - (left.left or 0)
+        snap.complete = not snap.unsearched
         self._fill_in_one(snap, task_id)
         return snap
 
@@ -276,10 +297,12 @@ class TaskStore(NamespaceBound):
     # -- revoke ---------------------------------------------------------------------------------
     def revoke(
         self, task_id: str, *, terminate: bool = False, signal: str = "SIGTERM", backend: RedisBackend | None = None
-    ) -> list[str]:
+    ) -> tuple[list[str], bool]:
         """Celery's revoke over gocraft (spec D17), as celery_shim's ``app.control.revoke`` does it
-        (``control_core.revoke_ids``), reading at most LOOKUP_BUDGET entries to find the job; a
-        job removed gets a REVOKED result in ``backend``. Returns where it was removed from."""
+        (``control_core.revoke_ids``), reading at most ``lookup_budget`` entries to find the job; a
+        job removed gets a REVOKED result in ``backend``. Returns where it was removed from, and
+        False when the search stopped at its bound (the job may still be queued)."""
+        budget = ReadBudget(self.lookup_budget)
         removed = revoke_ids(
             self.client,
             [task_id],
@@ -287,6 +310,6 @@ class TaskStore(NamespaceBound):
             terminate=terminate,
             signal=signal,
             backend=backend,
-            budget=ReadBudget(LOOKUP_BUDGET),
+            budget=budget,
         )
-        return [r.where for r in removed]
+        return [r.where for r in removed], not budget.spent

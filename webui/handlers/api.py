@@ -105,6 +105,7 @@ class HealthcheckHandler(BaseHandler):
     Open to anyone, so the 503 does not say where Redis is: the log does."""
 
     requires_auth = False
+    probe = True
 
     async def get(self) -> None:
         try:

@@ -66,6 +66,8 @@ class BaseHandler(tornado.web.RequestHandler):
 
     # /healthcheck is open to probes even when basic auth is on (as Flower's).
     requires_auth = True
+    # /healthcheck and /metrics run on their own small pool, never queued behind the pages' reads
+    probe = False
 
     @property
     def client(self) -> Client:
@@ -84,7 +86,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     @property
     def executor(self) -> Executor:
-        ex: Executor = self.application.settings["work_executor"]
+        ex: Executor = self.application.settings["work_probe_executor" if self.probe else "work_executor"]
         return ex
 
     def set_default_headers(self) -> None:

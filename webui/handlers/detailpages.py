@@ -62,12 +62,15 @@ class TaskPageHandler(_DetailPageHandler):
 
     def exists(self, ident: str) -> bool:
         snap = self.store.lookup(ident)
+        self.note = snap.search_note()
         if any(s.job.id == ident for s in snap.sightings) or snap.history or snap.revoked:
             return True
         results: Any = self.application.settings["work_results"]
         return results is not None and results.meta(ident) is not None
 
     def unknown(self, ident: str) -> str:
+        if self.note:
+            return f"No task with id “{ident}” was found, but {self.note}."
         return (
             f"No task with id “{ident}”: it is not queued, scheduled, running, waiting to retry or dead, "
             "and neither the history nor the results know it (it may have expired)."

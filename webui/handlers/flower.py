@@ -16,9 +16,10 @@ from celery_shim import states
 from work_compat import InvalidJobNameError, validate_job_name
 
 from ..results import Results
+from ..shared import SharedCalls
 from ..taskcalls import CallError, task_call
 from ..taskquery import TaskQuery
-from ..taskstore import TaskStore
+from ..taskstore import Snapshot, TaskStore
 from ..taskview import exception_text, flower_task, task_state
 from ..workerview import flower_workers
 from .base import JSON_TYPE, ApiError, BaseHandler
@@ -95,39 +96,44 @@ class WorkersHandler(FlowerHandler):
 
 
 class TasksHandler(FlowerHandler):
-    """``GET /api/tasks``: ``{uuid: task}`` from the newest entries of every place (bounded)."""
+    """``GET /api/tasks``: ``{uuid: task}`` from the newest entries of every place (bounded). The
+    reading is shared: clients asking for the same name within a second get one listing."""
 
     async def get(self) -> None:
         try:
             query = TaskQuery.parse(self.query_arg)
         except ValueError as err:
             raise ApiError(400, str(err)) from err
-        tasks = await self.run_blocking(self._tasks, query)
+        name = query.taskname or ""
+        shared: SharedCalls[list[dict[str, Any]]] = self.application.settings["work_shared_tasks"]
+        tasks = await shared.get(name, lambda: self.run_blocking(self._tasks, name))
         self.write_json({t["uuid"]: t for t in query.apply(tasks)})
 
-    def _tasks(self, query: TaskQuery) -> list[dict[str, Any]]:
-        snap = self.store.recent(TASKS_WINDOW, job_name=query.taskname or "")
+    def _tasks(self, name: str) -> list[dict[str, Any]]:
+        snap = self.store.recent(TASKS_WINDOW, job_name=name)
         ids = snap.ids()
         metas = self.results.metas(ids) if self.results is not None else {}
         return [flower_task(i, snap, metas.get(i)) for i in ids]
 
 
 class TaskInfoHandler(FlowerHandler):
-    """``GET /api/task/info/<id>``: one task wherever it is; 404 when no place knows the id."""
+    """``GET /api/task/info/<id>``: one task wherever it is; 404 when no place knows the id, saying
+    how far the search went when it stopped at its bound."""
 
     async def get(self, task_id: str) -> None:
-        task = await self.run_blocking(self._info, task_id)
+        task, snap = await self.run_blocking(self._info, task_id)
         if task is None:
-            raise ApiError(404, f"Unknown task '{task_id}'")
+            note = snap.search_note()
+            raise ApiError(404, f"Unknown task '{task_id}'" + (f": {note}" if note else ""))
         self.write_json(task)
 
-    def _info(self, task_id: str) -> dict[str, Any] | None:
+    def _info(self, task_id: str) -> tuple[dict[str, Any] | None, Snapshot]:
         snap = self.store.lookup(task_id)
         meta = self.results.meta(task_id) if self.results is not None else None
         known = any(s.job.id == task_id for s in snap.sightings) or snap.history or snap.revoked
         if not known and meta is None:
-            return None
-        return flower_task(task_id, snap, meta)
+            return None, snap
+        return flower_task(task_id, snap, meta), snap
 
 
 class TaskTypesHandler(FlowerHandler):
@@ -237,7 +243,13 @@ class TaskRevokeHandler(FlowerHandler):
         terminate = self.flag("terminate")
         signal = self.query_arg("signal") or "SIGTERM"
         backend = self.results.backend if self.results is not None else None
-        removed = await self.run_blocking(
+        removed, complete = await self.run_blocking(
             self.store.revoke, task_id, terminate=terminate, signal=signal, backend=backend
         )
-        self.write_json({"message": f"Revoked '{task_id}'", "removed_from": removed})
+        message = f"Revoked '{task_id}'"
+        if not removed and not complete:
+            message += (
+                f": not found within the first {self.store.lookup_budget:,} entries of the sets and queues, so it may "
+                "still be queued; Python workers will drop it, Go workers would run it"
+            )
+        self.write_json({"message": message, "removed_from": removed, "searched_everything": complete})

@@ -6,6 +6,7 @@ import logging
 
 from ..metrics import CONTENT_TYPE, Gauges, HistoryMetrics, render
 from ..security import loggable
+from ..shared import SharedCalls
 from ..taskstore import TaskStore
 from .base import ApiError, BaseHandler
 
@@ -16,14 +17,17 @@ logger = logging.getLogger(__name__)
 
 class MetricsHandler(BaseHandler):
     """Behind the dashboard's auth like every route, unless ``metrics_public`` (``--metrics-public``)
-    opens it to a scraper that has no credentials."""
+    opens it to a scraper that has no credentials. Scrapes arriving together share one run."""
+
+    probe = True
 
     def _authorized(self) -> bool:
         return self.web_settings.metrics_public or super()._authorized()
 
     async def get(self) -> None:
         try:
-            body = await self.run_blocking(self._scrape)
+            shared: SharedCalls[str] = self.application.settings["work_shared_metrics"]
+            body = await shared.get("scrape", lambda: self.run_blocking(self._scrape))
         except ApiError as err:
             if err.status_code != 503 or not self.web_settings.metrics_public:
                 raise
