@@ -246,10 +246,11 @@ class TaskRevokeHandler(FlowerHandler):
         removed, complete = await self.run_blocking(
             self.store.revoke, task_id, terminate=terminate, signal=signal, backend=backend
         )
-        message = f"Revoked '{task_id}'"
+        answer: dict[str, Any] = {"message": f"Revoked '{task_id}'", "removed_from": removed}
         if not removed and not complete:
-            message += (
+            answer["message"] += (
                 f": not found within the first {self.store.lookup_budget:,} entries of the sets and queues, so it may "
                 "still be queued; Python workers will drop it, Go workers would run it"
             )
-        self.write_json({"message": message, "removed_from": removed, "searched_everything": complete})
+            answer["searched_everything"] = False
+        self.write_json(answer)
