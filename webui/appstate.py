@@ -13,6 +13,7 @@ from work_compat import Client
 
 from .hosts import HostCheck
 from .metrics import HistoryMetrics
+from .progress import ProgressBoard
 from .results import open_results
 from .security import log_request
 from .settings import WebSettings
@@ -40,6 +41,7 @@ def app_state(client: Client, settings: WebSettings) -> dict[str, Any]:
         # what concurrent clients share: one task listing per name a second, one scrape at a time
         "work_shared_tasks": SharedCalls[Any](ttl=SHARED_TTL),
         "work_shared_metrics": SharedCalls[Any](ttl=0.0),
+        "work_progress": ProgressBoard(),
         "work_hosts": HostCheck(settings.address, settings.allowed_hosts),
         "log_function": log_request,
     }
