@@ -12,6 +12,7 @@ revoke are celery_shim's (``job_search``, ``control_core``), the ones AsyncResul
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from work_compat.clock import SYSTEM_CLOCK, Clock
 from work_compat.connection import RedisTarget
 from work_compat.namespace import NamespaceBound
 
-__all__ = ["LOOKUP_BUDGET", "Sighting", "Snapshot", "TaskStore"]
+__all__ = ["LOOKUP_BUDGET", "RunTime", "Sighting", "Snapshot", "TaskStore"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,29 @@ class Sighting:
     checkin: str = ""
 
 
+@dataclass(frozen=True)
+class RunTime:
+    """One finished attempt as a Python pool recorded it (work_compat's ``run_times``): its end
+    (epoch s, the history entry's ``completed_at``), start (epoch ms), pool and run time (ms)."""
+
+    ended_at: int
+    started_ms: int
+    runtime_ms: int
+    pool: str
+
+
+def _run_time(raw: bytes, score: float) -> tuple[str, RunTime] | None:
+    try:
+        doc = json.loads(raw)
+        return str(doc["id"]), RunTime(int(score), int(doc["started_ms"]), int(doc["runtime_ms"]), str(doc["pool"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
 @dataclass
 class Snapshot:
     """What one listing or lookup read: sightings, the ids' latest history entries, revoke times."""
@@ -69,6 +93,7 @@ class Snapshot:
     sightings: list[Sighting] = field(default_factory=list)
     history: dict[str, HistoryJob] = field(default_factory=dict)
     revoked: dict[str, float] = field(default_factory=dict)
+    runs: dict[str, list[RunTime]] = field(default_factory=dict)  # recorded attempts, latest first
     complete: bool = True  # False when a scan stopped at its budget
     searched: int = 0  # set and queue entries a lookup read
     unsearched: list[str] = field(default_factory=list)  # places a lookup did not read to the end
@@ -165,9 +190,10 @@ class TaskStore(NamespaceBound):
             pipe.zrangebyscore(self.keys.retry(), "-inf", "+inf", start=0, num=window, withscores=True)
             pipe.zrevrangebyscore(self.keys.dead(), "+inf", "-inf", start=0, num=window, withscores=True)
             pipe.zrevrangebyscore(self.shim_keys.revoked(), "+inf", "-inf", start=0, num=window, withscores=True)
+            pipe.zrevrangebyscore(self.keys.run_times(), "+inf", "-inf", start=0, num=window, withscores=True)
             for name in names:
                 pipe.lrange(self.keys.jobs(name), 0, per_queue - 1)
-            history, scheduled, retry, dead, revoked, *queues = pipe.execute()
+            history, scheduled, retry, dead, revoked, runs, *queues = pipe.execute()
         snap = Snapshot()
         for raw in history:
             try:
@@ -189,8 +215,32 @@ class TaskStore(NamespaceBound):
         snap.sightings.extend(self.running())
         for member, score in revoked:
             snap.revoked[_text(member)] = float(score)
+        self._add_runs(snap, runs)
         self._fill_in(snap)
         return snap
+
+    @staticmethod
+    def _add_runs(snap: Snapshot, rows: Iterable[tuple[bytes, float]]) -> None:
+        for raw, score in rows:
+            found = _run_time(raw, score)
+            if found is not None:
+                snap.runs.setdefault(found[0], []).append(found[1])
+        for runs in snap.runs.values():
+            runs.sort(key=lambda r: r.ended_at, reverse=True)
+
+    def run_times_of(self, task_id: str, budget: ReadBudget) -> list[tuple[bytes, float]]:
+        """The ``run_times`` records of one id, found by ZSCAN with its JSON fragment as MATCH."""
+        pattern = _glob_escape('{"id":' + gojson.encode_string(task_id) + ",") + "*"
+        out: list[tuple[bytes, float]] = []
+        cursor = 0
+        with self._conn.errors():
+            while not budget.spent:
+                cursor, rows = self._redis.zscan(self.keys.run_times(), cursor, match=pattern, count=CHUNK)
+                budget.charge(CHUNK)
+                out.extend((bytes(raw), float(score)) for raw, score in rows)
+                if cursor == 0:
+                    break
+        return out
 
     def _fill_in(self, snap: Snapshot) -> None:
         """The latest history entry and revoke time of each id not already known."""
@@ -285,6 +335,8 @@ class TaskStore(NamespaceBound):
         snap.searched = total - (left.left or 0)
         snap.complete = not snap.unsearched
         self._fill_in_one(snap, task_id)
+        if task_id in snap.history:
+            self._add_runs(snap, self.run_times_of(task_id, ReadBudget(self.lookup_budget)))
         return snap
 
     def _fill_in_one(self, snap: Snapshot, task_id: str) -> None:

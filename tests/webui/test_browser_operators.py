@@ -4,7 +4,10 @@ purging a queue, bulk actions that show their progress, sortable columns, narrow
 
 from __future__ import annotations
 
+import re
 import threading
+import time
+from typing import Any
 
 from playwright.sync_api import Page, expect
 
@@ -19,7 +22,8 @@ from tests.webui.browser import (  # noqa: F401 (fixtures)
     serve,
     toast,
 )
-from work_compat import Job, WorkerPool, decode_job
+from tests.work_compat.conftest import wait_until
+from work_compat import HistoryJob, Job, WorkerPool, decode_job
 
 T0 = 1_700_000_000
 
@@ -189,3 +193,41 @@ def test_the_live_chart_shows_the_queue_from_the_first_paint(page: Page, serve: 
     page.goto(live.url("/"))
     expect(page.locator("#chart-live svg path.line")).to_have_count(1)
     expect(page.locator("#chart-live")).not_to_contain_text("Collecting samples")
+
+
+def test_finished_tasks_show_start_pool_and_runtime_where_the_pool_recorded_them(
+    page: Page, serve: ServeFn, redis_server: RedisServer, namespace: str
+) -> None:
+    live = serve()
+    py_job = live.enqueuer.enqueue("py_resize", {"path": "a.png"})
+    pool = WorkerPool(1, namespace, redis_server.url).job("py_resize", lambda job: time.sleep(0.12))
+    pool.start()
+    try:
+        assert pool.drain(30)
+        r = redis_server.client()
+        wait_until(lambda: r.zcard(live.client.keys.run_times()) == 1, what="the Python pool's run-time record")
+        r.close()
+    finally:
+        pool.stop()
+    # a job the fork's Go pool ran leaves its history entry and index, and nothing else (the proxy
+    # here refuses LarnTechKe/work, so the entry is written as that pool writes it)
+    now = int(time.time())
+    go_entry = HistoryJob(now, "success", Job(name="go_mail", id="go-mail-1", enqueued_at=now - 2, args={"to": "ada"}))
+    r = redis_server.client()
+    r.zadd(live.client.keys.history(), {go_entry.to_json(): now})
+    r.hset(live.client.keys.history_index(), go_entry.job.id, go_entry.to_json())
+    r.close()
+
+    def field(name: str) -> Any:
+        return page.locator("#task-table tr", has=page.locator("th", has_text=name)).locator("td")
+
+    page.goto(live.url(f"/task/{py_job.id}"))
+    expect(page.locator("#task-state .badge")).to_have_text("SUCCESS")
+    expect(field("Runtime")).to_have_text(re.compile(r"^(1[2-9]\d|[2-9]\d\d) ms$"))  # slept 120 ms
+    expect(field("Worker")).to_have_text(pool.pool_id)
+    expect(field("Started")).not_to_contain_text("not recorded")
+    page.goto(live.url(f"/task/{go_entry.job.id}"))
+    expect(page.locator("#task-state .badge")).to_have_text("SUCCESS")
+    expect(field("Started")).to_have_text("not recorded (Go pools keep no start time or pool in the history)")
+    expect(field("Worker")).to_contain_text("not recorded")
+    expect(field("Runtime")).to_contain_text("whole seconds")
