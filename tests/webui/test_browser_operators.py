@@ -23,7 +23,7 @@ from tests.webui.browser import (  # noqa: F401 (fixtures)
     toast,
 )
 from tests.work_compat.conftest import wait_until
-from work_compat import HistoryJob, Job, WorkerPool, decode_job
+from work_compat import HistoryJob, Job, PeriodicSchedule, WorkerPool, decode_job
 
 T0 = 1_700_000_000
 
@@ -171,7 +171,22 @@ def test_sortable_columns_on_the_tasks_and_queues_tables(page: Page, serve: Serv
 
 def test_narrow_screens_keep_the_current_page_and_labels_in_view(page: Page, serve: ServeFn) -> None:
     live = serve()
+    live.client.add_periodic_schedule(
+        PeriodicSchedule(
+            name="nightly-" + "reconciliation-" * 4 + "report", job_name="generate_report", spec="0 0 2 * * *"
+        )
+    )
     page.set_viewport_size({"width": 390, "height": 844})
+    # nothing in a schedule's row is cut off: name, next runs, spec all fit their cells
+    page.goto(live.url("/schedules"))
+    cells = page.locator("#schedules-table tbody tr td")
+    expect(cells.first).to_be_visible()
+    clipped = cells.evaluate_all(
+        "tds => tds.flatMap(td => [td, ...td.querySelectorAll('*')])"
+        ".filter(n => n.scrollWidth > n.clientWidth + 1 && getComputedStyle(n).overflowX !== 'auto')"
+        ".map(n => n.textContent.slice(0, 40))"
+    )
+    assert clipped == [], clipped
     for path in ("/dead", "/history", "/schedules"):
         page.goto(live.url(path))
         nav = page.locator(".nav").bounding_box()
