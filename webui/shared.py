@@ -43,6 +43,11 @@ class SharedCalls(Generic[T]):
         future.add_done_callback(lambda f: self._finished(key, f))
         return await asyncio.shield(future)
 
+    def clear(self) -> None:
+        """Forget every result: the next request computes afresh (a running call still finishes
+        for those awaiting it)."""
+        self._entries.clear()
+
     def _finished(self, key: Hashable, future: asyncio.Future[T]) -> None:
         entry = self._entries.get(key)
         if entry is None or entry[1] is not future:

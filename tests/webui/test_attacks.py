@@ -187,3 +187,10 @@ def test_a_short_secret_on_a_reachable_dashboard_is_warned_about() -> None:
     assert start_warnings(WebSettings(address="0.0.0.0", api_token="k" * 16)) == []
     (warning,) = start_warnings(WebSettings(address="0.0.0.0"))
     assert "without authentication" in warning
+
+
+def test_cli_allowed_hosts_and_xheaders() -> None:
+    s = cli_settings("--allowed-hosts", "dash.example.com, .corp.example", "--xheaders")
+    assert (s.allowed_hosts, s.xheaders) == (("dash.example.com", ".corp.example"), True)
+    s = cli_settings("--allowed_hosts", "*")
+    assert (s.allowed_hosts, s.xheaders) == (("*",), False)

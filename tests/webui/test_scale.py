@@ -116,3 +116,12 @@ class TestProbesUnderLoad(ScaleCase):
         assert all(a.code == 200 for a in answers)
         assert calls == 1, f"20 concurrent listings read Redis {calls} times"
         assert worst < 0.25, f"/healthcheck took {worst * 1000:.0f} ms while the pages listed tasks"
+
+
+class TestSharedListing(ScaleCase):
+    def test_a_change_made_here_is_listed_at_once_though_listings_are_shared(self) -> None:
+        assert self.get_json("/api/tasks") == {}
+        sent = self.post_json("/api/task/send-task/mail", {"kwargs": {"to": "ada"}})["task-id"]
+        assert list(self.get_json("/api/tasks")) == [sent]  # not the listing of a moment ago
+        self.post_json(f"/api/task/revoke/{sent}")
+        assert self.get_json("/api/tasks")[sent]["state"] == "REVOKED"

@@ -114,6 +114,12 @@ class BaseHandler(tornado.web.RequestHandler):
             return
         super().log_exception(typ, value, tb)
 
+    def on_finish(self) -> None:
+        """After a change made through this dashboard, its shared task listing is read afresh, so a
+        script that sends or revokes a task and then lists tasks sees the change."""
+        if self.request.method in _STATE_CHANGING and self.get_status() < 400:
+            self.application.settings["work_shared_tasks"].clear()
+
     # -- checks before every method ---------------------------------------------------------------
     def check_xsrf_cookie(self) -> None:
         """Tornado calls this before ``prepare`` on state-changing methods (``xsrf_cookies`` is on):
