@@ -96,3 +96,33 @@ def test_a_rebound_name_gets_neither_the_pages_nor_the_api(
         assert own is not None and own.status == 200
     finally:
         context.close()
+
+
+def test_every_page_lives_within_its_content_security_policy(
+    page: Page, serve: ServeFn, redis_server: RedisServer, namespace: str
+) -> None:
+    """The strict CSP that stops framing must not break a page: no script, style or frame of ours
+    is refused anywhere (a refused one is a console error naming the policy)."""
+    fill_dead(redis_server, namespace)
+    live = serve()
+    live.enqueuer.enqueue("charge", {"n": 1})
+    refused: list[str] = []
+    page.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
+    for path in (
+        "/",
+        "/queues",
+        "/queue/charge",
+        "/pools",
+        "/tasks",
+        "/task/dead-0",
+        "/scheduled",
+        "/retry",
+        "/dead",
+        "/history",
+        "/schedules",
+        "/redis",
+        "/enqueue",
+    ):
+        page.goto(live.url(path))
+        expect(page.locator("#updated")).not_to_be_empty()
+    assert refused == []

@@ -157,7 +157,8 @@ WebUI.charts = (() => {
       const w = Math.max(container.clientWidth, 200);
       const rowH = Math.min(26, Math.max(16, (container.clientHeight - 4) / rows.length));
       const h = rows.length * rowH + 4;
-      const svg = svgEl("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", style: `height:${h}px` });
+      const svg = svgEl("svg", { viewBox: `0 0 ${w} ${h}`, role: "img" });
+      svg.style.height = `${h}px`; // through the DOM: the CSP refuses style attributes
       const labelW = Math.min(170, w * 0.36);
       const valueW = 56;
       const top = Math.max(...rows.map((r) => r.value), 1);
