@@ -107,15 +107,21 @@ class TestProbesUnderLoad(ScaleCase):
         pages = [self.http_client.fetch(url, request_timeout=60) for _ in range(20)]
         worst = 0.0
         listing = asyncio.gather(*pages)
+        worst_metrics = 0.0
         while not listing.done():
             started = time.monotonic()
             probe: HTTPResponse = await self.http_client.fetch(self.get_url("/healthcheck"))
             worst = max(worst, time.monotonic() - started)
             assert probe.body == b"OK"
+            started = time.monotonic()
+            scrape: HTTPResponse = await self.http_client.fetch(self.get_url("/metrics"))
+            worst_metrics = max(worst_metrics, time.monotonic() - started)
+            assert b"work_dead_size 120000" in scrape.body
         answers = await listing
         assert all(a.code == 200 for a in answers)
         assert calls == 1, f"20 concurrent listings read Redis {calls} times"
         assert worst < 0.25, f"/healthcheck took {worst * 1000:.0f} ms while the pages listed tasks"
+        assert worst_metrics < 0.5, f"/metrics took {worst_metrics * 1000:.0f} ms while the pages listed tasks"
 
 
 class TestSharedListing(ScaleCase):
