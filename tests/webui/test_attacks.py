@@ -194,3 +194,12 @@ def test_cli_allowed_hosts_and_xheaders() -> None:
     assert (s.allowed_hosts, s.xheaders) == (("dash.example.com", ".corp.example"), True)
     s = cli_settings("--allowed_hosts", "*")
     assert (s.allowed_hosts, s.xheaders) == (("*",), False)
+
+
+class TestUncaughtErrorLog(CapturingCase):
+    def test_an_unexpected_failure_logs_its_traceback_without_the_token(self) -> None:
+        self.r.set(self.keys.dead(), "not a zset")  # WRONGTYPE: a 500
+        assert self.call("GET", "/api/dead_jobs?token=not-a-login-attempt-xyz").code == 500
+        records = [r for r in self.caplog.records if r.name == "tornado.application"]
+        assert records and records[0].exc_info is not None  # the traceback is kept for the operator
+        assert "not-a-login-attempt-xyz" not in "\n".join(self.log_lines())

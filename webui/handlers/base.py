@@ -103,16 +103,18 @@ class BaseHandler(tornado.web.RequestHandler):
     def log_exception(
         self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
-        """Tornado's warning for an HTTP error, with the request and message made single-line (a
-        message may quote an id taken from the path, ``%0a`` decoded to a newline)."""
+        """Tornado's log lines for a failed request, with the request and message made single-line
+        (a message may quote an id taken from the path, ``%0a`` decoded to a newline) and without
+        the ``?token=`` value (Tornado would log the whole request)."""
+        summary = security.request_summary(self.request)
         if isinstance(value, tornado.web.HTTPError):
             message = value.get_message()
             if message:
                 logging.getLogger("tornado.general").warning(
-                    "%d %s: %s", value.status_code, security.request_summary(self.request), security.loggable(message)
+                    "%d %s: %s", value.status_code, summary, security.loggable(message)
                 )
             return
-        super().log_exception(typ, value, tb)
+        logging.getLogger("tornado.application").error("Uncaught exception %s", summary, exc_info=value)
 
     def on_finish(self) -> None:
         """After a change made through this dashboard, its shared task listing is read afresh, so a
