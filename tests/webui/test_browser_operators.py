@@ -176,17 +176,46 @@ def test_narrow_screens_keep_the_current_page_and_labels_in_view(page: Page, ser
             name="nightly-" + "reconciliation-" * 4 + "report", job_name="generate_report", spec="0 0 2 * * *"
         )
     )
-    page.set_viewport_size({"width": 390, "height": 844})
-    # nothing in a schedule's row is cut off: name, next runs, spec all fit their cells
-    page.goto(live.url("/schedules"))
-    cells = page.locator("#schedules-table tbody tr td")
-    expect(cells.first).to_be_visible()
-    clipped = cells.evaluate_all(
-        "tds => tds.flatMap(td => [td, ...td.querySelectorAll('*')])"
-        ".filter(n => n.scrollWidth > n.clientWidth + 1 && getComputedStyle(n).overflowX !== 'auto')"
-        ".map(n => n.textContent.slice(0, 40))"
+    # a busy worker (as a Go pool writes its heartbeat and observation) with a long check-in
+    now = int(time.time())
+    r = live.client.connection.client
+    keys = live.client.keys
+    r.sadd(keys.worker_pools(), "pool-1")
+    r.hset(
+        keys.heartbeat("pool-1"),
+        mapping={
+            "heartbeat_at": now,
+            "started_at": now - 60,
+            "job_names": "generate_report",
+            "concurrency": 1,
+            "worker_ids": "w-1",
+            "host": "vm",
+            "pid": 7,
+        },
     )
-    assert clipped == [], clipped
+    r.hset(
+        keys.worker_observation("w-1"),
+        mapping={
+            "job_name": "generate_report",
+            "job_id": "j-1",
+            "started_at": now - 5,
+            "args": "{}",
+            "checkin": "processed " + "rows-12000-of-90000-" * 4,
+            "checkin_at": now,
+        },
+    )
+    page.set_viewport_size({"width": 390, "height": 844})
+    # nothing in a schedule's or a busy worker's row is cut off: names, next runs, check-ins wrap
+    for path, table in (("/schedules", "#schedules-table"), ("/pools", "#busy-table")):
+        page.goto(live.url(path))
+        cells = page.locator(f"{table} tbody tr td")
+        expect(cells.first).to_be_visible()
+        clipped = cells.evaluate_all(
+            "tds => tds.flatMap(td => [td, ...td.querySelectorAll('*')])"
+            ".filter(n => n.scrollWidth > n.clientWidth + 1 && getComputedStyle(n).overflowX !== 'auto')"
+            ".map(n => n.textContent.slice(0, 40))"
+        )
+        assert clipped == [], (path, clipped)
     for path in ("/dead", "/history", "/schedules"):
         page.goto(live.url(path))
         nav = page.locator(".nav").bounding_box()
