@@ -56,8 +56,11 @@ class FlowerHandler(BaseHandler):
         return r
 
     def write_json(self, value: Any) -> None:
+        self.write_json_bytes(_json_bytes(value))
+
+    def write_json_bytes(self, body: bytes) -> None:
         self.set_header("Content-Type", JSON_TYPE)
-        self.finish(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
+        self.finish(body)
 
     def flag(self, name: str) -> bool:
         raw = (self.get_query_argument(name, "") or "").strip().lower()
@@ -69,6 +72,15 @@ class FlowerHandler(BaseHandler):
 
     def query_arg(self, name: str) -> str | None:
         return self.get_query_argument(name, None)
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
+
+
+def _answer(query: TaskQuery, tasks: list[dict[str, Any]]) -> bytes:
+    """The ``/api/tasks`` body: the query's page of the shared listing, as JSON bytes."""
+    return _json_bytes({t["uuid"]: t for t in query.apply(tasks)})
 
 
 class WorkersHandler(FlowerHandler):
@@ -97,17 +109,24 @@ class WorkersHandler(FlowerHandler):
 
 class TasksHandler(FlowerHandler):
     """``GET /api/tasks``: ``{uuid: task}`` from the newest entries of every place (bounded). The
-    reading is shared: clients asking for the same name within a second get one listing."""
+    work is shared: clients asking for the same name within a second get one listing, and those
+    asking the same query one answer."""
 
     async def get(self) -> None:
         try:
             query = TaskQuery.parse(self.query_arg)
         except ValueError as err:
             raise ApiError(400, str(err)) from err
+        shared: SharedCalls[Any] = self.application.settings["work_shared_tasks"]
+        # one answer per query string a second, built from one listing per job name a second:
+        # filtering, sorting and encoding thousands of tasks is work too, done once, off the loop
+        body = await shared.get(("answer", self.request.query), lambda: self._answer(query, shared))
+        self.write_json_bytes(body)
+
+    async def _answer(self, query: TaskQuery, shared: SharedCalls[Any]) -> bytes:
         name = query.taskname or ""
-        shared: SharedCalls[list[dict[str, Any]]] = self.application.settings["work_shared_tasks"]
-        tasks = await shared.get(name, lambda: self.run_blocking(self._tasks, name))
-        self.write_json({t["uuid"]: t for t in query.apply(tasks)})
+        tasks = await shared.get(("listing", name), lambda: self.run_blocking(self._tasks, name))
+        return await self.run_blocking(_answer, query, tasks)
 
     def _tasks(self, name: str) -> list[dict[str, Any]]:
         snap = self.store.recent(TASKS_WINDOW, job_name=name)
