@@ -19,7 +19,9 @@ from .handlers.pages import STATIC_DIR, TEMPLATE_DIR, StaticHandler
 from .routes import routes
 from .settings import WebSettings
 
-__all__ = ["make_app"]
+__all__ = ["close_app", "make_app"]
+
+PROBE_THREADS = 2  # one for a metrics scrape (scrapes share one run), one always free for a ping
 
 
 def make_app(
@@ -30,7 +32,9 @@ def make_app(
     executor: Executor | None = None,
 ) -> tornado.web.Application:
     """Build the application. Without ``executor`` it makes a thread pool of ``max_workers``,
-    found at ``app.settings["work_executor"]``; whoever stops serving shuts it down."""
+    found at ``app.settings["work_executor"]``; ``/healthcheck`` and ``/metrics`` run on a small
+    pool of their own (``work_probe_executor``), so a probe answers in milliseconds however busy
+    the pages keep the first. Whoever stops serving calls ``close_app``."""
     settings = settings or WebSettings(namespace=client.namespace)
     if executor is None:
         executor = ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="webui")
@@ -41,6 +45,7 @@ def make_app(
         work_enqueuer=enqueuer,
         web_settings=settings,
         work_executor=executor,
+        work_probe_executor=ThreadPoolExecutor(max_workers=PROBE_THREADS, thread_name_prefix="webui-probe"),
         compress_response=False,
         # the pages: templates and static files ship inside the package (no build step)
         template_path=str(TEMPLATE_DIR),
@@ -49,3 +54,11 @@ def make_app(
         static_handler_class=StaticHandler,
         **app_state(client, settings),  # Flower API, metrics, XSRF and session-cookie settings
     )
+
+
+def close_app(app: tornado.web.Application, *, wait: bool = True) -> None:
+    """Stop the app's thread pools (``wait``: let running calls end) and close its result reader."""
+    for name in ("work_executor", "work_probe_executor"):
+        app.settings[name].shutdown(wait=wait, cancel_futures=not wait)
+    if app.settings["work_results"] is not None:
+        app.settings["work_results"].close()

@@ -11,18 +11,25 @@ from typing import Any
 
 from work_compat import Client
 
+from .hosts import HostCheck
 from .metrics import HistoryMetrics
+from .progress import ProgressBoard
 from .results import open_results
+from .security import log_request
 from .settings import WebSettings
+from .shared import SharedCalls
 from .taskstore import TaskStore
 
-__all__ = ["app_state"]
+__all__ = ["SHARED_TTL", "app_state"]
+
+SHARED_TTL = 1.0  # seconds a task listing serves every client (the pages refresh every 3 s)
 
 
 def app_state(client: Client, settings: WebSettings) -> dict[str, Any]:
     """Tornado settings for one app: XSRF checks on, the session cookie's secret, and the objects
     the Flower handlers find at ``work_store``, ``work_results`` (None without a result backend)
-    and ``work_metrics``. Whoever stops serving closes ``work_results``."""
+    and ``work_metrics``; the Host names it answers (``work_hosts``) and its access log, which
+    leaves out the ``?token=`` value. Whoever stops serving closes ``work_results``."""
     store = TaskStore.beside(client)
     return {
         "xsrf_cookies": True,  # checked by BaseHandler.check_xsrf_cookie: browser sessions only
@@ -31,4 +38,10 @@ def app_state(client: Client, settings: WebSettings) -> dict[str, Any]:
         "work_store": store,
         "work_results": open_results(settings),
         "work_metrics": HistoryMetrics(start=store.now()),
+        # what concurrent clients share: one task listing per name a second, one scrape at a time
+        "work_shared_tasks": SharedCalls[Any](ttl=SHARED_TTL),
+        "work_shared_metrics": SharedCalls[Any](ttl=0.0),
+        "work_progress": ProgressBoard(),
+        "work_hosts": HostCheck(settings.address, settings.allowed_hosts),
+        "log_function": log_request,
     }

@@ -21,6 +21,7 @@ __all__ = ["SETS", "BulkResult", "bulk_apply", "find_members"]
 logger = logging.getLogger(__name__)
 
 SETS = ("dead", "retry", "scheduled")
+PROGRESS_EVERY = 200
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,15 @@ def find_members(client: Client, which: str, job_name: str | None) -> tuple[list
         page += 1
 
 
-def bulk_apply(client: Client, which: str, action: str, job_name: str | None) -> BulkResult:
-    """Retry (dead set only) or delete every entry of ``which`` named ``job_name`` (all when None)."""
+def bulk_apply(
+    client: Client,
+    which: str,
+    action: str,
+    job_name: str | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BulkResult:
+    """Retry (dead set only) or delete every entry of ``which`` named ``job_name`` (all when None);
+    ``progress(done, total)`` hears how far it is every few hundred jobs."""
     if which not in SETS:
         raise ValueError(f"unknown set {which!r}")
     if action == "retry" and which != "dead":
@@ -89,11 +97,15 @@ def bulk_apply(client: Client, which: str, action: str, job_name: str | None) ->
     fn = act[(which, action)]
     members, no_id = find_members(client, which, job_name)
     changed = 0
-    for score, job_id in members:
+    for n, (score, job_id) in enumerate(members):
+        if progress is not None and n % PROGRESS_EVERY == 0:
+            progress(n, len(members))
         try:
             fn(score, job_id)
         except (NotDeletedError, NotRetriedError):
-            logger.info("%s job %s (%s) moved before %s; left as it is", which, job_id, job_name or "*", action)
+            logger.info("%s job %r (%r) moved before %s; left as it is", which, job_id, job_name or "*", action)
             continue
         changed += 1
+    if progress is not None:
+        progress(len(members), len(members))
     return BulkResult(matched=len(members) + no_id, changed=changed, skipped=no_id)

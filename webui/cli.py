@@ -24,8 +24,8 @@ from redis.retry import Retry
 from work_compat import Client, Enqueuer, WorkCompatError, connect
 from work_compat.connection import redact_url
 
-from .app import make_app
-from .security import exposure_warning
+from .app import close_app, make_app
+from .security import start_warnings
 from .settings import DEFAULT_ADDRESS, DEFAULT_PORT, WebSettings
 
 __all__ = ["build_parser", "main", "settings_from_args"]
@@ -70,6 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         *_flags("--cookie-secret"), default=None, help="signs the session cookie (default: random per start)"
+    )
+    p.add_argument(
+        *_flags("--allowed-hosts"),
+        default="",
+        help="further names the Host header may carry, comma-separated (.example.com: and its subdomains; *: any)",
+    )
+    p.add_argument(
+        *_flags("--xheaders"),
+        action="store_true",
+        help="behind a proxy: trust its X-Forwarded-Proto and X-Real-Ip (Secure cookies behind TLS)",
     )
     p.add_argument(*_flags("--log-level"), default="INFO")
     p.add_argument(*_flags("--broker"), default=None, help="Flower's name for -redis (a redis:// URL)")
@@ -136,17 +146,19 @@ def settings_from_args(args: argparse.Namespace) -> WebSettings:
         url_prefix=args.url_prefix,
         read_only=args.read_only,
         basic_auth=users,
-        api_token=args.api_token or None,
+        api_token=args.api_token,
         metrics_public=args.metrics_public,
         result_backend=args.result_backend or None,
         cookie_secret=args.cookie_secret or None,
+        allowed_hosts=tuple(h.strip() for h in args.allowed_hosts.split(",") if h.strip()),
+        xheaders=args.xheaders,
     )
 
 
 async def serve(settings: WebSettings, client: Client, enqueuer: Enqueuer) -> None:
     """Serve until SIGINT or SIGTERM, then stop accepting and wait up to 5 s for open requests."""
     app = make_app(client, enqueuer, settings)
-    server = tornado.httpserver.HTTPServer(app, xheaders=False)
+    server = tornado.httpserver.HTTPServer(app, xheaders=settings.xheaders)
     sockets = tornado.netutil.bind_sockets(settings.port, settings.address or None)
     server.add_sockets(sockets)
     host, port = sockets[0].getsockname()[:2]
@@ -154,11 +166,11 @@ async def serve(settings: WebSettings, client: Client, enqueuer: Enqueuer) -> No
     print(
         f"workwebui: namespace={settings.namespace!r} redis={redact_url(settings.redis)} database={settings.database}"
         f" read_only={settings.read_only} basic_auth={'on' if settings.basic_auth else 'off'}"
+        f" api_token={'on' if settings.api_token else 'off'}"
         f" listening on http://{shown}:{port}{settings.url_prefix}/",
         flush=True,
     )
-    warning = exposure_warning(settings)
-    if warning is not None:
+    for warning in start_warnings(settings):
         print(f"workwebui: {warning}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -175,9 +187,7 @@ async def serve(settings: WebSettings, client: Client, enqueuer: Enqueuer) -> No
             await asyncio.wait_for(server.close_all_connections(), SHUTDOWN_TIMEOUT)
         except asyncio.TimeoutError:
             logger.warning("connections still open after %.0f s; closing anyway", SHUTDOWN_TIMEOUT)
-        app.settings["work_executor"].shutdown(wait=False, cancel_futures=True)
-        if app.settings["work_results"] is not None:
-            app.settings["work_results"].close()
+        close_app(app, wait=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from tornado.routing import Rule
-from tornado.web import RedirectHandler, url
+from tornado.web import url
 
-from .handlers import api, detailpages, docs, flower, metrics, pages, uiapi
+from .handlers import api, detailpages, docs, flower, metrics, pages, uiapi, uijobs
+from .handlers.base import RedirectHandler
 
 __all__ = ["routes"]
 
@@ -26,12 +27,18 @@ def routes(prefix: str = "") -> list[Rule]:
         *((page.path, pages.PageHandler, {"page": page.name}) for page in pages.PAGES),
         (f"/task/{_SEG}", detailpages.TaskPageHandler, {}),
         (f"/worker/{_SEG}", detailpages.WorkerPageHandler, {}),
+        (f"/queue/{_SEG}", detailpages.QueuePageHandler, {}),
         ("/workers", RedirectHandler, {"url": prefix + "/pools", "permanent": False}),  # Flower's names
         ("/broker", RedirectHandler, {"url": prefix + "/queues", "permanent": False}),
         ("/api/ui/queues", uiapi.QueueStatesHandler, {}),
         (f"/api/ui/queues/{_SEG}/(pause|unpause)", uiapi.PauseHandler, {}),
         (f"/api/ui/queues/{_SEG}/max_concurrency", uiapi.MaxConcurrencyHandler, {}),
         ("/api/ui/(dead|retry|scheduled)_jobs/bulk", uiapi.BulkHandler, {}),
+        ("/api/ui/(dead|retry|scheduled)_jobs", uijobs.SetPageHandler, {}),
+        (f"/api/ui/(scheduled|retry)_jobs/run_now/{_SEG}/{_SEG}", uijobs.RunNowHandler, {}),
+        (f"/api/ui/queues/{_SEG}/jobs", uijobs.QueueJobsHandler, {}),
+        (f"/api/ui/queues/{_SEG}/purge", uijobs.QueuePurgeHandler, {}),
+        (f"/api/ui/progress/{_SEG}", uijobs.ProgressHandler, {}),
         ("/api/ui/activity", uiapi.ActivityHandler, {}),
         ("/api/ui/periodic_schedules", uiapi.SchedulesWithRunsHandler, {}),
         ("/api/ui/cron_preview", uiapi.CronPreviewHandler, {}),
@@ -71,5 +78,5 @@ def routes(prefix: str = "") -> list[Rule]:
     ]
     rules: list[Rule] = [url(prefix + path + "$", handler, kwargs or None) for path, handler, kwargs in table]
     if prefix:  # "/ui" -> "/ui/", where the overview is
-        rules.append(url(prefix + "$", RedirectHandler, {"url": prefix + "/"}))
+        rules.append(url(prefix + "$", RedirectHandler, {"url": prefix + "/", "permanent": True}))
     return rules

@@ -20,7 +20,11 @@ The rules, in the order a request meets them:
 Flower 2's ``FLOWER_UNAUTHENTICATED_API`` guard (refuse the API when no auth is set) is not
 adopted: Go's workwebui API is open by default and scripts written against it must keep working.
 The dashboard listens on loopback unless told otherwise and warns at start when it is reachable
-from elsewhere without authentication.
+from elsewhere without authentication or with a short secret. Before all of these, a request whose
+``Host`` is not one of the dashboard's names is refused (webui.hosts: DNS rebinding). Every answer
+forbids framing (``X-Frame-Options``, CSP ``frame-ancestors``) so no other page can click the
+dashboard's buttons for a user, and what is logged about a request has its control characters
+escaped and the ``?token=`` value removed.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
+import logging
+import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from tornado.httputil import HTTPServerRequest
@@ -37,6 +44,8 @@ from tornado.httputil import HTTPServerRequest
 from .settings import WebSettings
 
 __all__ = [
+    "MIN_SECRET_LENGTH",
+    "SECURITY_HEADERS",
     "SESSION_COOKIE",
     "SESSION_DAYS",
     "XSRF_COOKIE",
@@ -45,7 +54,11 @@ __all__ = [
     "exposure_warning",
     "has_browser_cookies",
     "is_loopback",
+    "log_request",
+    "loggable",
+    "request_summary",
     "session_value",
+    "start_warnings",
     "token_matches",
 ]
 
@@ -54,6 +67,25 @@ SESSION_DAYS = 7  # how long a signed session cookie is accepted (the browser dr
 XSRF_COOKIE = "_xsrf"  # Tornado's name; the pages' scripts read it
 _ALLOWED_FETCH_SITES = ("same-origin", "none")  # "none": typed in the address bar, a bookmark
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+MIN_SECRET_LENGTH = 16  # a shorter token or password on a reachable dashboard gets a start warning
+
+# Sent with every answer, errors and static files included. The pages load only their own scripts
+# and styles (no inline code), so the policy can be strict; frame-ancestors and X-Frame-Options
+# (for older browsers) keep other pages from framing the dashboard and clicking its buttons.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+access_log = logging.getLogger("tornado.access")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_TOKEN_PARAM = re.compile(r"(?i)([?&]token=)[^&#]*")
 
 
 def is_loopback(address: str) -> bool:
@@ -79,8 +111,46 @@ def exposure_warning(settings: WebSettings) -> str | None:
     )
 
 
-def _netloc(url: str) -> str | None:
-    """``host[:port]`` of a URL, lower-cased, without the scheme's default port; None if not a URL."""
+def start_warnings(settings: WebSettings) -> list[str]:
+    """Everything to warn about at start: no authentication where others can reach the dashboard,
+    or a token or password short enough to guess there."""
+    warnings = [w for w in (exposure_warning(settings),) if w is not None]
+    if is_loopback(settings.address):
+        return warnings
+    short = [f"the password of {user!r}" for user, pw in settings.credentials().items() if len(pw) < MIN_SECRET_LENGTH]
+    if settings.api_token is not None and len(settings.api_token) < MIN_SECRET_LENGTH:
+        short.insert(0, "the API token")
+    if short:
+        warnings.append(
+            f"WARNING: {', '.join(short)} has fewer than {MIN_SECRET_LENGTH} characters and the dashboard is reachable "
+            "from other machines: use a long random secret (python -c 'import secrets; print(secrets.token_urlsafe())')"
+        )
+    return warnings
+
+
+def loggable(text: str) -> str:
+    """``text`` safe to put in one log line: newlines, NULs and other control characters escaped,
+    so a crafted path or job id cannot start a forged line."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def request_summary(request: HTTPServerRequest) -> str:
+    """``METHOD uri (ip)`` for the logs, without the ``?token=`` value and with control characters
+    escaped (the uri is percent-encoded as sent, but a raw byte may still be there)."""
+    uri = _TOKEN_PARAM.sub(r"\1[redacted]", request.uri or "")
+    return loggable(f"{request.method} {uri} ({request.remote_ip})")
+
+
+def log_request(handler: Any) -> None:
+    """The access log line (Tornado's ``log_function``): Tornado's format over request_summary."""
+    status = handler.get_status()
+    log = access_log.info if status < 400 else access_log.warning if status < 500 else access_log.error
+    log("%d %s %.2fms", status, request_summary(handler.request), 1000.0 * handler.request.request_time())
+
+
+def _url_origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of a URL, lower-cased, without the scheme's default port; None if
+    not an http(s) URL. The scheme counts: ``https://host`` is another origin than ``http://host``."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -89,15 +159,16 @@ def _netloc(url: str) -> str | None:
         return None
     host = parts.netloc.rsplit("@", 1)[-1].lower()
     default = ":" + _DEFAULT_PORTS[parts.scheme]
-    return host[: -len(default)] if host.endswith(default) else host
+    return f"{parts.scheme}://{host[: -len(default)] if host.endswith(default) else host}"
 
 
-def _host(request: HTTPServerRequest) -> str:
+def _origin(request: HTTPServerRequest) -> str:
+    """This dashboard's origin as the browser sees it: scheme (``https`` behind a TLS proxy only
+    with ``--xheaders``) and ``host[:port]`` without the scheme's default port."""
+    scheme = request.protocol if request.protocol in _DEFAULT_PORTS else "http"
     host = request.host.lower()
-    for port in _DEFAULT_PORTS.values():
-        if host.endswith(":" + port):
-            return host[: -len(port) - 1]
-    return host
+    default = ":" + _DEFAULT_PORTS[scheme]
+    return f"{scheme}://{host[: -len(default)] if host.endswith(default) else host}"
 
 
 def cross_site_refusal(request: HTTPServerRequest) -> str | None:
@@ -112,7 +183,7 @@ def cross_site_refusal(request: HTTPServerRequest) -> str | None:
         value = headers.get(name)
         if value is None:
             continue
-        if _netloc(value) != _host(request):
+        if _url_origin(value) != _origin(request):
             return f"cross-site request refused ({name} {value!r} is not this dashboard)"
         return None
     return None

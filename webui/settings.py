@@ -31,6 +31,9 @@ class WebSettings:
     ``result_backend`` is the Redis URL where celery_shim stores results (Celery's
     ``celery-task-meta-<id>`` keys, with ``result_prefix`` before them), None when results are not
     kept; ``cookie_secret`` signs the browser's session cookie (random per start when None).
+    ``allowed_hosts`` are further names the ``Host`` header may carry (webui.hosts; ``*``: any);
+    ``xheaders`` trusts a proxy's ``X-Forwarded-Proto``/``X-Real-Ip`` (Flower's ``--xheaders``), so
+    behind a TLS proxy cookies are ``Secure`` and the browser's ``https`` origin is this one.
     """
 
     redis: str = ":6379"
@@ -47,13 +50,21 @@ class WebSettings:
     result_backend: str | None = None
     result_prefix: str = ""
     cookie_secret: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    xheaders: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url_prefix", normalize_prefix(self.url_prefix))
         object.__setattr__(self, "basic_auth", tuple(self.basic_auth))
+        object.__setattr__(self, "allowed_hosts", tuple(self.allowed_hosts))
         for entry in self.basic_auth:
-            if ":" not in entry:
-                raise ValueError(f"basic_auth entry {entry.split(':')[0]!r} must be user:password")
+            user, colon, password = entry.partition(":")
+            if not colon:
+                raise ValueError(f"basic_auth entry {user!r} must be user:password")
+            if not user or not password:  # no browser could log in with it, yet auth would be on
+                raise ValueError(f"basic_auth entry {user!r} has an empty {'user name' if not user else 'password'}")
+        if self.api_token is not None and not self.api_token.strip():
+            raise ValueError("api_token is empty: give a token, or none to serve without one")
         if not 0 <= self.port < 65536:
             raise ValueError(f"port {self.port} is not a port number")
         if self.max_workers < 1:

@@ -5,8 +5,8 @@ Flower's rules are kept: ``All`` means no filter; a task without a worker or a r
 not excluded by the worker or date filters; dates are ``YYYY-MM-DD HH:MM`` in the server's local
 time; ``sort_by`` is name, state, received or started, ``-`` first for descending, and without it
 the newest tasks come first. Search terms (``state:X``, ``result:X``, ``args:X``, ``kwargs:k=v``,
-free text; quotes keep spaces) match a task when any one of them does. Where Flower fails with
-500 on a bad value, these raise ValueError (the handler's 400).
+free text, which also looks in the error text; quotes keep spaces) match a task when any one of
+them does. Where Flower fails with 500 on a bad value, these raise ValueError (the handler's 400).
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ class Search:
         if self.states and task.get("state") in self.states:
             return True
         if self.any:
-            fields = (task.get(k) for k in ("name", "uuid", "state", "worker", "args", "kwargs", "result"))
+            keys = ("name", "uuid", "state", "worker", "args", "kwargs", "result", "exception", "traceback")
+            fields = (task.get(k) for k in keys)
             if self.any in "|".join(str(f) for f in fields if f):
                 return True
         if self.result and self.result in str(task.get("result") or ""):

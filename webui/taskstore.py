@@ -12,6 +12,7 @@ revoke are celery_shim's (``job_search``, ``control_core``), the ones AsyncResul
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,11 +38,14 @@ from work_compat.clock import SYSTEM_CLOCK, Clock
 from work_compat.connection import RedisTarget
 from work_compat.namespace import NamespaceBound
 
-__all__ = ["LOOKUP_BUDGET", "Sighting", "Snapshot", "TaskStore"]
+__all__ = ["LOOKUP_BUDGET", "RunTime", "Sighting", "Snapshot", "TaskStore"]
 
 logger = logging.getLogger(__name__)
 
-LOOKUP_BUDGET = 50_000  # entries a lookup by id may read from the sets and queues, in all
+# Entries a lookup by id may read from the sets and queues, in all: each Redis call reads at most
+# CHUNK of them (ZSCAN with the id as MATCH pattern filters on the server; lists come in LRANGE
+# chunks), so no call blocks Redis; a million entries is well under a second of Redis time.
+LOOKUP_BUDGET = 1_000_000
 _HMGET_CHUNK = 500
 
 
@@ -59,6 +63,29 @@ class Sighting:
     checkin: str = ""
 
 
+@dataclass(frozen=True)
+class RunTime:
+    """One finished attempt as a Python pool recorded it (work_compat's ``run_times``): its end
+    (epoch s, the history entry's ``completed_at``), start (epoch ms), pool and run time (ms)."""
+
+    ended_at: int
+    started_ms: int
+    runtime_ms: int
+    pool: str
+
+
+def _run_time(raw: bytes, score: float) -> tuple[str, RunTime] | None:
+    try:
+        doc = json.loads(raw)
+        return str(doc["id"]), RunTime(int(score), int(doc["started_ms"]), int(doc["runtime_ms"]), str(doc["pool"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
 @dataclass
 class Snapshot:
     """What one listing or lookup read: sightings, the ids' latest history entries, revoke times."""
@@ -66,7 +93,19 @@ class Snapshot:
     sightings: list[Sighting] = field(default_factory=list)
     history: dict[str, HistoryJob] = field(default_factory=dict)
     revoked: dict[str, float] = field(default_factory=dict)
+    runs: dict[str, list[RunTime]] = field(default_factory=dict)  # recorded attempts, latest first
     complete: bool = True  # False when a scan stopped at its budget
+    searched: int = 0  # set and queue entries a lookup read
+    unsearched: list[str] = field(default_factory=list)  # places a lookup did not read to the end
+
+    def search_note(self) -> str:
+        """What a bounded lookup could not cover, in words ("" when it read everything)."""
+        if self.complete:
+            return ""
+        return (
+            f"the search stopped after {self.searched:,} entries (its bound) before the end of "
+            f"{', '.join(self.unsearched)}, so the job may be there"
+        )
 
     def ids(self) -> list[str]:
         """Every id seen, in first-seen order."""
@@ -94,6 +133,7 @@ class TaskStore(NamespaceBound):
         super().__init__(namespace, redis_target, clock=clock)
         self.client = Client(namespace, self._conn, clock=clock)
         self.shim_keys = ShimKeys(namespace)
+        self.lookup_budget = LOOKUP_BUDGET
 
     @classmethod
     def beside(cls, client: Client) -> TaskStore:
@@ -150,9 +190,10 @@ class TaskStore(NamespaceBound):
             pipe.zrangebyscore(self.keys.retry(), "-inf", "+inf", start=0, num=window, withscores=True)
             pipe.zrevrangebyscore(self.keys.dead(), "+inf", "-inf", start=0, num=window, withscores=True)
             pipe.zrevrangebyscore(self.shim_keys.revoked(), "+inf", "-inf", start=0, num=window, withscores=True)
+            pipe.zrevrangebyscore(self.keys.run_times(), "+inf", "-inf", start=0, num=window, withscores=True)
             for name in names:
                 pipe.lrange(self.keys.jobs(name), 0, per_queue - 1)
-            history, scheduled, retry, dead, revoked, *queues = pipe.execute()
+            history, scheduled, retry, dead, revoked, runs, *queues = pipe.execute()
         snap = Snapshot()
         for raw in history:
             try:
@@ -174,8 +215,32 @@ class TaskStore(NamespaceBound):
         snap.sightings.extend(self.running())
         for member, score in revoked:
             snap.revoked[_text(member)] = float(score)
+        self._add_runs(snap, runs)
         self._fill_in(snap)
         return snap
+
+    @staticmethod
+    def _add_runs(snap: Snapshot, rows: Iterable[tuple[bytes, float]]) -> None:
+        for raw, score in rows:
+            found = _run_time(raw, score)
+            if found is not None:
+                snap.runs.setdefault(found[0], []).append(found[1])
+        for runs in snap.runs.values():
+            runs.sort(key=lambda r: r.ended_at, reverse=True)
+
+    def run_times_of(self, task_id: str, budget: ReadBudget) -> list[tuple[bytes, float]]:
+        """The ``run_times`` records of one id, found by ZSCAN with its JSON fragment as MATCH."""
+        pattern = _glob_escape('{"id":' + gojson.encode_string(task_id) + ",") + "*"
+        out: list[tuple[bytes, float]] = []
+        cursor = 0
+        with self._conn.errors():
+            while not budget.spent:
+                cursor, rows = self._redis.zscan(self.keys.run_times(), cursor, match=pattern, count=CHUNK)
+                budget.charge(CHUNK)
+                out.extend((bytes(raw), float(score)) for raw, score in rows)
+                if cursor == 0:
+                    break
+        return out
 
     def _fill_in(self, snap: Snapshot) -> None:
         """The latest history entry and revoke time of each id not already known."""
@@ -208,7 +273,7 @@ class TaskStore(NamespaceBound):
                 try:
                     out[task_id] = HistoryJob.from_json(raw)
                 except DecodeError as err:
-                    logger.warning("history entry of %s cannot be decoded: %s", task_id, err.reason)
+                    logger.warning("history entry of %r cannot be decoded: %s", task_id, err.reason)
         return out
 
     def history_counts(self, scores: Sequence[int]) -> list[int]:
@@ -244,26 +309,34 @@ class TaskStore(NamespaceBound):
         return sorted(names)
 
     # -- one task ---------------------------------------------------------------------------------
-    def lookup(self, task_id: str, budget: int = LOOKUP_BUDGET) -> Snapshot:
-        """Every place ``task_id`` is now, reading at most ``budget`` set and queue entries."""
+    def lookup(self, task_id: str, budget: int | None = None) -> Snapshot:
+        """Every place ``task_id`` is now, reading at most ``budget`` (default ``lookup_budget``)
+        set and queue entries; the snapshot says how many it read and which places it did not
+        finish."""
         snap = Snapshot()
         pools = self.client.worker_pool_heartbeats()
         snap.sightings.extend(s for s in self.running(pools) if s.job.id == task_id)
         held = find_in_progress(self._conn, self.keys, task_id, pools)
         snap.sightings.extend(Sighting("inprogress", job, pool=hb.worker_pool_id) for hb, job in held)
-        left = ReadBudget(budget)
+        total = self.lookup_budget if budget is None else budget
+        left = ReadBudget(total)
         zsets = (("scheduled", self.keys.scheduled()), ("retry", self.keys.retry()), ("dead", self.keys.dead()))
         for where, key in zsets:
-            found = find_in_zset(self._conn, key, task_id, left)
+            found = find_in_zset(self._conn, key, task_id, left) if not left.spent else []
             snap.sightings.extend(Sighting(where, job, score) for score, job in found)
+            if left.spent and not found:
+                snap.unsearched.append(f"the {where} set")
         for name in self.client.known_job_names():
-            if left.spent:
-                break
-            job = find_in_list(self._conn, self.keys.jobs(name), task_id, left)
+            job = find_in_list(self._conn, self.keys.jobs(name), task_id, left) if not left.spent else None
             if job is not None:
                 snap.sightings.append(Sighting("queue", job))
-        snap.complete = not left.spent
+            elif left.spent:
+                snap.unsearched.append(f"queue {name!r}")
+        snap.searched = total - (left.left or 0)
+        snap.complete = not snap.unsearched
         self._fill_in_one(snap, task_id)
+        if task_id in snap.history:
+            self._add_runs(snap, self.run_times_of(task_id, ReadBudget(self.lookup_budget)))
         return snap
 
     def _fill_in_one(self, snap: Snapshot, task_id: str) -> None:
@@ -276,10 +349,12 @@ class TaskStore(NamespaceBound):
     # -- revoke ---------------------------------------------------------------------------------
     def revoke(
         self, task_id: str, *, terminate: bool = False, signal: str = "SIGTERM", backend: RedisBackend | None = None
-    ) -> list[str]:
+    ) -> tuple[list[str], bool]:
         """Celery's revoke over gocraft (spec D17), as celery_shim's ``app.control.revoke`` does it
-        (``control_core.revoke_ids``), reading at most LOOKUP_BUDGET entries to find the job; a
-        job removed gets a REVOKED result in ``backend``. Returns where it was removed from."""
+        (``control_core.revoke_ids``), reading at most ``lookup_budget`` entries to find the job; a
+        job removed gets a REVOKED result in ``backend``. Returns where it was removed from, and
+        False when the search stopped at its bound (the job may still be queued)."""
+        budget = ReadBudget(self.lookup_budget)
         removed = revoke_ids(
             self.client,
             [task_id],
@@ -287,6 +362,6 @@ class TaskStore(NamespaceBound):
             terminate=terminate,
             signal=signal,
             backend=backend,
-            budget=ReadBudget(LOOKUP_BUDGET),
+            budget=budget,
         )
-        return [r.where for r in removed]
+        return [r.where for r in removed], not budget.spent

@@ -9,9 +9,11 @@ unobserved (RECEIVED); the revoked set; a history retry; then the retry set (RET
 Values are Flower's: epoch floats for ``received``, ``started``, ``succeeded``, ``failed``,
 ``retried``, ``revoked``; ISO-8601 strings for ``eta`` and ``expires``; ``args`` and ``kwargs``
 as text. gocraft keeps one args object (spec D1): ``args`` shows its ``"*args"`` list and
-``kwargs`` every other key, both as JSON. What gocraft does not record is null: history keeps no
-start time, so ``runtime`` is completion minus ``t`` (the last time the job was put on its
-queue), whole seconds, which includes time spent waiting in the queue.
+``kwargs`` every other key, both as JSON. What gocraft does not record is null. The fork's history
+keeps no start time and no pool: for an attempt a Python pool ran, its ``run_times`` record gives
+``started``, ``worker`` and ``runtime`` to the millisecond (``gocraft.timing`` "pool"); for one a
+Go pool ran, ``runtime`` is completion minus ``t`` (the last time the job was put on its queue),
+whole seconds, queue wait included (``gocraft.timing`` "history").
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from celery_shim import states
 from celery_shim.task_state import history_place, state_of
 from work_compat import HistoryJob, HistoryStatus, Job
 
-from .taskstore import Sighting, Snapshot
+from .taskstore import RunTime, Sighting, Snapshot
 
 __all__ = ["VAR_ARGS_KEY", "exception_text", "flower_task", "iso", "task_state"]
 
@@ -110,6 +112,16 @@ def _done_at(meta: Mapping[str, Any] | None) -> float | None:
     return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).timestamp()
 
 
+def _recorded_run(snap: Snapshot, task_id: str, history: HistoryJob | None) -> RunTime | None:
+    """The run_times record of the history's attempt (it ends within a second of completed_at)."""
+    if history is None:
+        return None
+    for run in snap.runs.get(task_id, []):
+        if abs(run.ended_at - history.completed_at) <= 1:
+            return run
+    return None
+
+
 def flower_task(task_id: str, snap: Snapshot, meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Flower's task dict for ``task_id`` from what ``snap`` saw of it and its stored result."""
     sightings = [s for s in snap.sightings if s.job.id == task_id]
@@ -138,7 +150,14 @@ def flower_task(task_id: str, snap: Snapshot, meta: Mapping[str, Any] | None = N
     if retried is None and "retry" in at and job is not None and job.failed_at:
         retried = float(job.failed_at)
     runtime = None
-    if history is not None and history.job.enqueued_at and status != HistoryStatus.RETRY:
+    timing = None
+    run = _recorded_run(snap, task_id, history) if state not in (states.STARTED, states.RECEIVED) else None
+    if run is not None:
+        timing = "pool"
+        started = started if started is not None else run.started_ms / 1000
+        runtime = run.runtime_ms / 1000 if status != HistoryStatus.RETRY else None
+    elif history is not None and history.job.enqueued_at and status != HistoryStatus.RETRY:
+        timing = "history"
         runtime = float(max(0, history.completed_at - history.job.enqueued_at))
     celery = _celery_meta(job)
     eta = at.get("scheduled") or at.get("retry") or _number(celery.get("eta"))
@@ -156,6 +175,8 @@ def flower_task(task_id: str, snap: Snapshot, meta: Mapping[str, Any] | None = N
     if exception is None and state in (states.FAILURE, states.RETRY) and job is not None and job.last_err:
         exception = job.last_err
     pool = primary.pool if primary is not None and primary.pool else None
+    if pool is None and run is not None and run.pool:
+        pool = run.pool
     worker = pool or (meta.get("worker") if meta is not None and isinstance(meta.get("worker"), str) else None)
     times = [t for t in (received, started, succeeded, failed, retried, revoked, result_done) if t is not None]
     return {
@@ -188,5 +209,6 @@ def flower_task(task_id: str, snap: Snapshot, meta: Mapping[str, Any] | None = N
             "where": primary.where if primary is not None else ("history" if history is not None else None),
             "at": (primary.at or None) if primary is not None else done,
             "checkin": primary.checkin or None if primary is not None else None,
+            "timing": timing,
         },
     }

@@ -130,6 +130,12 @@ class Keys:
     def history_index(self) -> str:
         return self.prefix + "history:index"
 
+    # -- work_compat's own (no Go peer reads or writes these) ---------------------------------------
+    def run_times(self) -> str:
+        """Python pools' record of each finished attempt: when it started, on which pool, for how
+        many milliseconds (the fork's history entry holds none of it and must keep its format)."""
+        return self.prefix + "run_times"
+
     # -- unique jobs ------------------------------------------------------------------------------
     def unique(self, job_name: str, key_map: Mapping[str, Any] | None) -> str:
         """The unique-job lock key (§1.4): Go's json.Encoder output of the map, with its newline.

@@ -94,6 +94,8 @@ class JobProcessor:
                 outcome = self.run(job_type, job, fetched.raw, slot)
             finally:
                 self.observer.done(slot)
+            if outcome.kind not in ("put_back", "abandoned"):
+                self.observer.finished(slot)
             if outcome.kind == "error":
                 logger.warning("job %s %s (queue %s) failed: %s", job.name, job.id, fetched.queue_name, outcome.message)
         return self.decide(fetched, job, job_type, outcome)

@@ -256,7 +256,15 @@ class WorkerPool(NamespaceBound):
             self._close_runners()
             raise
         self._started = True
-        self._observer = Observer(self._redis, self.keys, self.worker_ids, clock=self._clock, period=s.observer_period)
+        self._observer = Observer(
+            self._redis,
+            self.keys,
+            self.worker_ids,
+            clock=self._clock,
+            period=s.observer_period,
+            pool_id=self.pool_id,
+            run_times_retention=s.history_retention if s.history else None,
+        )
         self.scripts = self._scripts
         self.processor = JobProcessor(
             self._redis, self.keys, self.job_types, self._run, self._observer, clock=self._clock, settings=s

@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Error, Locator, Page, e
 from tests.interop.driver import GoDriver, build, require_go
 from tests.redis_server import RedisServer
 from webui import WebSettings, make_app
+from webui.app import close_app
 from work_compat import Client, Enqueuer
 from work_compat.connection import RedisTarget
 
@@ -97,7 +98,7 @@ class LiveServer:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(15)
         if hasattr(self, "app"):
-            self.app.settings["work_executor"].shutdown(wait=True)
+            close_app(self.app)
         self.client.close()
         self.enqueuer.close()
         if self._failure is not None and not isinstance(self._failure, (KeyboardInterrupt, SystemExit)):

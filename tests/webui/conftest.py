@@ -18,6 +18,7 @@ from tornado.web import Application
 
 from tests.redis_server import RedisServer
 from webui import WebSettings, make_app
+from webui.app import close_app
 from work_compat import Client, Enqueuer, Job, ManualClock
 from work_compat.connection import RedisTarget
 
@@ -58,7 +59,7 @@ class WebTestCase(AsyncHTTPTestCase):
 
     def tearDown(self) -> None:
         super().tearDown()
-        self.app.settings["work_executor"].shutdown(wait=True)
+        close_app(self.app)
         self.client.close()
         self.enqueuer.close()
 

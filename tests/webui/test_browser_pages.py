@@ -82,10 +82,12 @@ def test_queues_pause_resume_and_limit(page: Page, serve: ServeFn, go_driver: Go
     expect(resize.locator(".badge")).to_have_text("active")
 
     resize.get_by_role("button", name="Pause").click()
+    confirm(page, "Pause py/resize?")  # every action is confirmed, pause and resume too
     toast(page, "Queue py/resize paused")
     expect(resize.locator(".badge")).to_have_text("paused")
     assert live.client.is_paused("py/resize")
     resize.get_by_role("button", name="Resume").click()
+    confirm(page, "Resume py/resize?")
     expect(resize.locator(".badge")).to_have_text("active")
     assert not live.client.is_paused("py/resize")
 

@@ -67,6 +67,7 @@ class TestPages(WebTestCase):
             assert [s.split("?")[0] for s in scripts] == [
                 "/static/js/core.js",
                 "/static/js/charts.js",
+                "/static/js/widgets.js",  # the shared widgets, split from core.js
                 f"/static/js/{'jobs' if page.template == 'jobs.html' else page.name}.js",
             ]
             assert f"<title>{page.label} · {self.ns} · work</title>" in html

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
@@ -30,6 +31,7 @@ from work_compat import (
 from work_compat.client import PAGE_SIZE
 
 from ..jsonfmt import array, obj
+from ..security import loggable
 from .base import ApiError, BaseHandler
 
 __all__ = [
@@ -50,6 +52,8 @@ __all__ = [
     "ZsetDeleteHandler",
     "ZsetPageHandler",
 ]
+
+logger = logging.getLogger(__name__)
 
 _UINT_RE = re.compile(r"[0-9]+")
 _INT_RE = re.compile(r"[+-]?[0-9]+")
@@ -156,12 +160,18 @@ def _ignore_failures(fn: Any, default: Any) -> Any:
 
 
 class HealthcheckHandler(BaseHandler):
-    """``GET /healthcheck``: ``OK`` when Redis answers (Flower's probe route); 503 JSON otherwise."""
+    """``GET /healthcheck``: ``OK`` when Redis answers (Flower's probe route); 503 JSON otherwise.
+    Open to anyone, so the 503 does not say where Redis is: the log does."""
 
     requires_auth = False
+    probe = True
 
     async def get(self) -> None:
-        await self.run_blocking(self.client.ping)
+        try:
+            await self.run_blocking(self.client.ping)
+        except ApiError as err:
+            logger.warning("healthcheck: %s", loggable(err.message))
+            raise ApiError(err.status_code, "redis unavailable") from err
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish("OK")
 

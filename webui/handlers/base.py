@@ -10,6 +10,7 @@ import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
+from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -30,10 +31,11 @@ from work_compat import (
 )
 
 from .. import security
+from ..hosts import HostCheck
 from ..jsonfmt import error_body, indent
 from ..settings import WebSettings
 
-__all__ = ["ApiError", "BaseHandler", "NotFoundHandler"]
+__all__ = ["ApiError", "BaseHandler", "NotFoundHandler", "RedirectHandler"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ class BaseHandler(tornado.web.RequestHandler):
 
     # /healthcheck is open to probes even when basic auth is on (as Flower's).
     requires_auth = True
+    # /healthcheck and /metrics run on their own small pool, never queued behind the pages' reads
+    probe = False
 
     @property
     def client(self) -> Client:
@@ -82,8 +86,41 @@ class BaseHandler(tornado.web.RequestHandler):
 
     @property
     def executor(self) -> Executor:
-        ex: Executor = self.application.settings["work_executor"]
+        ex: Executor = self.application.settings["work_probe_executor" if self.probe else "work_executor"]
         return ex
+
+    def set_default_headers(self) -> None:
+        """No framing, no sniffing, only the dashboard's own scripts: on every answer, errors too."""
+        for name, value in security.SECURITY_HEADERS.items():
+            self.set_header(name, value)
+
+    def set_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
+        """Every cookie (the session, Tornado's _xsrf) is ``Secure`` when the page came over TLS."""
+        if self.request.protocol == "https":
+            kwargs.setdefault("secure", True)
+        super().set_cookie(name, value, *args, **kwargs)
+
+    def log_exception(
+        self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Tornado's log lines for a failed request, with the request and message made single-line
+        (a message may quote an id taken from the path, ``%0a`` decoded to a newline) and without
+        the ``?token=`` value (Tornado would log the whole request)."""
+        summary = security.request_summary(self.request)
+        if isinstance(value, tornado.web.HTTPError):
+            message = value.get_message()
+            if message:
+                logging.getLogger("tornado.general").warning(
+                    "%d %s: %s", value.status_code, summary, security.loggable(message)
+                )
+            return
+        logging.getLogger("tornado.application").error("Uncaught exception %s", summary, exc_info=value)
+
+    def on_finish(self) -> None:
+        """After a change made through this dashboard, its shared task listing is read afresh, so a
+        script that sends or revokes a task and then lists tasks sees the change."""
+        if self.request.method in _STATE_CHANGING and self.get_status() < 400:
+            self.application.settings["work_shared_tasks"].clear()
 
     # -- checks before every method ---------------------------------------------------------------
     def check_xsrf_cookie(self) -> None:
@@ -103,6 +140,10 @@ class BaseHandler(tornado.web.RequestHandler):
             ) from err
 
     def prepare(self) -> None:
+        hosts: HostCheck = self.application.settings["work_hosts"]
+        refusal = hosts.refusal(self.request.host)
+        if refusal is not None:
+            raise ApiError(403, refusal)
         if self.requires_auth and self._session_from_query():
             return
         if self.requires_auth and not self._authorized():
@@ -200,6 +241,17 @@ class BaseHandler(tornado.web.RequestHandler):
             if bad_input and isinstance(err, bad_input):
                 raise ApiError(400, str(err)) from err
             raise
+
+
+class RedirectHandler(BaseHandler):
+    """A fixed redirect (Flower's ``/workers`` and ``/broker``), behind the same checks as the rest."""
+
+    def initialize(self, url: str, permanent: bool = False) -> None:
+        self.target = url
+        self.permanent = permanent
+
+    def get(self) -> None:
+        self.redirect(self.target, permanent=self.permanent)
 
 
 class NotFoundHandler(BaseHandler):

@@ -16,10 +16,11 @@ from ..taskstore import TaskStore
 from .base import ApiError
 from .pages import Page, PageHandler
 
-__all__ = ["TASK_PAGE", "WORKER_PAGE", "TaskPageHandler", "WorkerPageHandler"]
+__all__ = ["QUEUE_PAGE", "TASK_PAGE", "WORKER_PAGE", "QueuePageHandler", "TaskPageHandler", "WorkerPageHandler"]
 
 TASK_PAGE = Page("task", "/task", "Task", "task.html", in_nav=False, nav="tasks")
 WORKER_PAGE = Page("worker", "/worker", "Worker", "worker.html", in_nav=False, nav="pools")
+QUEUE_PAGE = Page("queue", "/queue", "Queue", "queue.html", in_nav=False, nav="queues")
 
 
 class _DetailPageHandler(PageHandler):
@@ -62,12 +63,15 @@ class TaskPageHandler(_DetailPageHandler):
 
     def exists(self, ident: str) -> bool:
         snap = self.store.lookup(ident)
+        self.note = snap.search_note()
         if any(s.job.id == ident for s in snap.sightings) or snap.history or snap.revoked:
             return True
         results: Any = self.application.settings["work_results"]
         return results is not None and results.meta(ident) is not None
 
     def unknown(self, ident: str) -> str:
+        if self.note:
+            return f"No task with id “{ident}” was found, but {self.note}."
         return (
             f"No task with id “{ident}”: it is not queued, scheduled, running, waiting to retry or dead, "
             "and neither the history nor the results know it (it may have expired)."
@@ -84,3 +88,15 @@ class WorkerPageHandler(_DetailPageHandler):
 
     def unknown(self, ident: str) -> str:
         return f"No worker pool with id “{ident}”: it is not beating in this namespace (it stopped, or was reaped)."
+
+
+class QueuePageHandler(_DetailPageHandler):
+    """``GET /queue/<job name>``: the jobs waiting in one queue, next to run first, and its purge."""
+
+    detail_page = QUEUE_PAGE
+
+    def exists(self, ident: str) -> bool:
+        return ident in self.client.known_job_names()
+
+    def unknown(self, ident: str) -> str:
+        return f"No queue named “{ident}”: no job of that name was ever enqueued in this namespace."

@@ -16,9 +16,10 @@ from celery_shim import states
 from work_compat import InvalidJobNameError, validate_job_name
 
 from ..results import Results
+from ..shared import SharedCalls
 from ..taskcalls import CallError, task_call
 from ..taskquery import TaskQuery
-from ..taskstore import TaskStore
+from ..taskstore import Snapshot, TaskStore
 from ..taskview import exception_text, flower_task, task_state
 from ..workerview import flower_workers
 from .base import JSON_TYPE, ApiError, BaseHandler
@@ -55,8 +56,11 @@ class FlowerHandler(BaseHandler):
         return r
 
     def write_json(self, value: Any) -> None:
+        self.write_json_bytes(_json_bytes(value))
+
+    def write_json_bytes(self, body: bytes) -> None:
         self.set_header("Content-Type", JSON_TYPE)
-        self.finish(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
+        self.finish(body)
 
     def flag(self, name: str) -> bool:
         raw = (self.get_query_argument(name, "") or "").strip().lower()
@@ -68,6 +72,15 @@ class FlowerHandler(BaseHandler):
 
     def query_arg(self, name: str) -> str | None:
         return self.get_query_argument(name, None)
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
+
+
+def _answer(query: TaskQuery, tasks: list[dict[str, Any]]) -> bytes:
+    """The ``/api/tasks`` body: the query's page of the shared listing, as JSON bytes."""
+    return _json_bytes({t["uuid"]: t for t in query.apply(tasks)})
 
 
 class WorkersHandler(FlowerHandler):
@@ -95,39 +108,51 @@ class WorkersHandler(FlowerHandler):
 
 
 class TasksHandler(FlowerHandler):
-    """``GET /api/tasks``: ``{uuid: task}`` from the newest entries of every place (bounded)."""
+    """``GET /api/tasks``: ``{uuid: task}`` from the newest entries of every place (bounded). The
+    work is shared: clients asking for the same name within a second get one listing, and those
+    asking the same query one answer."""
 
     async def get(self) -> None:
         try:
             query = TaskQuery.parse(self.query_arg)
         except ValueError as err:
             raise ApiError(400, str(err)) from err
-        tasks = await self.run_blocking(self._tasks, query)
-        self.write_json({t["uuid"]: t for t in query.apply(tasks)})
+        shared: SharedCalls[Any] = self.application.settings["work_shared_tasks"]
+        # one answer per query string a second, built from one listing per job name a second:
+        # filtering, sorting and encoding thousands of tasks is work too, done once, off the loop
+        body = await shared.get(("answer", self.request.query), lambda: self._answer(query, shared))
+        self.write_json_bytes(body)
 
-    def _tasks(self, query: TaskQuery) -> list[dict[str, Any]]:
-        snap = self.store.recent(TASKS_WINDOW, job_name=query.taskname or "")
+    async def _answer(self, query: TaskQuery, shared: SharedCalls[Any]) -> bytes:
+        name = query.taskname or ""
+        tasks = await shared.get(("listing", name), lambda: self.run_blocking(self._tasks, name))
+        return await self.run_blocking(_answer, query, tasks)
+
+    def _tasks(self, name: str) -> list[dict[str, Any]]:
+        snap = self.store.recent(TASKS_WINDOW, job_name=name)
         ids = snap.ids()
         metas = self.results.metas(ids) if self.results is not None else {}
         return [flower_task(i, snap, metas.get(i)) for i in ids]
 
 
 class TaskInfoHandler(FlowerHandler):
-    """``GET /api/task/info/<id>``: one task wherever it is; 404 when no place knows the id."""
+    """``GET /api/task/info/<id>``: one task wherever it is; 404 when no place knows the id, saying
+    how far the search went when it stopped at its bound."""
 
     async def get(self, task_id: str) -> None:
-        task = await self.run_blocking(self._info, task_id)
+        task, snap = await self.run_blocking(self._info, task_id)
         if task is None:
-            raise ApiError(404, f"Unknown task '{task_id}'")
+            note = snap.search_note()
+            raise ApiError(404, f"Unknown task '{task_id}'" + (f": {note}" if note else ""))
         self.write_json(task)
 
-    def _info(self, task_id: str) -> dict[str, Any] | None:
+    def _info(self, task_id: str) -> tuple[dict[str, Any] | None, Snapshot]:
         snap = self.store.lookup(task_id)
         meta = self.results.meta(task_id) if self.results is not None else None
         known = any(s.job.id == task_id for s in snap.sightings) or snap.history or snap.revoked
         if not known and meta is None:
-            return None
-        return flower_task(task_id, snap, meta)
+            return None, snap
+        return flower_task(task_id, snap, meta), snap
 
 
 class TaskTypesHandler(FlowerHandler):
@@ -237,7 +262,14 @@ class TaskRevokeHandler(FlowerHandler):
         terminate = self.flag("terminate")
         signal = self.query_arg("signal") or "SIGTERM"
         backend = self.results.backend if self.results is not None else None
-        removed = await self.run_blocking(
+        removed, complete = await self.run_blocking(
             self.store.revoke, task_id, terminate=terminate, signal=signal, backend=backend
         )
-        self.write_json({"message": f"Revoked '{task_id}'", "removed_from": removed})
+        answer: dict[str, Any] = {"message": f"Revoked '{task_id}'", "removed_from": removed}
+        if not removed and not complete:
+            answer["message"] += (
+                f": not found within the first {self.store.lookup_budget:,} entries of the sets and queues, so it may "
+                "still be queued; Python workers will drop it, Go workers would run it"
+            )
+            answer["searched_everything"] = False
+        self.write_json(answer)

@@ -18,6 +18,7 @@ from work_compat.periodic import parse_spec, schedule_job
 
 from ..activity import history_activity
 from ..bulk import SETS, bulk_apply
+from ..progress import ProgressBoard
 from .base import JSON_TYPE, ApiError, BaseHandler
 
 __all__ = [
@@ -48,6 +49,16 @@ def next_runs(schedule: Schedule, now: int, count: int) -> list[int]:
         out.append(n)
         t = n
     return out
+
+
+def _progress_id(body: dict[str, Any]) -> str | None:
+    """The optional ``progress_id`` of an action's body; 400 when it is not a short token."""
+    value = body.get("progress_id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not ProgressBoard.valid(value):
+        raise ApiError(400, "progress_id must be 8 to 64 letters, digits, '-' or '_'")
+    return value
 
 
 def _body(handler: BaseHandler) -> dict[str, Any]:
@@ -111,7 +122,8 @@ class MaxConcurrencyHandler(UiHandler):
 
 
 class BulkHandler(UiHandler):
-    """``POST /api/ui/{dead,retry,scheduled}_jobs/bulk`` with ``{"action", "job_name"}`` or ``{"action", "all": true}``.
+    """``POST /api/ui/{dead,retry,scheduled}_jobs/bulk`` with ``{"action", "job_name"}`` or ``{"action", "all": true}``,
+    and optionally ``"progress_id"`` (webui.progress).
 
     Answers ``{"status": "ok", "matched": n, "changed": n, "skipped": n}``; ``changed`` is 0 when
     every match moved before it could be acted on.
@@ -129,7 +141,11 @@ class BulkHandler(UiHandler):
             raise ApiError(400, 'job_name is required (or "all": true)')
         if not isinstance(action, str):
             raise ApiError(400, "action must be retry or delete")
-        result = await self.run_blocking(bulk_apply, self.client, which, action, job_name, bad_input=(ValueError,))
+        board: ProgressBoard = self.application.settings["work_progress"]
+        report = board.reporter(_progress_id(body))
+        result = await self.run_blocking(
+            bulk_apply, self.client, which, action, job_name, report, bad_input=(ValueError,)
+        )
         self.write_json({"status": "ok", **result.to_dict()})
 
 

@@ -118,10 +118,12 @@ WebUI.charts = (() => {
     f.svg.append(axis);
   }
 
-  /* A line (with a soft area under it) through points [[t, v], ...], t in epoch seconds. */
-  function line(container, { points, cls = "", emptyText, label = "" }) {
+  /* A line (with a soft area under it) through points [[t, v], ...], t in epoch seconds. One point
+     is drawn as a level line, so the chart shows the current value from the first paint. */
+  function line(container, { points: given, cls = "", emptyText, label = "" }) {
     mount(container, () => {
-      if (points.length < 2) return empty(container, emptyText || "Collecting samples…");
+      if (!given.length) return empty(container, emptyText || "Collecting samples…");
+      const points = given.length > 1 ? given : [[given[0][0] - 1, given[0][1]], given[0]];
       const f = frame(container);
       const t0 = points[0][0];
       const t1 = Math.max(points[points.length - 1][0], t0 + 1);
@@ -155,7 +157,8 @@ WebUI.charts = (() => {
       const w = Math.max(container.clientWidth, 200);
       const rowH = Math.min(26, Math.max(16, (container.clientHeight - 4) / rows.length));
       const h = rows.length * rowH + 4;
-      const svg = svgEl("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", style: `height:${h}px` });
+      const svg = svgEl("svg", { viewBox: `0 0 ${w} ${h}`, role: "img" });
+      svg.style.height = `${h}px`; // through the DOM: the CSP refuses style attributes
       const labelW = Math.min(170, w * 0.36);
       const valueW = 56;
       const top = Math.max(...rows.map((r) => r.value), 1);

@@ -141,9 +141,10 @@ window.WebUI = (() => {
     return pre;
   }
 
+  /* A job id, linked to its task page (which finds the job wherever it is). */
   function idCell(id) {
     if (!id) return el("span", { class: "id id-empty", text: "(no id)" });
-    return el("span", { class: "id", text: id });
+    return el("a", { class: "id", href: `${prefix}/task/${seg(id)}`, text: id, title: "Everything about this job" });
   }
 
   /* Replace a tbody's rows with rows built from items; a row whose item did not change is kept. */
@@ -178,6 +179,15 @@ window.WebUI = (() => {
     if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 && s < 600 ? " " + (s % 60) + " s" : ""}`;
     if (s < 86400) return `${Math.floor(s / 3600)} h${Math.floor((s % 3600) / 60) ? " " + Math.floor((s % 3600) / 60) + " min" : ""}`;
     return `${Math.floor(s / 86400)} d${Math.floor((s % 86400) / 3600) ? " " + Math.floor((s % 86400) / 3600) + " h" : ""}`;
+  }
+
+  /* A run time: milliseconds under a minute when the pool recorded them (2.345 s), else span's. */
+  function runtime(seconds) {
+    const s = Number(seconds);
+    if (!Number.isFinite(s)) return "–";
+    if (s < 1) return `${Math.round(s * 1000)} ms`;
+    if (s < 60 && !Number.isInteger(s)) return `${s.toFixed(3)} s`;
+    return span(s);
   }
 
   function relative(ts) {
@@ -413,10 +423,22 @@ window.WebUI = (() => {
     history.pushState(null, "", location.pathname + (s ? "?" + s : ""));
   }
 
-  document.addEventListener("DOMContentLoaded", () => setTimeout(start, 0));
+  /* On a narrow screen the nav scrolls sideways: bring the current page's entry into view. */
+  function showActiveNav() {
+    const nav = document.querySelector(".nav");
+    const active = nav && nav.querySelector("a.active");
+    if (!active || nav.scrollWidth <= nav.clientWidth) return;
+    nav.scrollLeft = active.offsetLeft - nav.offsetLeft - (nav.clientWidth - active.offsetWidth) / 2;
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    showActiveNav();
+    setTimeout(start, 0);
+  });
+  window.addEventListener("resize", showActiveNav);
 
   return {
-    ApiError, api, seg, el, badge, stateBadge, num, jsonBlock, idCell, syncRows, now, span, relative, absolute, relSpan, timeCell, fmt,
+    ApiError, api, seg, el, badge, stateBadge, num, jsonBlock, idCell, syncRows, now, span, runtime, relative, absolute, relSpan, timeCell, fmt,
     notify, actionFailed, confirmAction, pager, countLine, onRefresh, refresh, fillJobNames, setUrl,
     showProblem, clearProblem, prefix, readOnly, refreshMs, pageName, PAGE_SIZE,
     pageNumber: Number(body.dataset.pageNumber) || 1,

@@ -1,9 +1,11 @@
-/* Scheduled, retry and dead jobs: a page of 20, the row actions and the bulk actions, each confirmed. */
+/* Scheduled, retry and dead jobs: a page of 20 in the chosen order (dead: latest death first), the
+   row actions (retry, run now, delete) and the bulk actions, each confirmed; a bulk action shows
+   its progress and disables the buttons while it runs. */
 "use strict";
 
 (() => {
   const W = WebUI;
-  const { api, seg, el, jsonBlock, idCell, timeCell, fmt, syncRows, onRefresh, refresh, notify, actionFailed, confirmAction } = W;
+  const { api, seg, el, jsonBlock, idCell, clamp, timeCell, fmt, syncRows, onRefresh, refresh, notify, actionFailed, confirmAction } = W;
   const kind = W.pageName;
   const conf = {
     scheduled: { list: "/api/scheduled_jobs", score: "run_at", noun: "scheduled jobs", one: "scheduled job", del: "delete_scheduled_job" },
@@ -11,9 +13,39 @@
     dead: { list: "/api/dead_jobs", score: "died_at", noun: "dead jobs", one: "dead job", del: "delete_dead_job", retry: "retry_dead_job" },
   }[kind];
   const page = W.pageNumber;
+  const defaultOrder = kind === "dead" ? "newest" : "oldest";
+  const orderPick = document.getElementById("jobs-order");
+  const order = () => new URLSearchParams(location.search).get("order") || defaultOrder;
+  orderPick.value = order();
+  orderPick.addEventListener("change", () => {
+    W.setUrl({ order: orderPick.value === defaultOrder ? null : orderPick.value, page: null });
+    refresh();
+  });
+  window.addEventListener("popstate", () => {
+    orderPick.value = order();
+    refresh();
+  });
+  const progressLine = document.getElementById("bulk-progress");
+  const bulkButtons = () => Array.from(document.querySelectorAll("#bulk-form button, #retry-all, #delete-all"));
   let total = 0;
 
   const describe = (job) => `${job.name || "(unnamed)"} ${job.id ? job.id : "(no id)"}`;
+
+  async function runNow(job) {
+    const ok = await confirmAction({
+      title: "Run this job now?",
+      message: `${describe(job)} becomes due now: the next pool to look (Go or Python, within a few seconds) puts it on its queue.`,
+      ok: "Run now",
+    });
+    if (!ok) return;
+    try {
+      await api(`/api/ui/${kind}_jobs/run_now/${job[conf.score]}/${seg(job.id)}`, { method: "POST" });
+      notify(`${describe(job)} is due now: a pool will queue it shortly.`);
+    } catch (err) {
+      actionFailed(err, `this ${conf.one}`);
+    }
+    refresh();
+  }
 
   async function rowAction(job, action) {
     const retrying = action === "retry";
@@ -39,13 +71,13 @@
   function row(job) {
     const cells = [
       timeCell(job[conf.score]),
-      el("td", { class: "job-name", text: job.name || "(unnamed)" }),
+      el("td", { class: "job-name" }, clamp(job.name || "(unnamed)", { limit: 60 })),
       el("td", {}, idCell(job.id)),
       el("td", { class: "args" }, jsonBlock(job.args === undefined ? null : job.args)),
     ];
     if (kind !== "scheduled") {
       cells.push(el("td", { class: "num", text: fmt(job.fails) }));
-      cells.push(el("td", { class: "err", text: job.err || "" }));
+      cells.push(el("td", { class: "err" }, clamp(job.err || "", { limit: 200 })));
     }
     if (!W.readOnly) {
       const noId = !job.id;
@@ -53,6 +85,8 @@
       const buttons = [];
       if (conf.retry) {
         buttons.push(el("button", { class: "btn btn-sm", type: "button", text: "Retry", disabled: noId, title: why, onclick: () => rowAction(job, "retry") }));
+      } else {
+        buttons.push(el("button", { class: "btn btn-sm", type: "button", text: "Run now", disabled: noId, title: why, onclick: () => runNow(job) }));
       }
       buttons.push(el("button", { class: "btn btn-sm btn-danger-outline", type: "button", text: "Delete", disabled: noId, title: why, onclick: () => rowAction(job, "delete") }));
       cells.push(el("td", { class: "actions" }, buttons));
@@ -61,7 +95,7 @@
   }
 
   async function load() {
-    const data = await api(`${conf.list}?page=${page}`);
+    const data = await api(`/api/ui/${kind}_jobs?page=${page}&order=${order()}`);
     total = data.count;
     const inRange = W.countLine(document.getElementById("count-line"), page, data.jobs.length, total, conf.noun, conf.one);
     W.pager(document.getElementById("pager-top"), page, total);
@@ -86,7 +120,8 @@
     });
     if (!ok) return;
     try {
-      const r = await api(`/api/ui/${kind}_jobs/bulk`, { method: "POST", body: { action, job_name: jobName } });
+      const r = await W.withProgress(bulkButtons(), progressLine, `${retrying ? "Retrying" : "Deleting"} every ${conf.one} named “${jobName}”`,
+        (progress_id) => api(`/api/ui/${kind}_jobs/bulk`, { method: "POST", body: { action, job_name: jobName, progress_id } }));
       if (!r.matched) notify(`Nothing was changed: no ${conf.one} is named “${jobName}”.`, "warn");
       else {
         const moved = r.matched - r.changed - r.skipped;
@@ -116,11 +151,14 @@
     });
     if (!ok) return;
     try {
+      const label = `${retrying ? "Retrying" : "Deleting"} all ${fmt(total)} ${conf.noun}`;
       if (kind === "dead") {
-        await api(retrying ? "/api/retry_all_dead_jobs" : "/api/delete_all_dead_jobs", { method: "POST" });
+        await W.withProgress(bulkButtons(), progressLine, label,
+          () => api(retrying ? "/api/retry_all_dead_jobs" : "/api/delete_all_dead_jobs", { method: "POST" }));
         notify(retrying ? "Retried every dead job: they are back on their queues." : "Deleted every dead job.");
       } else {
-        const r = await api(`/api/ui/${kind}_jobs/bulk`, { method: "POST", body: { action: "delete", all: true } });
+        const r = await W.withProgress(bulkButtons(), progressLine, label,
+          (progress_id) => api(`/api/ui/${kind}_jobs/bulk`, { method: "POST", body: { action: "delete", all: true, progress_id } }));
         notify(`Deleted ${fmt(r.changed)} ${conf.noun}.`);
       }
     } catch (err) {

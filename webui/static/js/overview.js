@@ -5,7 +5,19 @@
   const { api, seg, el, badge, fmt, absolute, relSpan, syncRows, onRefresh, charts, now } = WebUI;
   const ONLINE_SECONDS = 10; // a reaper takes a pool for dead after 10 s without a heartbeat
   const ACTIVITY_EVERY = 5; // refreshes between two reads of the history
-  const samples = [];
+  // The live samples survive a reload or a visit to another page (this tab only), so the chart
+  // shows the recent curve at once; samples older than the chart's span are dropped.
+  const SAMPLES_KEY = `webui-live-samples:${WebUI.prefix}:${document.querySelector(".ns").textContent}`;
+  const MAX_SAMPLES = 240;
+  const samples = (() => {
+    try {
+      const kept = JSON.parse(sessionStorage.getItem(SAMPLES_KEY) || "[]");
+      const since = now() - (MAX_SAMPLES * WebUI.refreshMs) / 1000;
+      return Array.isArray(kept) ? kept.filter((p) => Array.isArray(p) && p.length === 2 && p[0] >= since) : [];
+    } catch (err) {
+      return [];
+    }
+  })();
   let tick = 0;
 
   const stat = (name) => document.querySelector(`[data-stat="${name}"]`);
@@ -56,7 +68,12 @@
       emptyText: "No queue yet.",
     });
     samples.push([now(), dash.queues.jobs]);
-    if (samples.length > 240) samples.shift();
+    while (samples.length > MAX_SAMPLES) samples.shift();
+    try {
+      sessionStorage.setItem(SAMPLES_KEY, JSON.stringify(samples));
+    } catch (err) {
+      /* storage full or disabled: the chart still works for this visit */
+    }
     charts.line(document.getElementById("chart-live"), { points: samples, label: "queued", emptyText: "Collecting samples…" });
     document.getElementById("live-note").textContent = `${fmt(dash.queues.jobs)} now`;
     poolsTable(pools || [], busy);

@@ -1,19 +1,13 @@
-/* Queues: count, latency, pause state and concurrency limit per job name; pause/resume and limit. */
+/* Queues: count, latency, pause state and concurrency limit per job name, sortable by any column;
+   pause/resume (confirmed) and limit. A queue's name opens its jobs (/queue/<name>). */
 "use strict";
 
 (() => {
-  const { api, seg, el, badge, fmt, span, syncRows, onRefresh, refresh, notify, actionFailed, confirmAction, readOnly } = WebUI;
-
-  async function pause(q) {
-    const action = q.paused ? "unpause" : "pause";
-    try {
-      await api(`/api/ui/queues/${seg(q.job_name)}/${action}`, { method: "POST" });
-      notify(q.paused ? `Queue ${q.job_name} resumed: pools take its jobs again.` : `Queue ${q.job_name} paused: its jobs stay queued.`);
-    } catch (err) {
-      actionFailed(err, `queue ${q.job_name}`);
-    }
-    refresh();
-  }
+  const W = WebUI;
+  const { api, seg, el, badge, fmt, span, clamp, syncRows, onRefresh, refresh, notify, actionFailed, confirmAction, readOnly } = W;
+  let sortKey = "job_name";
+  let descending = false;
+  let last = [];
 
   async function limit(q) {
     const value = await confirmAction({
@@ -39,7 +33,9 @@
 
   function row(q) {
     const cells = [
-      el("td", {}, el("a", { href: `${WebUI.prefix}/history?job_name=${encodeURIComponent(q.job_name)}`, text: q.job_name, title: "History of this job name" })),
+      el("td", { class: "job-name" },
+        el("a", { href: `${W.prefix}/queue/${seg(q.job_name)}`, title: "The jobs waiting in this queue" }, clamp(q.job_name, { limit: 60 })),
+        " ", el("a", { class: "sub-link", href: `${W.prefix}/history?job_name=${encodeURIComponent(q.job_name)}`, text: "history" })),
       el("td", { class: "num", text: fmt(q.count) }),
       el("td", { class: "num", text: q.count ? span(q.latency) : "–" }),
       el("td", {}, q.paused ? badge("paused", "warn") : badge("active", "ok")),
@@ -47,15 +43,32 @@
     ];
     if (!readOnly) {
       cells.push(el("td", { class: "actions" },
-        el("button", { class: "btn btn-sm", type: "button", text: q.paused ? "Resume" : "Pause", onclick: () => pause(q) }),
+        el("button", { class: "btn btn-sm", type: "button", text: q.paused ? "Resume" : "Pause", onclick: () => W.toggleQueuePause(q) }),
         el("button", { class: "btn btn-sm", type: "button", text: "Limit…", onclick: () => limit(q) })));
     }
     return el("tr", { dataset: { name: q.job_name } }, cells);
   }
 
+  function show() {
+    const sorted = [...last].sort((a, b) => {
+      const x = a[sortKey];
+      const y = b[sortKey];
+      const c = typeof x === "string" ? x.localeCompare(y) : Number(x) - Number(y);
+      return (descending ? -c : c) || a.job_name.localeCompare(b.job_name);
+    });
+    syncRows(document.querySelector("#queues-table tbody"), sorted, (q) => q.job_name, row);
+  }
+
+  const mark = W.sortable(document.getElementById("queues-table"), (key, desc) => {
+    sortKey = key;
+    descending = desc;
+    show();
+  });
+  mark(sortKey, descending);
+
   onRefresh(async () => {
-    const queues = await api("/api/ui/queues");
-    document.getElementById("queues-empty").hidden = queues.length > 0;
-    syncRows(document.querySelector("#queues-table tbody"), queues, (q) => q.job_name, row);
+    last = await api("/api/ui/queues");
+    document.getElementById("queues-empty").hidden = last.length > 0;
+    show();
   });
 })();

@@ -44,6 +44,18 @@
     return el("span", {}, parts);
   }
 
+  /* A finished attempt whose pool recorded no run time (a Go pool: the fork's history keeps only
+     the completion time), so its start and pool are unknown and its runtime is an estimate. */
+  const fromHistory = (t) => Boolean(t.gocraft && t.gocraft.timing === "history");
+  const notRecorded = () => el("span", { class: "muted", text: "not recorded (Go pools keep no start time or pool in the history)" });
+
+  function runtimeCell(t) {
+    if (t.runtime === null || t.runtime === undefined) return none();
+    if (!fromHistory(t)) return text(W.runtime(num(t.runtime)));
+    return el("span", {}, text(span(num(t.runtime))),
+      el("span", { class: "muted", text: " (completion minus enqueue time, whole seconds, queue wait included: the pool recorded no run time)" }));
+  }
+
   function fields(t) {
     const ids = (list) => (list && list.length ? el("div", { class: "tags" }, list.map((c) => link(`/task/${seg(c)}`, c))) : none());
     return [
@@ -54,18 +66,18 @@
       ["Args", block(t.args)],
       ["Kwargs", block(t.kwargs)],
       ["Result", block(t.result)],
-      ["Exception", t.exception ? el("span", { class: "err", text: t.exception }) : none()],
+      ["Exception", t.exception ? W.clamp(t.exception, { limit: 400, cls: "err" }) : none()],
       ["Received", when(t.received)],
-      ["Started", when(t.started)],
+      ["Started", t.started || !fromHistory(t) ? when(t.started) : notRecorded()],
       ["Succeeded", when(t.succeeded)],
       ["Failed", when(t.failed)],
       ["Retried", when(t.retried)],
       ["Revoked", when(t.revoked)],
-      ["Runtime", t.runtime === null || t.runtime === undefined ? none() : text(span(num(t.runtime)))],
+      ["Runtime", runtimeCell(t)],
       ["Retries", text(num(t.retries))],
       ["ETA", isoWhen(t.eta)],
       ["Expires", isoWhen(t.expires)],
-      ["Worker", t.worker ? link(`/worker/${seg(t.worker)}`, t.worker) : none()],
+      ["Worker", t.worker ? link(`/worker/${seg(t.worker)}`, t.worker) : fromHistory(t) ? notRecorded() : none()],
       ["Root ID", t.root_id ? link(`/task/${seg(t.root_id)}`, t.root_id) : none()],
       ["Parent ID", t.parent_id ? link(`/task/${seg(t.parent_id)}`, t.parent_id) : none()],
       ["Children", ids(t.children)],

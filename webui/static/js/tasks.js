@@ -30,15 +30,15 @@
   function row(item) {
     const t = { ...item, received: num(item.received), started: num(item.started), runtime: num(item.runtime) };
     return el("tr", { dataset: { jobId: t.uuid, state: t.state } },
-      el("td", { class: "job-name", text: t.name || "(unnamed)" }),
+      el("td", { class: "job-name" }, W.clamp(t.name || "(unnamed)", { limit: 60 })),
       el("td", {}, el("a", { class: "id", href: taskHref(t.uuid), text: t.uuid })),
       el("td", {}, stateBadge(t.state)),
       el("td", { class: "args" }, textBlock(t.args)),
       el("td", { class: "args" }, textBlock(t.kwargs)),
-      el("td", { class: "args" }, t.exception ? el("span", { class: "err", text: t.exception }) : textBlock(t.result)),
+      el("td", { class: "args" }, t.exception ? W.clamp(t.exception, { limit: 200, cls: "err" }) : textBlock(t.result)),
       t.received ? timeCell(Math.floor(t.received)) : el("td", { class: "muted", text: "–" }),
       t.started ? timeCell(Math.floor(t.started)) : el("td", { class: "muted", text: "–" }),
-      el("td", { class: "num", text: t.runtime === null || t.runtime === undefined ? "–" : span(t.runtime) }),
+      el("td", { class: "num", text: t.runtime === null || t.runtime === undefined ? "–" : W.runtime(t.runtime) }),
       el("td", {}, t.worker ? el("a", { class: "id", href: workerHref(t.worker), text: t.worker }) : el("span", { class: "muted", text: "–" })));
   }
 
@@ -112,7 +112,20 @@
     W.refresh();
   });
 
+  // the sortable columns set the same "sort" as the Order menu (Flower's sort_by)
+  const markSort = W.sortable(document.getElementById("tasks-table"), (key, descending) => {
+    document.getElementById("f-sort").value = (descending ? "-" : "") + key;
+    form.requestSubmit();
+  });
+  const showSort = () => {
+    const sort = current().sort;
+    markSort(sort.replace(/^-/, ""), sort.startsWith("-"));
+  };
+  window.addEventListener("popstate", showSort);
+  form.addEventListener("submit", () => setTimeout(showSort, 0));
+
   showFilters();
+  showSort();
   fillNames();
   onRefresh(load);
 })();

@@ -14,24 +14,7 @@
     return ts ? el("div", {}, relSpan(ts), el("span", { class: "time-sub", text: absolute(ts) })) : none();
   };
 
-  async function pause(q) {
-    const action = q.paused ? "unpause" : "pause";
-    const ok = await confirmAction({
-      title: q.paused ? `Resume ${q.job_name}?` : `Pause ${q.job_name}?`,
-      message: q.paused
-        ? `Every pool, Go or Python, takes ${q.job_name} jobs again.`
-        : `Every pool, not only this one, stops taking ${q.job_name} jobs; they stay queued.`,
-      ok: q.paused ? "Resume" : "Pause",
-    });
-    if (!ok) return;
-    try {
-      await api(`/api/ui/queues/${seg(q.job_name)}/${action}`, { method: "POST" });
-      notify(q.paused ? `Queue ${q.job_name} resumed: pools take its jobs again.` : `Queue ${q.job_name} paused: its jobs stay queued.`);
-    } catch (err) {
-      actionFailed(err, `queue ${q.job_name}`);
-    }
-    refresh();
-  }
+  const pause = (q) => W.toggleQueuePause(q);
 
   function nameRow(q) {
     const cells = [
