@@ -39,16 +39,16 @@ from work_compat.clock import SYSTEM_CLOCK, Clock
 from work_compat.loop import BackgroundLoop
 from work_compat.periodic import periodic_id, periodic_member
 
-from .app import _check_task_name
-from .arguments import encode_args, unbound_args
-from .call_job import job_for
+from .app.base import _check_task_name
 from .exceptions import CeleryShimError, ImproperlyConfigured
-from .options import plan_publish
+from .gocraft.arguments import encode_args, unbound_args
+from .gocraft.call_job import job_for
+from .gocraft.options import plan_publish
 from .schedules import BaseSchedule, app_zone, crontab, maybe_schedule, schedule
 from .signals import beat_embedded_init, beat_init
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from .app.base import Celery
 
 __all__ = ["DEFAULT_HORIZON", "DEFAULT_REFRESH", "Beat", "BeatEntry"]
 

@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 
 from work_compat.gotime import go_duration, local_zone, utc_offset, zone_by_name
 
-from .cronfields import DAY_OF_MONTH, DAY_OF_WEEK, HOUR, MINUTE, MONTH_OF_YEAR, parse_field, render_field
 from .exceptions import ImproperlyConfigured, ScheduleError, SolarNotSupportedError
+from .gocraft.cronfields import DAY_OF_MONTH, DAY_OF_WEEK, HOUR, MINUTE, MONTH_OF_YEAR, parse_field, render_field
 
 __all__ = [
     "BaseSchedule",
@@ -128,7 +128,7 @@ class BaseSchedule:
     @property
     def app(self) -> Any:
         if self._app is None:
-            from .app import current_app
+            from .app.base import current_app
 
             return current_app()
         return self._app

@@ -13,10 +13,10 @@ import importlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import ImproperlyConfigured
+from ..exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from .base import Celery
     from .task import Task
 
 __all__ = ["annotate_tasks", "annotations_for"]

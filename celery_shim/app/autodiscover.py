@@ -26,7 +26,7 @@ def django_app_names() -> list[str]:
     except ImportError:
         return []
     try:
-        from .fixups.django import applies, setup_django
+        from ..fixups.django import applies, setup_django
 
         if applies():
             setup_django()  # a worker process: the app registry is not loaded yet

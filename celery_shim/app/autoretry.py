@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import Ignore, Retry
+from ..exceptions import Ignore, Retry
 
 if TYPE_CHECKING:
     from .task import Task

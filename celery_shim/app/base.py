@@ -20,26 +20,26 @@ from urllib.parse import urlsplit
 
 from work_compat import Connection, Enqueuer, InvalidJobNameError, Keys, connect, validate_job_name
 
-from . import signals
-from .arguments import encode_args, unbound_args
+from .. import signals
+from ..backends.memory import memory_connection
+from ..backends.redis import Backend, RedisBackend, backend_from_conf
+from ..canvas import Signature
+from ..canvas.store import save_continuation
+from ..exceptions import CeleryShimError, ImproperlyConfigured
+from ..fixups import django as django_fixup
+from ..gocraft.arguments import encode_args, unbound_args
+from ..gocraft.call_job import job_for
+from ..gocraft.options import plan_publish
+from ..result import AsyncResult, GroupResult
+from ..signals import Signal
+from ..utils.ids import new_task_id
 from .autodiscover import discover_task_modules
-from .backend import Backend, RedisBackend, backend_from_conf
-from .call_job import job_for
-from .canvas import Signature
-from .canvas_store import save_continuation
 from .config import NOT_YET_HONOURED, Settings, SettingsSnapshot
 from .control import Control
-from .exceptions import CeleryShimError, ImproperlyConfigured
-from .execution import current_task
-from .fixups import django as django_fixup
-from .ids import new_task_id
-from .memory import memory_connection
-from .options import plan_publish
 from .publish import Publisher, push_with_retries
 from .registry import TaskRegistry
-from .result import AsyncResult, GroupResult
-from .signals import Signal
 from .task import Task as BaseTask
+from .trace import current_task
 
 __all__ = ["Celery", "InvalidTaskNameError", "current_app", "shared_task"]
 
@@ -114,7 +114,7 @@ def _shared_for(task: BaseTask, app: Celery) -> BaseTask:
 
 def _django_task_class() -> type[BaseTask]:
     """DjangoTask, the default task class in a Django project (imported only there)."""
-    from .contrib.django.task import DjangoTask
+    from ..contrib.django.task import DjangoTask
 
     return DjangoTask
 
@@ -643,7 +643,7 @@ class Celery:
     def Worker(self, **kwargs: Any) -> Any:
         """A worker node for this app: ``app.Worker(pool="threads", concurrency=4).run()``
         (``celery_shim.worker.WorkController``)."""
-        from .worker import WorkController
+        from ..worker.worker import WorkController
 
         return WorkController(self, **kwargs)
 
@@ -651,7 +651,7 @@ class Celery:
         """``python proj.py worker -l INFO``: the command line's ``worker`` command for this app."""
         import sys
 
-        from .bin import celery as cli
+        from ..bin import celery as cli
 
         args = list(sys.argv[1:] if argv is None else argv)
         if args and args[0] != "worker":
@@ -663,7 +663,7 @@ class Celery:
         """``python proj.py <command> ...``: the ``celery-shim`` command line for this app."""
         import sys
 
-        from .bin import celery as cli
+        from ..bin import celery as cli
 
         self.set_current()
         args = list(sys.argv[1:] if argv is None else argv)
@@ -671,7 +671,7 @@ class Celery:
 
     def _locate(self) -> str:
         """``module:attr`` of this app, for the command line to load it."""
-        from .prefork import locate_app
+        from ..worker.prefork import locate_app
 
         module, attr = locate_app(self)
         return f"{module}:{attr}"
@@ -679,7 +679,7 @@ class Celery:
     @property
     def current_worker_task(self) -> Any:
         """The task running in this thread of a worker, or None."""
-        from .execution import current_task
+        from .trace import current_task
 
         return current_task()
 
@@ -698,7 +698,7 @@ class Celery:
 
     def signature(self, *args: Any, **kwargs: Any) -> Signature:
         """``app.signature('tasks.add', args=(2, 2))``: a signature bound to this app (canvas)."""
-        from .canvas import signature
+        from ..canvas import signature
 
         kwargs["app"] = self
         return signature(*args, **kwargs)

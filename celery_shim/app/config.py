@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
-from .exceptions import ImproperlyConfigured
+from ..exceptions import ImproperlyConfigured
 
 __all__ = ["DEFAULTS", "LIVE_SOURCES_PERIOD", "NOT_YET_HONOURED", "OLD_TO_NEW", "Settings", "SettingsSnapshot"]
 

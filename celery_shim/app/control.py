@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from work_compat import Client, Keys
 
-from . import canvas_driver
-from .backend import RedisBackend
-from .control_core import REVOKE_EXPIRES, REVOKES_MAX, publish_control, revoke_ids
-from .inspection import Inspect
-from .keys import ShimKeys
+from ..backends.redis import RedisBackend
+from ..canvas import driver as canvas_driver
+from ..gocraft.keys import ShimKeys
+from .inspect import Inspect
+from .revoke import REVOKE_EXPIRES, REVOKES_MAX, publish_control, revoke_ids
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from .base import Celery
 
 __all__ = ["REVOKES_MAX", "REVOKE_EXPIRES", "Control"]
 
@@ -153,7 +153,7 @@ class Control:
     ) -> None:
         """Set a task's rate limit (``"10/s"``, ``"100/m"``, ``"2/h"``, a number per second; 0 or
         None for none) for running Python workers and those that start later (D14)."""
-        from .ratelimit import parse_rate
+        from ..worker.ratelimit import parse_rate
 
         parse_rate(rate_limit)  # ValueError now, rather than an ignored setting in each worker
         value = "0" if rate_limit is None else str(rate_limit)

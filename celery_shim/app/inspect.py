@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from work_compat import Client, DecodeError, Job, Keys, WorkerPoolHeartbeat, decode_job
 
-from .arguments import VAR_ARGS_KEY, call_from_args
-from .keys import ShimKeys
+from ..gocraft.arguments import VAR_ARGS_KEY, call_from_args
+from ..gocraft.keys import ShimKeys
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from .base import Celery
 
 __all__ = ["ONLINE_WITHIN", "Inspect", "Node", "call_of"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from work_compat import Connection, Enqueuer, Job, RedisUnavailableError
 
-from .exceptions import OperationalError
+from ..exceptions import OperationalError
 
 __all__ = ["Publisher", "push_with_retries"]
 

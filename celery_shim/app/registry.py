@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .exceptions import NotRegistered
+from ..exceptions import NotRegistered
 
 if TYPE_CHECKING:
     from .task import Task

@@ -19,11 +19,11 @@ from typing import Any
 
 from work_compat import Client, Connection, NotDeletedError
 
-from . import states
-from .backend import RedisBackend
-from .exceptions import TaskRevokedError
-from .job_search import ReadBudget, find_in_zset, scan_list
-from .keys import ShimKeys
+from .. import states
+from ..backends.redis import RedisBackend
+from ..exceptions import TaskRevokedError
+from ..gocraft.job_search import ReadBudget, find_in_zset, scan_list
+from ..gocraft.keys import ShimKeys
 
 __all__ = ["REVOKES_MAX", "REVOKE_EXPIRES", "Removal", "publish_control", "revoke_ids"]
 

@@ -17,10 +17,10 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import ImproperlyConfigured
+from ..exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from .base import Celery
     from .task import Task
 
 __all__ = ["DEFAULT_WEIGHT", "priority_weight", "queue_of", "queues_of", "route_of", "tasks_in_queues"]

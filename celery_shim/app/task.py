@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from work_compat import gojson
 
-from . import states
-from .arguments import SignatureShape, bind_call_fast, call_from_args, encode_args, unbound_args
+from .. import states
+from ..canvas import Signature
+from ..exceptions import Ignore, MaxRetriesExceededError, Reject, Retry
+from ..gocraft.arguments import SignatureShape, bind_call_fast, call_from_args, encode_args, unbound_args
+from ..gocraft.options import plan_publish
+from ..result import AsyncResult, EagerResult
 from .autoretry import run_task
-from .canvas import Signature
-from .exceptions import Ignore, MaxRetriesExceededError, Reject, Retry
-from .options import plan_publish
-from .result import AsyncResult, EagerResult
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from .base import Celery
 
 __all__ = ["Context", "Task"]
 
@@ -110,7 +110,7 @@ class Task:
         bound = type(self)._app
         if bound is not None:
             return bound
-        from .app import current_app
+        from .base import current_app
 
         return current_app()
 
@@ -251,7 +251,7 @@ class Task:
             group_index=plan.meta.get("group_index"),
             delivery_info={"is_eager": True, "exchange": None, "routing_key": self.queue, "priority": None},
         )
-        from .execution import pushed  # execution imports this module
+        from .trace import pushed  # execution imports this module
 
         tb: str | None = None
         retry_with: Signature | None = None
@@ -276,12 +276,12 @@ class Task:
             return retry_with.apply(retries=retries + 1, throw=throw, link=link, link_error=link_error)
         result = EagerResult(task_id, retval, state, traceback=tb, name=self.name, retries=retries)
         if app.conf.get("task_store_eager_result") and state in (states.SUCCESS, states.FAILURE):
-            from .execution import ignore_result_of
+            from .trace import ignore_result_of
 
             if not ignore_result_of(self):  # stored as a worker would, so AsyncResult(id) finds it
                 app.backend.store_result(task_id, retval, state, traceback=tb, request=request)
         if link or link_error:
-            from .canvas_driver import eager_followups
+            from ..canvas.driver import eager_followups
 
             eager_followups(app, request, state, retval, tb, link, link_error)
         return result

@@ -29,15 +29,15 @@ from typing import TYPE_CHECKING, Any
 from work_compat import DeadNow, Discard, Job, JobFate, PutBack, RetryAt
 from work_compat.runner import error_text
 
-from . import signals, states
-from .arguments import call_from_args, call_from_args_fast, encode_args
+from .. import signals, states
+from ..exceptions import Ignore, Reject, Retry
+from ..gocraft.arguments import call_from_args, call_from_args_fast, encode_args
 from .autoretry import run_task
-from .exceptions import Ignore, Reject, Retry
 from .task import Context
 from .task import Task as BaseTask
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from .base import Celery
     from .config import SettingsSnapshot
     from .task import Task
 
@@ -518,7 +518,7 @@ class Trace:
         the final state is stored. A failure here is logged; it never changes the job's fate."""
         if not getattr(request, "canvas", False):
             return
-        from . import canvas_driver
+        from ..canvas import driver as canvas_driver
 
         try:
             getattr(canvas_driver, hook)(self.app, request.id, *outcome, request)

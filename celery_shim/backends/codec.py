@@ -18,7 +18,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from . import states
+from .. import states
 
 __all__ = ["decode_value", "dumps", "exception_from_dict", "exception_to_dict", "loads"]
 

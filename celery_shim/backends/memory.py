@@ -14,7 +14,7 @@ from typing import Any
 
 from work_compat import Connection
 
-from .exceptions import ImproperlyConfigured
+from ..exceptions import ImproperlyConfigured
 
 __all__ = ["memory_connection"]
 

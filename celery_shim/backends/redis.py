@@ -20,11 +20,11 @@ from typing import Any
 from work_compat import Connection, connect
 from work_compat.connection import redact_url
 
-from . import states
-from .exceptions import ImproperlyConfigured, TimeoutError
-from .keys import ResultKeys
+from .. import states
+from ..exceptions import ImproperlyConfigured, TimeoutError
+from ..gocraft.keys import ResultKeys
+from .codec import decode_meta, dumps, exception_to_dict, loads
 from .memory import memory_connection
-from .result_codec import decode_meta, dumps, exception_to_dict, loads
 
 __all__ = [
     "NO_BACKEND_MESSAGE",
@@ -102,7 +102,7 @@ class RedisBackend:
         if state in states.EXCEPTION_STATES and isinstance(result, BaseException):
             result = exception_to_dict(result)
         else:
-            from .async_result import ResultHandle  # it imports this module
+            from ..result.async_result import ResultHandle  # it imports this module
 
             if isinstance(result, ResultHandle):  # a task returning chord(...)() or x.delay(): Celery stores as_tuple()
                 result = _as_tuple(result)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from work_compat import WorkCompatError
 
-from ..app import Celery
+from ..app.base import Celery
 from ..exceptions import CeleryShimError
 from . import backlog, control, flower, run, worker
 from .find_app import AppNotFound, find_app, import_task_modules

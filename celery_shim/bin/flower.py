@@ -12,7 +12,7 @@ import logging
 import sys
 from typing import Any
 
-from ..app import Celery
+from ..app.base import Celery
 
 __all__ = ["FLOWER_PORT", "add_parser", "webui_argv"]
 

@@ -12,7 +12,7 @@ this process, step by step, as Celery does.
 
 from __future__ import annotations
 
-from .canvas_primitives import chain, chord, group
-from .canvas_signature import Signature, maybe_signature, signature, subtask
+from .primitives import chain, chord, group
+from .signature import Signature, maybe_signature, signature, subtask
 
 __all__ = ["Signature", "chain", "chord", "group", "maybe_signature", "signature", "subtask"]

@@ -14,10 +14,10 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .canvas_signature import Signature, as_list, maybe_signature, new_id, oldest, own_options
+from .signature import Signature, as_list, maybe_signature, new_id, oldest, own_options
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from ..app.base import Celery
 
 __all__ = ["chain", "chord", "group"]
 
@@ -235,7 +235,7 @@ class chain(_Composite):
 
     def apply(self, args: Sequence[Any] | None = None, kwargs: Mapping[str, Any] | None = None, **options: Any) -> Any:
         """Run every step here; a failing step's exception is raised, as Celery's eager chain does."""
-        from .result import allow_join_result
+        from ..result import allow_join_result
 
         a, kw, opts = self._merge(args, kwargs, options)
         step_opts = own_options(opts)
@@ -300,7 +300,7 @@ class group(_Composite):
         group_index: int | None = None,
     ) -> Any:
         """Fix the group id and each member's id (``group_id``/``group_index`` in their options)."""
-        from .result import GroupResult
+        from ..result import GroupResult
 
         gid = self.options.get("task_id") or _id or new_id()
         self.options["task_id"] = gid
@@ -316,7 +316,7 @@ class group(_Composite):
 
     def _send(self, app: Celery, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: Any) -> Any:
         """Publish every member as its own job, after saving the group record (GroupResult.restore)."""
-        from .backend import RedisBackend
+        from ..backends.redis import RedisBackend
 
         if options and (options.get("link") or options.get("link_error")):
             raise TypeError("a group takes no link or link_error: use a chord, or link the members")
@@ -331,7 +331,7 @@ class group(_Composite):
         return result
 
     def apply(self, args: Sequence[Any] | None = None, kwargs: Mapping[str, Any] | None = None, **options: Any) -> Any:
-        from .result import GroupResult
+        from ..result import GroupResult
 
         a, kw, opts = self._merge(args, kwargs, options)
         gid = opts.get("task_id") or new_id()
@@ -413,7 +413,7 @@ class chord(_Composite):
     ) -> Any:
         """Fix the header's group id and ids, and the body's; returns the body's result, whose
         ``parent`` (at the start of its line) is the header's GroupResult."""
-        from .result import GroupResult
+        from ..result import GroupResult
 
         body = self._require_body()
         gid = self.options.get("group_id") or new_id()
@@ -433,8 +433,8 @@ class chord(_Composite):
     def _send(self, app: Celery, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: Any) -> Any:
         """Save the chord record (body, header ids, size), then publish every header task; the
         worker finishing the last one publishes the body (canvas_driver)."""
-        from . import canvas_store
-        from .backend import RedisBackend, UnusableBackend
+        from ..backends.redis import RedisBackend, UnusableBackend
+        from . import store as canvas_store
 
         kwargs = dict(kwargs or {})
         body_override = maybe_signature(kwargs.pop("body", None), app=app)
@@ -470,7 +470,7 @@ class chord(_Composite):
         """Run the header here, then the body with its results (a header failure is raised)."""
         kwargs = dict(kwargs or {})
         body = maybe_signature(kwargs.pop("body", None), app=self._app) or self._require_body()
-        from .result import allow_join_result
+        from ..result import allow_join_result
 
         propagate = options.pop("propagate", True)
         a, kw, _ = self._merge(args, kwargs, options)  # Celery's eager chord ignores call options too

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from .app import Celery
-    from .result import AsyncResult, EagerResult
-    from .task import Task
+    from ..app.base import Celery
+    from ..app.task import Task
+    from ..result import AsyncResult, EagerResult
 
 __all__ = [
     "STRUCTURE",
@@ -163,7 +163,7 @@ class Signature(dict[str, Any]):
             return self._app
         if self._type is not None:
             return self._type.app
-        from .app import current_app
+        from ..app.base import current_app
 
         return current_app()
 
@@ -257,7 +257,7 @@ class Signature(dict[str, Any]):
         return self
 
     def __or__(self, other: Any) -> Signature:  # type: ignore[override]  # Celery: a | b is a chain
-        from .canvas_primitives import chain
+        from .primitives import chain
 
         if isinstance(other, Signature):
             return chain(self, other, app=self._app)
@@ -287,7 +287,7 @@ class Signature(dict[str, Any]):
         return self.AsyncResult(task_id)
 
     def AsyncResult(self, task_id: str) -> AsyncResult:
-        from .result import AsyncResult
+        from ..result import AsyncResult
 
         return AsyncResult(task_id, task_name=self.task, app=self._app or (self._type.app if self._type else None))
 

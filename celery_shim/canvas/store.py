@@ -23,13 +23,13 @@ from collections.abc import Mapping
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-from .arguments import encode_args
-from .keys import ShimKeys
+from ..gocraft.arguments import encode_args
+from ..gocraft.keys import ShimKeys
 
 if TYPE_CHECKING:
     from work_compat import Connection
 
-    from .app import Celery
+    from ..app.base import Celery
 
 __all__ = [
     "CANVAS_OPTIONS",
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 CANVAS_OPTIONS = ("chain", "chord", "link", "link_error")
 
-_CHORD_PART = (files("celery_shim") / "lua" / "chord_part.lua").read_text(encoding="utf-8")
+_CHORD_PART = (files("celery_shim.gocraft") / "lua" / "chord_part.lua").read_text(encoding="utf-8")
 
 
 def _where(app: Celery) -> tuple[Connection, ShimKeys]:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from .exceptions import EncodeError
+from ..exceptions import EncodeError
 
 __all__ = [
     "VAR_ARGS_KEY",

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .exceptions import CeleryShimError
+from ..exceptions import CeleryShimError
 
 __all__ = ["PROTOCOL2_HEADERS", "CeleryMessage", "Unconvertible", "decode_message", "describe", "require_kombu"]
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .exceptions import ScheduleError
+from ..exceptions import ScheduleError
 
 __all__ = ["DAY_OF_MONTH", "DAY_OF_WEEK", "HOUR", "MINUTE", "MONTH_OF_YEAR", "CronField", "parse_field", "render_field"]
 

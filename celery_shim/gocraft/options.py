@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .exceptions import ImproperlyConfigured
+from ..exceptions import ImproperlyConfigured
 
 __all__ = ["CALL_OPTIONS", "PublishPlan", "plan_publish", "to_epoch"]
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from work_compat import Client, Connection, HistoryJob, HistoryStatus, Job, Keys, WorkerPoolHeartbeat
 
-from . import states
-from .exceptions import TaskError, TaskRevokedError
+from .. import states
+from ..exceptions import TaskError, TaskRevokedError
 from .job_search import find_in_list, find_in_progress, find_in_zset
 from .keys import ShimKeys
 

@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
+from ..gocraft.task_state import GocraftJobError
 from .async_result import AsyncResult, EagerResult
 from .join_guard import allow_join_result, assert_will_not_block, denied_join_result, task_join_will_block
 from .result_set import GroupResult, ResultSet, result_from_tuple
-from .task_state import GocraftJobError
 
 __all__ = [
     "AsyncResult",

@@ -16,14 +16,14 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import states
-from .backend import DisabledBackend, RedisBackend, UnusableBackend, nap_before
+from .. import states
+from ..backends.codec import decode_meta
+from ..backends.redis import DisabledBackend, RedisBackend, UnusableBackend, nap_before
+from ..gocraft.task_state import GocraftJobError, StateLookup
 from .join_guard import assert_will_not_block
-from .result_codec import decode_meta
-from .task_state import GocraftJobError, StateLookup
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from ..app.base import Celery
 
 __all__ = ["AsyncResult", "Callback", "EagerResult", "ResultHandle", "resolve_app"]
 
@@ -53,7 +53,7 @@ def _state_lookup(app: Celery) -> StateLookup:
 def resolve_app(app: Celery | None) -> Celery:
     if app is not None:
         return app
-    from .app import current_app
+    from ..app.base import current_app
 
     return current_app()
 

@@ -7,12 +7,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import TimeoutError
 from .async_result import AsyncResult, Callback, ResultHandle, resolve_app
-from .exceptions import TimeoutError
 from .join_guard import assert_will_not_block
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from ..app.base import Celery
 
 __all__ = ["GroupResult", "ResultSet", "result_from_tuple"]
 

@@ -19,18 +19,18 @@ from typing import TYPE_CHECKING, Any
 from work_compat import DeadNow, Discard, Job, JobFate, PutBack, RetryAt
 from work_compat.runner import Outcome
 
-from . import signals, states
-from .exceptions import TaskRevokedError, TimeLimitExceeded, WorkerLostError
-from .execution import Call, ExceptionInfo, Trace, ignore_result_of, job_meta, task_setting
-from .keys import ShimKeys
+from .. import signals, states
+from ..app.trace import Call, ExceptionInfo, Trace, ignore_result_of, job_meta, task_setting
+from ..exceptions import TaskRevokedError, TimeLimitExceeded, WorkerLostError
+from ..gocraft.keys import ShimKeys
 from .ratelimit import RateLimits
 from .revoked import RevokedIds
 from .timelimits import Limits, effective_limits
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from ..app.base import Celery
+    from ..app.task import Task
     from .prefork import PreforkPool
-    from .task import Task
 
 __all__ = ["TaskConsumer"]
 

@@ -32,17 +32,17 @@ from work_compat import DeadNow, Job, JobOptions
 from work_compat.job_options import JobType
 from work_compat.runner import Outcome, ProcessRunner
 
-from . import signals
-from .bin.logsetup import LoggingProxy, redirect_stdouts
-from .exceptions import ImproperlyConfigured
-from .execution import Trace, job_meta
-from .fixups import django as django_fixup
-from .install import installed
-from .local import Proxy
+from .. import signals
+from ..app.log import LoggingProxy, redirect_stdouts
+from ..app.trace import Trace, job_meta
+from ..exceptions import ImproperlyConfigured
+from ..fixups import django as django_fixup
+from ..install import installed
+from ..local import Proxy
 from .timelimits import AlarmSoftLimit, Limits
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from ..app.base import Celery
 
 __all__ = ["ChildSpec", "PreforkPool", "locate_app"]
 
@@ -138,7 +138,7 @@ class _ChildState:
         self.trace: Trace | None = None
         try:
             if spec.celery_alias:
-                from .install import install
+                from ..install import install
 
                 install()
             module = _load_script(spec.main_path) if spec.main_path else importlib.import_module(spec.module)
@@ -150,7 +150,7 @@ class _ChildState:
             for name in spec.task_modules:
                 importlib.import_module(name)
             app.conf.update(spec.settings)
-            from .annotations import annotate_tasks
+            from ..app.annotations import annotate_tasks
 
             annotate_tasks(app)
             self.app = app
@@ -232,7 +232,7 @@ class PreforkPool:
             {type(app.tasks[n]).__module__ for n in names}
             | {str(m) for m in (*app.conf.get("imports", ()), *app.conf.get("include", ()))}
         )
-        task_modules = [m for m in task_modules if m not in ("celery_shim.app", "celery_shim.task")]
+        task_modules = [m for m in task_modules if m not in ("celery_shim.app.base", "celery_shim.app.task")]
         self.spec = ChildSpec(
             module,
             attr,

@@ -23,7 +23,7 @@ from typing import Any
 from work_compat import Connection
 from work_compat.loop import BackgroundLoop
 
-from .control_core import REVOKE_EXPIRES
+from ..app.revoke import REVOKE_EXPIRES
 
 __all__ = ["RevokedIds", "RevokedRefresher"]
 

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from .exceptions import SoftTimeLimitExceeded
+from ..exceptions import SoftTimeLimitExceeded
 
 if TYPE_CHECKING:
-    from .app import Celery
-    from .task import Task
+    from ..app.base import Celery
+    from ..app.task import Task
 
 __all__ = ["AlarmSoftLimit", "Limits", "ThreadSoftLimit", "effective_limits", "parse_runtime_limits"]
 

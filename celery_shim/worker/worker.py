@@ -27,20 +27,20 @@ from work_compat import Client, ConfigurationError, JobOptions, PoolSettings, Wo
 from work_compat.job_options import DEFAULT_MAX_FAILS, MAX_PRIORITY
 from work_compat.loop import BackgroundLoop
 
-from . import signals
-from .annotations import annotate_tasks
+from .. import signals
+from ..app.annotations import annotate_tasks
+from ..app.routes import priority_weight, tasks_in_queues
+from ..app.trace import Trace
+from ..exceptions import ImproperlyConfigured
+from ..gocraft.keys import ShimKeys
 from .consumer import TaskConsumer
-from .exceptions import ImproperlyConfigured
-from .execution import Trace
-from .keys import ShimKeys
+from .pidbox import ControlListener
 from .ratelimit import RateLimits
-from .remote import ControlListener
 from .revoked import RevokedIds, RevokedRefresher
-from .routes import priority_weight, tasks_in_queues
 from .timelimits import Limits, ThreadSoftLimit, parse_runtime_limits
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from ..app.base import Celery
     from .prefork import PreforkPool
 
 __all__ = ["HEARTBEAT_FIELD", "IDLE_POLL_BACKOFFS", "POOLS", "WorkController", "default_hostname"]

@@ -8,7 +8,7 @@ import uuid
 from urllib.parse import quote
 
 from celery_shim import states
-from celery_shim.keys import ShimKeys
+from celery_shim.gocraft.keys import ShimKeys
 from tests.webui.conftest import WebTestCase
 from tests.webui.flower_fixtures import T0, FlowerTestCase
 from tests.work_compat.conftest import wait_until
