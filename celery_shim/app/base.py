@@ -30,13 +30,13 @@ from ..fixups import django as django_fixup
 from ..gocraft.arguments import encode_args, unbound_args
 from ..gocraft.call_job import job_for
 from ..gocraft.options import plan_publish
+from ..gocraft.publish import Publisher, push_with_retries
 from ..result import AsyncResult, GroupResult
 from ..signals import Signal
 from ..utils.ids import new_task_id
 from .autodiscover import discover_task_modules
 from .config import NOT_YET_HONOURED, Settings, SettingsSnapshot
 from .control import Control
-from .publish import Publisher, push_with_retries
 from .registry import TaskRegistry
 from .task import Task as BaseTask
 from .trace import current_task

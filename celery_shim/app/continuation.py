@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 from .. import states
 from ..backends.redis import request_field
+from ..canvas import Signature, chain, chord, group, maybe_signature
+from ..canvas import store as canvas_store
+from ..canvas.signature import as_list
 from ..exceptions import ChordError
-from . import Signature, chain, chord, group, maybe_signature
-from . import store as canvas_store
-from .signature import as_list
 
 if TYPE_CHECKING:
-    from ..app.base import Celery
-    from ..app.task import Task
+    from .base import Celery
+    from .task import Task
 
 __all__ = ["call_errback", "eager_followups", "on_failure", "on_revoked", "on_success"]
 
@@ -202,7 +202,7 @@ def _fail_steps(app: Celery, steps: Sequence[Any], exc: BaseException, traceback
 
 def fail_signature(app: Celery, sig: Signature, exc: BaseException, traceback: str | None) -> None:
     """Fail a signature that never ran: store FAILURE for its results and call its errbacks."""
-    from ..app.task import Context
+    from .task import Context
 
     _fail_steps(app, [sig], exc, traceback)
     first = sig

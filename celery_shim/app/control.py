@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from work_compat import Client, Keys
 
 from ..backends.redis import RedisBackend
-from ..canvas import driver as canvas_driver
 from ..gocraft.keys import ShimKeys
+from . import continuation as canvas_driver
 from .inspect import Inspect
 from .revoke import REVOKE_EXPIRES, REVOKES_MAX, publish_control, revoke_ids
 

@@ -281,7 +281,7 @@ class Task:
             if not ignore_result_of(self):  # stored as a worker would, so AsyncResult(id) finds it
                 app.backend.store_result(task_id, retval, state, traceback=tb, request=request)
         if link or link_error:
-            from ..canvas.driver import eager_followups
+            from .continuation import eager_followups
 
             eager_followups(app, request, state, retval, tb, link, link_error)
         return result

@@ -518,7 +518,7 @@ class Trace:
         the final state is stored. A failure here is logged; it never changes the job's fate."""
         if not getattr(request, "canvas", False):
             return
-        from ..canvas import driver as canvas_driver
+        from . import continuation as canvas_driver
 
         try:
             getattr(canvas_driver, hook)(self.app, request.id, *outcome, request)

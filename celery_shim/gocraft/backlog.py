@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from work_compat import Connection, InvalidJobNameError, Job, validate_job_name
 
-from ..app.publish import push_with_retries
 from ..exceptions import EncodeError
 from .arguments import encode_args, unbound_args
 from .call_job import job_for
 from .celery_message import CeleryMessage, Unconvertible, decode_message, describe, require_kombu
 from .keys import KombuKeys
 from .options import plan_publish
+from .publish import push_with_retries
 
 if TYPE_CHECKING:
     from ..app.base import Celery

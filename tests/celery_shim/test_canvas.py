@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from celery_shim import Celery, states
-from celery_shim.canvas import driver as canvas_driver
+from celery_shim.app import continuation as canvas_driver
 from celery_shim.canvas import Signature, chain, chord, group, maybe_signature, signature
 from celery_shim.exceptions import ChordError, EncodeError
 from celery_shim.gocraft.keys import ResultKeys, ShimKeys
