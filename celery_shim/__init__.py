@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import uuid as _uuid
 
-from . import exceptions, states
+from . import _state, exceptions, states
 from .app import Celery, current_app, shared_task
-from .app import trace as _execution
 from .app.task import Task
 from .canvas import Signature, chain, chord, group, maybe_signature, signature, subtask
 from .install import install
@@ -21,7 +20,7 @@ from .result import AsyncResult, EagerResult
 
 __version__ = "0.1.0"
 
-current_task = Proxy(_execution.current_task)  # the task running in this thread: current_task.request.id
+current_task = Proxy(_state.current_task)  # the task running in this thread: current_task.request.id
 
 
 def uuid() -> str:

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from work_compat.gotime import go_duration, local_zone, utc_offset, zone_by_name
 
+from . import _state
 from .exceptions import ImproperlyConfigured, ScheduleError, SolarNotSupportedError
 from .gocraft.cronfields import DAY_OF_MONTH, DAY_OF_WEEK, HOUR, MINUTE, MONTH_OF_YEAR, parse_field, render_field
 
@@ -128,9 +129,7 @@ class BaseSchedule:
     @property
     def app(self) -> Any:
         if self._app is None:
-            from .app.base import current_app
-
-            return current_app()
+            return _state.current_app()
         return self._app
 
     @app.setter

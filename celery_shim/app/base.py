@@ -11,18 +11,16 @@ import json
 import logging
 import os
 import re
-import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
 from work_compat import Connection, Enqueuer, InvalidJobNameError, Keys, connect, validate_job_name
 
-from .. import signals
+from .. import _state, signals
 from ..backends.memory import memory_connection
-from ..backends.redis import Backend, RedisBackend, backend_from_conf
+from ..backends.redis import RedisBackend
 from ..canvas import Signature
 from ..canvas.store import save_continuation
 from ..exceptions import CeleryShimError, ImproperlyConfigured
@@ -34,12 +32,13 @@ from ..gocraft.publish import Publisher, push_with_retries
 from ..result import AsyncResult, GroupResult
 from ..signals import Signal
 from ..utils.ids import new_task_id
+from ..utils.imports import locate_app, symbol_by_name
 from .autodiscover import discover_task_modules
+from .backends import Backend, backend_from_conf
 from .config import NOT_YET_HONOURED, Settings, SettingsSnapshot
 from .control import Control
 from .registry import TaskRegistry
 from .task import Task as BaseTask
-from .trace import current_task
 
 __all__ = ["Celery", "InvalidTaskNameError", "current_app", "shared_task"]
 
@@ -51,28 +50,24 @@ _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 _WHITESPACE = re.compile(r"\s")
 
 
+# What the app hands over to the layers above it, named rather than imported (utils.imports).
+WORKER = "celery_shim.worker.worker:WorkController"
+COMMAND_LINE = "celery_shim.bin.celery:main"
+DJANGO_TASK = "celery_shim.contrib.django.task:DjangoTask"
+
+
 class InvalidTaskNameError(CeleryShimError, ValueError):
     """A task name that cannot be a gocraft job name (``:``, ``,``, whitespace, ...)."""
 
 
-# -- the current app and shared tasks: the one place celery_shim keeps module state ---------------
-# Celery's shared_task binds a task to every app, present and future, and resolves the "current"
-# app at call time. Apps are held weakly; the current app is the last one built with
-# set_as_current=True (or the default app, made on first need).
-_lock = threading.Lock()
-_current: Celery | None = None
-_apps: weakref.WeakSet[Celery] = weakref.WeakSet()
-_shared: list[BaseTask] = []
+# -- the current app and shared tasks (their state is celery_shim._state) --------------------------
+current_app = _state.current_app
 
 
-def current_app() -> Celery:
-    """The current app: the last one made with ``set_as_current=True``, else a default app."""
-    global _current
-    with _lock:
-        app = _current
-    if app is None:
-        app = Celery("default")
-        app.implicit = True
+def _default_app() -> Celery:
+    """The app used when the process made none: it becomes the current one."""
+    app = Celery("default")
+    app.implicit = True
     return app
 
 
@@ -89,9 +84,9 @@ def shared_task(fun: Any = None, **options: Any) -> Any:
         task = _make_task(f, None, None, base, **options)
         if explicit is None:
             task.__dict__["_shared_from"] = (f, dict(options))
-        with _lock:
-            _shared.append(task)
-            apps = list(_apps)
+        with _state._lock:
+            _state._shared.append(task)
+            apps = list(_state._apps)
         for app in apps:
             app.tasks.register(_shared_for(task, app))
         return task
@@ -114,9 +109,8 @@ def _shared_for(task: BaseTask, app: Celery) -> BaseTask:
 
 def _django_task_class() -> type[BaseTask]:
     """DjangoTask, the default task class in a Django project (imported only there)."""
-    from ..contrib.django.task import DjangoTask
-
-    return DjangoTask
+    task_class: type[BaseTask] = symbol_by_name(DJANGO_TASK)
+    return task_class
 
 
 def _make_task(
@@ -197,7 +191,6 @@ class Celery:
         autofinalize: bool = True,
         **settings: Any,
     ) -> None:
-        global _current
         self.main = main
         self.strict_typing = strict_typing
         django = django_fixup.applies()
@@ -234,11 +227,11 @@ class Celery:
         self._backend_seen: SettingsSnapshot | None = None
         self._control: Control | None = None
         self._group_result: type[GroupResult] | None = None
-        with _lock:
-            _apps.add(self)
-            shared = list(_shared)
+        with _state._lock:
+            _state._apps.add(self)
+            shared = list(_state._shared)
             if set_as_current:
-                _current = self
+                _state._current = self
         for task in shared:
             self.tasks.register(_shared_for(task, self))
 
@@ -296,9 +289,7 @@ class Celery:
             self.conf.include = (*include, *extra)
 
     def set_current(self) -> None:
-        global _current
-        with _lock:
-            _current = self
+        _state.set_current_app(self)
 
     def set_default(self) -> None:
         """Celery's fallback when no app is current; celery_shim keeps one current app, so: that one."""
@@ -311,7 +302,7 @@ class Celery:
         here the beat and the worker call this before reading ``beat_schedule`` or the registry, so
         ``add_periodic_task`` calls made in an ``on_after_configure`` receiver are seen.
         """
-        with _lock:
+        with _state._lock:
             if self.finalized:
                 return
             self.finalized = True
@@ -378,8 +369,8 @@ class Celery:
     def Task(self, cls: type[BaseTask]) -> None:
         """``app.Task = ContextTask`` (older Flask docs): tasks made from now on, shared ones too, use it."""
         self._base_task = cls
-        with _lock:
-            shared = list(_shared)
+        with _state._lock:
+            shared = list(_state._shared)
         for task in shared:
             if task.name and self.tasks.get(task.name) is task:
                 self.tasks[task.name] = _shared_for(task, self)
@@ -486,7 +477,7 @@ class Celery:
             )
         encoded = encode_args(job_args)
         job_id = plan.job_id or new_task_id()
-        parent = current_task()
+        parent = _state.current_task()
         request = parent.request if parent is not None else None
         if request is not None and request.called_directly:
             request = None
@@ -643,45 +634,35 @@ class Celery:
     def Worker(self, **kwargs: Any) -> Any:
         """A worker node for this app: ``app.Worker(pool="threads", concurrency=4).run()``
         (``celery_shim.worker.WorkController``)."""
-        from ..worker.worker import WorkController
-
-        return WorkController(self, **kwargs)
+        return symbol_by_name(WORKER)(self, **kwargs)
 
     def worker_main(self, argv: Sequence[str] | None = None) -> int:
         """``python proj.py worker -l INFO``: the command line's ``worker`` command for this app."""
         import sys
 
-        from ..bin import celery as cli
-
         args = list(sys.argv[1:] if argv is None else argv)
         if args and args[0] != "worker":
             args = ["worker", *args]
         self.set_current()
-        return int(cli.main(["-A", f"{self._locate()}", *args]) or 0)
+        return int(symbol_by_name(COMMAND_LINE)(["-A", f"{self._locate()}", *args]) or 0)
 
     def start(self, argv: Sequence[str] | None = None) -> int:
         """``python proj.py <command> ...``: the ``celery-shim`` command line for this app."""
         import sys
 
-        from ..bin import celery as cli
-
         self.set_current()
         args = list(sys.argv[1:] if argv is None else argv)
-        return int(cli.main(["-A", f"{self._locate()}", *args]) or 0)
+        return int(symbol_by_name(COMMAND_LINE)(["-A", f"{self._locate()}", *args]) or 0)
 
     def _locate(self) -> str:
         """``module:attr`` of this app, for the command line to load it."""
-        from ..worker.prefork import locate_app
-
         module, attr = locate_app(self)
         return f"{module}:{attr}"
 
     @property
     def current_worker_task(self) -> Any:
         """The task running in this thread of a worker, or None."""
-        from .trace import current_task
-
-        return current_task()
+        return _state.current_task()
 
     def AsyncResult(
         self, task_id: str, backend: Any = None, task_name: str | None = None, parent: AsyncResult | None = None
@@ -702,3 +683,6 @@ class Celery:
 
         kwargs["app"] = self
         return signature(*args, **kwargs)
+
+
+_state.default_app_factory = _default_app

@@ -153,7 +153,7 @@ class Control:
     ) -> None:
         """Set a task's rate limit (``"10/s"``, ``"100/m"``, ``"2/h"``, a number per second; 0 or
         None for none) for running Python workers and those that start later (D14)."""
-        from ..worker.ratelimit import parse_rate
+        from ..utils.time import parse_rate
 
         parse_rate(rate_limit)  # ValueError now, rather than an ignored setting in each worker
         value = "0" if rate_limit is None else str(rate_limit)

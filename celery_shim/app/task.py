@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from work_compat import gojson
 
-from .. import states
+from .. import _state, states
 from ..canvas import Signature
 from ..exceptions import Ignore, MaxRetriesExceededError, Reject, Retry
 from ..gocraft.arguments import SignatureShape, bind_call_fast, call_from_args, encode_args, unbound_args
@@ -251,11 +251,9 @@ class Task:
             group_index=plan.meta.get("group_index"),
             delivery_info={"is_eager": True, "exchange": None, "routing_key": self.queue, "priority": None},
         )
-        from .trace import pushed  # execution imports this module
-
         tb: str | None = None
         retry_with: Signature | None = None
-        with pushed(self, request):  # the request, and current_task for the task's code
+        with _state.pushed(self, request):  # the request, and current_task for the task's code
             try:
                 retval: Any = run_task(self, run_args, run_kwargs)
                 state = states.SUCCESS

@@ -19,17 +19,16 @@ import inspect
 import logging
 import math
 import os
-import threading
 import time
 import traceback as tb_module
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from work_compat import DeadNow, Discard, Job, JobFate, PutBack, RetryAt
 from work_compat.runner import error_text
 
-from .. import signals, states
+from .. import _state, signals, states
 from ..exceptions import Ignore, Reject, Retry
 from ..gocraft.arguments import call_from_args, call_from_args_fast, encode_args
 from .autoretry import run_task
@@ -45,29 +44,8 @@ __all__ = ["ExceptionInfo", "Trace", "current_task", "ignore_result_of", "job_me
 
 logger = logging.getLogger(__name__)
 
-_current = threading.local()
-
-
-def current_task() -> Task | None:
-    """The task running in this thread, if any (Celery's ``current_task``)."""
-    stack: list[Task] | None = getattr(_current, "stack", None)
-    return stack[-1] if stack else None
-
-
-@contextmanager
-def pushed(task: Task, request: Context) -> Iterator[None]:
-    """Make ``task`` the current task and ``request`` its request in this thread, for the block."""
-    stack: list[Task] | None = getattr(_current, "stack", None)
-    if stack is None:
-        stack = _current.stack = []
-    requests = task._stack()
-    stack.append(task)
-    requests.append(request)
-    try:
-        yield
-    finally:
-        requests.pop()
-        stack.pop()
+current_task = _state.current_task  # the task running in this thread (Celery code reaches it here too)
+pushed = _state.pushed
 
 
 class ExceptionInfo:
@@ -329,9 +307,9 @@ class Trace:
         state: str | None = None
         retval: Any = None
         fate: JobFate | None = None
-        stack: list[Task] | None = getattr(_current, "stack", None)  # what _pushed does, inlined (per job)
+        stack: list[Task] | None = getattr(_state._running, "stack", None)  # what _state.pushed does, inlined (per job)
         if stack is None:
-            stack = _current.stack = []
+            stack = _state._running.stack = []
         requests = task._stack()
         stack.append(task)
         requests.append(request)

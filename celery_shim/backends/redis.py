@@ -1,11 +1,10 @@
-"""Result backends: Celery's own Redis result layout, and the disabled backend (spec D5).
+"""The Redis result backend: Celery's own Redis result layout (spec D5).
 
 ``RedisBackend`` writes ``celery-task-meta-<id>`` as Celery 5's Redis backend does (JSON with
 ``status, result, traceback, children, date_done, task_id``, the extended request fields with
 ``result_extended``, SETEX with ``result_expires``, PUBLISH of the same bytes on the key's name),
 so a stock Celery client on the same Redis reads what the shim wrote, and the shim reads what
-Celery wrote. ``DisabledBackend`` stands in when no ``result_backend`` is set: writes are no-ops,
-reads raise Celery's NotImplementedError.
+Celery wrote.
 """
 
 from __future__ import annotations
@@ -17,29 +16,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from work_compat import Connection, connect
-from work_compat.connection import redact_url
+from work_compat import Connection
 
 from .. import states
-from ..exceptions import ImproperlyConfigured, TimeoutError
+from ..exceptions import TimeoutError
 from ..gocraft.keys import ResultKeys
 from .codec import decode_meta, dumps, exception_to_dict, loads
-from .memory import memory_connection
 
-__all__ = [
-    "NO_BACKEND_MESSAGE",
-    "Backend",
-    "DisabledBackend",
-    "RedisBackend",
-    "UnusableBackend",
-    "backend_from_conf",
-    "nap_before",
-    "request_field",
-]
+__all__ = ["RedisBackend", "nap_before", "request_field"]
 
 logger = logging.getLogger(__name__)
 
-NO_BACKEND_MESSAGE = "No result backend is configured.\nPlease see the documentation for more information."
 DEFAULT_EXPIRES = 86400.0
 
 
@@ -102,10 +89,9 @@ class RedisBackend:
         if state in states.EXCEPTION_STATES and isinstance(result, BaseException):
             result = exception_to_dict(result)
         else:
-            from ..result.async_result import ResultHandle  # it imports this module
-
-            if isinstance(result, ResultHandle):  # a task returning chord(...)() or x.delay(): Celery stores as_tuple()
-                result = _as_tuple(result)
+            # A task returning chord(...)() or x.delay(): Celery stores a result handle's as_tuple() (duck-typed,
+            # since the result package sits above the backends).
+            result = _as_tuple(result)
         children = None if request is None else [_as_tuple(c) for c in request_field(request, "children") or ()]
         meta: dict[str, Any] = {
             "status": state,
@@ -331,116 +317,3 @@ class Listener:
                 pubsub.close()
             except Exception:  # closing a broken connection must not hide the real outcome
                 pass
-
-
-class DisabledBackend:
-    """No ``result_backend``: nothing is stored, and reading a result raises (as in Celery)."""
-
-    def __repr__(self) -> str:
-        return "<DisabledBackend>"
-
-    def store_result(
-        self, task_id: str, result: Any, state: str, traceback: str | None = None, request: Any = None
-    ) -> None:
-        return None
-
-    def mark_as_started(self, task_id: str, request: Any = None, **meta: Any) -> None:
-        return None
-
-    def save_group(self, group_id: str, result_tuple: Any) -> None:
-        return None
-
-    def _disabled(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(NO_BACKEND_MESSAGE)
-
-    get_task_meta = raw_meta = raw_metas = get_many = exists = wait_for = forget = listen = _disabled
-    restore_group = delete_group = _disabled
-
-
-class UnusableBackend(DisabledBackend):
-    """A ``result_backend`` URL the shim accepts at construction but cannot use (``rpc://``, ...).
-
-    Every use, writes included, raises ImproperlyConfigured naming the Redis equivalent (D18).
-    """
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    def __repr__(self) -> str:
-        return f"<UnusableBackend: {self.error}>"
-
-    def _disabled(self, *args: Any, **kwargs: Any) -> Any:
-        raise self.error
-
-    store_result = mark_as_started = save_group = _disabled
-    get_task_meta = raw_meta = raw_metas = get_many = exists = wait_for = forget = listen = _disabled
-    restore_group = delete_group = _disabled
-
-
-# -- building the app's backend from its settings --------------------------------------------------
-_REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "sentinel://")
-_MEMORY_SCHEMES = ("memory://", "cache+memory://")
-
-Backend = RedisBackend | DisabledBackend
-
-
-def _seconds(value: Any, setting: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ImproperlyConfigured(f"{setting}={value!r} is not a number of seconds or a timedelta") from None
-
-
-def backend_from_conf(
-    conf: Mapping[str, Any],
-    *,
-    broker: Callable[[], Connection] | None = None,
-    now: Callable[[], dt.datetime] | None = None,
-) -> Backend:
-    """The backend ``conf.result_backend`` names; never connects (redis-py connects on first use).
-
-    ``broker`` gives the app's broker connection: a backend URL equal to the broker URL shares
-    it, and ``cache+memory://``/``memory://`` with a ``memory://`` broker use the broker's
-    in-process Redis (the pytest setup Celery documents). Other schemes (``rpc://``, ``amqp://``,
-    ``db+...``, ``cache+memory://`` beside a real broker) give a backend that raises
-    ImproperlyConfigured, naming the Redis setting to use, on first use (D18).
-    """
-    url = conf.get("result_backend")
-    if not url:
-        return DisabledBackend()
-    text = str(url)
-    broker_url = str(conf.get("broker_url") or "")
-    options = conf.get("result_backend_transport_options") or {}
-    keys = ResultKeys(str(options.get("global_keyprefix") or ""))
-    expires = _seconds(conf.get("result_expires"), "result_expires")
-    failure = _seconds(conf.get("result_failure_expires"), "result_failure_expires")
-    extended = bool(conf.get("result_extended", False))
-
-    def make(conn: Connection) -> RedisBackend:
-        return RedisBackend(conn, keys=keys, expires=expires, failure_expires=failure, extended=extended, now=now)
-
-    if text.startswith("redis+socket://"):
-        text = "unix://" + text[len("redis+socket://") :]
-    if text.startswith(_MEMORY_SCHEMES):
-        if broker_url.startswith("memory://"):
-            return make(memory_connection(broker_url))
-        return UnusableBackend(_refusal(text, broker_url))
-    if text.startswith(_REDIS_SCHEMES):
-        if broker is not None and text == broker_url:
-            return make(broker())
-        return make(connect(text))
-    return UnusableBackend(_refusal(text, broker_url))
-
-
-def _refusal(url: str, broker_url: str) -> ImproperlyConfigured:
-    scheme = url.split("://", 1)[0] if "://" in url else url
-    redis_broker = broker_url.startswith(("redis://", "rediss://", "unix://"))
-    suggestion = redact_url(broker_url) if redis_broker else "redis://localhost:6379/0"
-    return ImproperlyConfigured(
-        f"result_backend={scheme}://... is not supported: celery_shim stores results in Redis; set "
-        f"result_backend={suggestion!r} (CELERY_RESULT_BACKEND in Django settings)"
-    )

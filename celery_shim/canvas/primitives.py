@@ -433,7 +433,8 @@ class chord(_Composite):
     def _send(self, app: Celery, args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None, options: Any) -> Any:
         """Save the chord record (body, header ids, size), then publish every header task; the
         worker finishing the last one publishes the body (canvas_driver)."""
-        from ..backends.redis import RedisBackend, UnusableBackend
+        from ..backends.base import UnusableBackend
+        from ..backends.redis import RedisBackend
         from . import store as canvas_store
 
         kwargs = dict(kwargs or {})

@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import _state
+
 if TYPE_CHECKING:
     from ..app.base import Celery
     from ..app.task import Task
@@ -163,9 +165,7 @@ class Signature(dict[str, Any]):
             return self._app
         if self._type is not None:
             return self._type.app
-        from ..app.base import current_app
-
-        return current_app()
+        return _state.current_app()
 
     @property
     def type(self) -> Task:

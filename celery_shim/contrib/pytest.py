@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ..app import base as app_module
+from .. import _state as app_module
 from ..app.base import Celery
 
 __all__ = [

@@ -16,9 +16,10 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import states
+from .. import _state, states
+from ..backends.base import DisabledBackend, UnusableBackend
 from ..backends.codec import decode_meta
-from ..backends.redis import DisabledBackend, RedisBackend, UnusableBackend, nap_before
+from ..backends.redis import RedisBackend, nap_before
 from ..gocraft.task_state import GocraftJobError, StateLookup
 from .join_guard import assert_will_not_block
 
@@ -53,9 +54,7 @@ def _state_lookup(app: Celery) -> StateLookup:
 def resolve_app(app: Celery | None) -> Celery:
     if app is not None:
         return app
-    from ..app.base import current_app
-
-    return current_app()
+    return _state.current_app()
 
 
 class ResultHandle:

@@ -35,45 +35,18 @@ from work_compat.runner import Outcome, ProcessRunner
 from .. import signals
 from ..app.log import LoggingProxy, redirect_stdouts
 from ..app.trace import Trace, job_meta
-from ..exceptions import ImproperlyConfigured
 from ..fixups import django as django_fixup
 from ..install import installed
 from ..local import Proxy
+from ..utils.imports import locate_app
 from .timelimits import AlarmSoftLimit, Limits
 
 if TYPE_CHECKING:
     from ..app.base import Celery
 
-__all__ = ["ChildSpec", "PreforkPool", "locate_app"]
+__all__ = ["ChildSpec", "PreforkPool"]
 
 logger = logging.getLogger(__name__)
-
-
-def locate_app(app: Celery) -> tuple[str, str]:
-    """``(module, attribute)`` of a loaded module that holds ``app``, for a spawned child to import."""
-    candidates = []
-    for module_name, module in list(sys.modules.items()):
-        if module is None or module_name.startswith(("celery_shim", "work_compat")):
-            continue
-        try:
-            names = vars(module)
-        except TypeError:
-            continue
-        for attr, value in list(names.items()):
-            if attr.startswith("_"):
-                continue
-            # `celery = current_app` (the default app used as the project's app) counts, after direct references.
-            proxied = isinstance(value, Proxy) and value._get_current_object() is app
-            if value is app or proxied:
-                candidates.append((proxied, module_name == "__main__", module_name.count("."), module_name, attr))
-    if not candidates:
-        raise ImproperlyConfigured(
-            f"the prefork pool needs {app!r} as a module attribute (such as proj.celery:app) so that its "
-            "child processes can import it; use pool='threads' or 'solo' for an app built inside a function"
-        )
-    candidates.sort()
-    _, _, _, module_name, attr = candidates[0]
-    return module_name, attr
 
 
 def main_script(module: str) -> str | None:

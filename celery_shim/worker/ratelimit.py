@@ -15,36 +15,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["RateLimits", "TokenBucket", "parse_rate"]
+from ..utils.time import parse_rate
+
+__all__ = ["RateLimits", "TokenBucket"]
 
 logger = logging.getLogger(__name__)
-
-_PER = {"s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_rate(rate: Any) -> float:
-    """Tokens per second for a Celery rate: ``"10/s"``, ``"100/m"``, ``"2/h"``, or a bare number
-    (per second). 0, None and ``""`` mean no limit (0.0). ValueError for anything else."""
-    if rate is None or rate == "":
-        return 0.0
-    if isinstance(rate, bool):
-        raise ValueError(f"invalid rate limit {rate!r}")
-    if isinstance(rate, (int, float)):
-        value = float(rate)
-    elif isinstance(rate, str):
-        count, _, unit = rate.strip().partition("/")
-        per = _PER.get(unit.strip() or "s")
-        if per is None:
-            raise ValueError(f"invalid rate limit {rate!r}: the unit must be s, m or h")
-        try:
-            value = float(count) / per
-        except ValueError:
-            raise ValueError(f"invalid rate limit {rate!r}: {count!r} is not a number") from None
-    else:
-        raise ValueError(f"invalid rate limit {rate!r}")
-    if value < 0:
-        raise ValueError(f"invalid rate limit {rate!r}: negative")
-    return value
 
 
 class TokenBucket:

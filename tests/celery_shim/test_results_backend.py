@@ -21,7 +21,8 @@ import redis
 from celery.app.task import Context as CeleryContext
 
 from celery_shim import Celery, states
-from celery_shim.backends.redis import DisabledBackend, RedisBackend
+from celery_shim.backends.base import DisabledBackend
+from celery_shim.backends.redis import RedisBackend
 from celery_shim.exceptions import ImproperlyConfigured
 from celery_shim.result import AsyncResult, GroupResult
 from celery_shim.app.task import Context

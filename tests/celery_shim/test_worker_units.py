@@ -12,7 +12,8 @@ import pytest
 from celery_shim import Celery
 from celery_shim.app.annotations import annotations_for
 from celery_shim.app.autoretry import backoff_countdown
-from celery_shim.worker.ratelimit import RateLimits, TokenBucket, parse_rate
+from celery_shim.utils.time import parse_rate
+from celery_shim.worker.ratelimit import RateLimits, TokenBucket
 from celery_shim.app.routes import priority_weight, queue_of, queues_of
 from celery_shim.worker.timelimits import Limits, effective_limits, parse_runtime_limits
 from celery_shim.worker.worker import default_hostname

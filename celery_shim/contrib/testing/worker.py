@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from work_compat import PoolSettings
 
 from ... import states
-from ...backends.redis import DisabledBackend
+from ...backends.base import DisabledBackend
 from ...signals import Signal
 from ...worker.worker import WorkController
 
