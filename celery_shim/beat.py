@@ -39,7 +39,7 @@ from work_compat.clock import SYSTEM_CLOCK, Clock
 from work_compat.loop import BackgroundLoop
 from work_compat.periodic import periodic_id, periodic_member
 
-from .app.base import _check_task_name
+from .app.taskdef import check_task_name
 from .exceptions import CeleryShimError, ImproperlyConfigured
 from .gocraft.arguments import encode_args, unbound_args
 from .gocraft.call_job import job_for
@@ -186,7 +186,7 @@ class Beat:
         task_name = raw.get("task")
         if not isinstance(task_name, str):
             raise ImproperlyConfigured(f"'task' must be a task name, not {task_name!r}")
-        _check_task_name(task_name)
+        check_task_name(task_name)
         sched = _as_schedule(raw.get("schedule"), bool(raw.get("relative", False)))
         args = tuple(raw.get("args") or ())
         kwargs = dict(raw.get("kwargs") or {})

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..local import Proxy
 from . import base as _base
-from .base import Celery, shared_task
+from .base import Celery
+from .taskdef import shared_task
 
 App = Celery  # Celery's other name for the class
 current_app = Proxy(_base.current_app, calls_get=True)  # current_app.conf, as in Celery

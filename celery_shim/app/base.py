@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import re
 import time
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit
 
-from work_compat import Connection, Enqueuer, InvalidJobNameError, Keys, connect, validate_job_name
+from work_compat import Connection, Enqueuer, Keys, connect
 
 from .. import _state, signals
 from ..backends.memory import memory_connection
 from ..backends.redis import RedisBackend
 from ..canvas import Signature
 from ..canvas.store import save_continuation
-from ..exceptions import CeleryShimError, ImproperlyConfigured
+from ..exceptions import ImproperlyConfigured
 from ..fixups import django as django_fixup
 from ..gocraft.arguments import encode_args, unbound_args
 from ..gocraft.call_job import job_for
@@ -33,34 +31,29 @@ from ..result import AsyncResult, GroupResult
 from ..signals import Signal
 from ..utils.ids import new_task_id
 from ..utils.imports import locate_app, symbol_by_name
-from .autodiscover import discover_task_modules
 from .backends import Backend, backend_from_conf
 from .config import NOT_YET_HONOURED, Settings, SettingsSnapshot
+from .configure import Configuring
 from .control import Control
 from .registry import TaskRegistry
 from .task import Task as BaseTask
+from .taskdef import InvalidTaskNameError, check_task_name, django_task_class, make_task, shared_for
 
-__all__ = ["Celery", "InvalidTaskNameError", "current_app", "shared_task"]
+__all__ = ["Celery", "current_app"]
 
 logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
-_WHITESPACE = re.compile(r"\s")
 
 
 # What the app hands over to the layers above it, named rather than imported (utils.imports).
 WORKER = "celery_shim.worker.worker:WorkController"
 COMMAND_LINE = "celery_shim.bin.celery:main"
-DJANGO_TASK = "celery_shim.contrib.django.task:DjangoTask"
 
 
-class InvalidTaskNameError(CeleryShimError, ValueError):
-    """A task name that cannot be a gocraft job name (``:``, ``,``, whitespace, ...)."""
-
-
-# -- the current app and shared tasks (their state is celery_shim._state) --------------------------
+# -- the current app (its state is celery_shim._state) --------------------------------------------
 current_app = _state.current_app
 
 
@@ -69,94 +62,6 @@ def _default_app() -> Celery:
     app = Celery("default")
     app.implicit = True
     return app
-
-
-@overload
-def shared_task(fun: F) -> BaseTask: ...
-@overload
-def shared_task(*, name: str | None = ..., **options: Any) -> Callable[[F], BaseTask]: ...
-def shared_task(fun: Any = None, **options: Any) -> Any:
-    """Declare a task not tied to one app: it is registered with every app, and uses the current one."""
-
-    def create(f: Callable[..., Any]) -> BaseTask:
-        explicit = options.pop("base", None)
-        base = explicit or (_django_task_class() if django_fixup.applies() else BaseTask)
-        task = _make_task(f, None, None, base, **options)
-        if explicit is None:
-            task.__dict__["_shared_from"] = (f, dict(options))
-        with _state._lock:
-            _state._shared.append(task)
-            apps = list(_state._apps)
-        for app in apps:
-            app.tasks.register(_shared_for(task, app))
-        return task
-
-    if fun is not None and callable(fun):
-        return create(fun)
-    return create
-
-
-def _shared_for(task: BaseTask, app: Celery) -> BaseTask:
-    """The shared task as ``app`` registers it: as Celery builds it per app on the app's ``Task``,
-    a copy on that class when the app has a task class of its own (``task_cls=``, ``app.Task = X``)."""
-    origin = task.__dict__.get("_shared_from")
-    base = app.own_task_class()
-    if origin is None or base is None:
-        return task
-    fun, options = origin
-    return _make_task(fun, None, None, base, **options)
-
-
-def _django_task_class() -> type[BaseTask]:
-    """DjangoTask, the default task class in a Django project (imported only there)."""
-    task_class: type[BaseTask] = symbol_by_name(DJANGO_TASK)
-    return task_class
-
-
-def _make_task(
-    fun: Callable[..., Any],
-    app: Celery | None,
-    main: str | None,
-    base: type[BaseTask],
-    *,
-    name: str | None = None,
-    bind: bool = False,
-    **options: Any,
-) -> BaseTask:
-    module = fun.__module__
-    if module in ("__main__", "__mp_main__") and main:  # __mp_main__: the script again, in a prefork child
-        module = main
-    task_name = name if name is not None else f"{module}.{fun.__name__}"
-    _check_task_name(task_name)
-    serializer = options.get("serializer")
-    if serializer not in (None, "json"):
-        raise ImproperlyConfigured(
-            f"task {task_name!r}: serializer {serializer!r} is not supported; Go peers read json"
-        )
-    attrs: dict[str, Any] = {
-        "name": task_name,
-        "run": fun if bind else staticmethod(fun),
-        "_app": app,
-        "__doc__": fun.__doc__,
-        "__module__": fun.__module__,
-        "__wrapped__": fun,
-        **options,
-    }
-    if app is not None:
-        attrs.setdefault("typing", app.strict_typing)
-    cls = type(fun.__name__, (base,), attrs)
-    task: BaseTask = cls()
-    return task
-
-
-def _check_task_name(name: str) -> None:
-    """Job name = task name verbatim (D3); refuse what breaks gocraft's key layout."""
-    try:
-        validate_job_name(name)
-    except InvalidJobNameError as err:
-        raise InvalidTaskNameError(f"task name {name!r} cannot be a gocraft job name: {err}") from err
-    if _WHITESPACE.search(name):
-        raise InvalidTaskNameError(f"task name {name!r} cannot be a gocraft job name: it contains whitespace")
 
 
 def _redis_equivalent(url: str) -> str:
@@ -168,7 +73,7 @@ def _redis_equivalent(url: str) -> str:
     return f"redis://{host}:6379/0"
 
 
-class Celery:
+class Celery(Configuring):
     """A Celery app over gocraft/work: ``Celery('proj', broker='redis://...')``.
 
     Keyword arguments other than the named ones become settings, as in Celery.
@@ -194,7 +99,7 @@ class Celery:
         self.main = main
         self.strict_typing = strict_typing
         django = django_fixup.applies()
-        self.task_cls = task_cls or (_django_task_class() if django else BaseTask)
+        self.task_cls = task_cls or (django_task_class() if django else BaseTask)
         self.conf = Settings()
         if config_source is not None:
             self.conf.config_from_object(config_source, namespace=namespace)
@@ -233,108 +138,18 @@ class Celery:
             if set_as_current:
                 _state._current = self
         for task in shared:
-            self.tasks.register(_shared_for(task, self))
+            self.tasks.register(shared_for(task, self))
 
     def __repr__(self) -> str:
         return f"<Celery {self.main or '__main__'} at {id(self):#x}>"
 
     # -- configuration ----------------------------------------------------------------------------
-    def config_from_object(
-        self, obj: Any, silent: bool = False, force: bool = False, namespace: str | None = None
-    ) -> None:
-        """Read settings live from a module path, ``"mod:attr"``, class or object (see Settings)."""
-        try:
-            self.conf.config_from_object(obj, namespace=namespace)
-        except ImproperlyConfigured:
-            if silent:
-                return
-            raise
-
-    def config_from_envvar(self, variable_name: str, silent: bool = False, force: bool = False) -> bool:
-        """Read settings from the module named by the environment variable ``variable_name``."""
-        module = os.environ.get(variable_name)
-        if not module:
-            if silent:
-                return False
-            raise ImproperlyConfigured(
-                f"the environment variable {variable_name!r} is not set; it should name a settings module"
-            )
-        self.config_from_object(module, silent=silent, force=force)
-        return True
-
-    def autodiscover_tasks(self, packages: Any = None, related_name: str | None = "tasks", force: bool = False) -> None:
-        """Import ``<package>.tasks`` for each package (Django's installed apps when None).
-
-        Lazy unless ``force``: done when the worker imports its modules or the app is finalized.
-        The modules found join ``include``, so prefork children import them too.
-        """
-        if force:
-            self._discover(packages, related_name)
-            return
-        self._pending_discovery.append((packages, related_name))
-        signals.import_modules.connect(
-            self._discover_pending, sender=self, weak=False, dispatch_uid=("autodiscover", id(self))
-        )
-
-    def _discover_pending(self, **_: Any) -> None:
-        pending, self._pending_discovery = self._pending_discovery, []
-        for packages, related_name in pending:
-            self._discover(packages, related_name)
-
-    def _discover(self, packages: Any, related_name: str | None) -> None:
-        found = discover_task_modules(packages, related_name)
-        include = tuple(self.conf.get("include") or ())
-        extra = tuple(m for m in found if m not in include)
-        if extra:
-            self.conf.include = (*include, *extra)
-
     def set_current(self) -> None:
         _state.set_current_app(self)
 
     def set_default(self) -> None:
         """Celery's fallback when no app is current; celery_shim keeps one current app, so: that one."""
         self.set_current()
-
-    def finalize(self, auto: bool = False) -> None:
-        """Send ``on_configure``, ``on_after_configure`` and ``on_after_finalize``, once each.
-
-        Celery sends them when the configuration is first read and when the registry is finalized;
-        here the beat and the worker call this before reading ``beat_schedule`` or the registry, so
-        ``add_periodic_task`` calls made in an ``on_after_configure`` receiver are seen.
-        """
-        with _state._lock:
-            if self.finalized:
-                return
-            self.finalized = True
-        self._discover_pending()
-        self.on_configure.send(sender=self)
-        self.configured = True
-        self.on_after_configure.send(sender=self, source=self.conf)
-        self.on_after_finalize.send(sender=self)
-
-    def add_periodic_task(
-        self, schedule: Any, sig: Any, args: Sequence[Any] = (), kwargs: Any = (), name: str | None = None, **opts: Any
-    ) -> str:
-        """Add a ``beat_schedule`` entry that runs ``sig`` on ``schedule``; returns its key.
-
-        The key is ``name``, else ``repr(sig)``; adding the same key again replaces the entry, as
-        in Celery. ``sig`` is a signature (``add.s(2, 2)``) or a task; ``opts`` are call options.
-        """
-        if isinstance(sig, Signature):
-            sig = sig.clone(args, dict(kwargs or {}))
-        else:
-            sig = Signature(sig, args, dict(kwargs or {}), app=self)  # a task, or a task name
-        key = name or repr(sig)
-        entry = {"schedule": schedule, "task": sig.task, "args": sig.args, "kwargs": sig.kwargs}
-        entry["options"] = {**sig.options, **opts}
-        schedules = self.conf.beat_schedule
-        if name is None and key in schedules:
-            logger.warning("periodic task key %r replaced an unnamed entry; pass name= to keep both", key)
-        if self.conf.is_set("beat_schedule") and isinstance(schedules, MutableMapping):
-            schedules[key] = entry  # in place, as Celery does: a live settings dict sees it too
-        else:
-            self.conf.beat_schedule = {**schedules, key: entry}
-        return key
 
     def check_settings(self) -> None:
         """Refuse settings the shim cannot honour; warn once for those it does not honour yet."""
@@ -373,11 +188,11 @@ class Celery:
             shared = list(_state._shared)
         for task in shared:
             if task.name and self.tasks.get(task.name) is task:
-                self.tasks[task.name] = _shared_for(task, self)
+                self.tasks[task.name] = shared_for(task, self)
 
     def own_task_class(self) -> type[BaseTask] | None:
         """``app.Task`` when the app has a task class of its own, else None (its tasks are plain)."""
-        default = _django_task_class() if django_fixup.applies() else BaseTask
+        default = django_task_class() if django_fixup.applies() else BaseTask
         if self.task_cls is default and (self._base_task is None or self._base_task.__module__ == __name__):
             return None
         return self.Task
@@ -395,7 +210,7 @@ class Celery:
             if name and name in self.tasks:
                 existing: BaseTask = self.tasks[name]
                 return existing
-            task = _make_task(f, self, self.main, base, **options)
+            task = make_task(f, self, self.main, base, **options)
             self.tasks.register(task)
             return task
 
@@ -410,7 +225,7 @@ class Celery:
         obj = task() if isinstance(task, type) else task
         if not obj.name:
             raise InvalidTaskNameError("a class-based task needs a name")
-        _check_task_name(obj.name)
+        check_task_name(obj.name)
         self.tasks.register(obj)
         return obj
 
@@ -430,7 +245,7 @@ class Celery:
         As in Celery, ``task_always_eager`` does not apply. For a name with no local task,
         positionals go under ``"*args"`` — declare a stub task to give them names Go can read.
         """
-        _check_task_name(name)
+        check_task_name(name)
         call_args = tuple(args or ())
         call_kwargs = dict(kwargs or {})
         if self.conf.task_always_eager:

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from celery_shim import Celery
-from celery_shim.app.base import InvalidTaskNameError
+from celery_shim.app.taskdef import InvalidTaskNameError
 from celery_shim.gocraft.arguments import call_from_args
 from celery_shim.exceptions import EncodeError, ImproperlyConfigured
 from celery_shim.backends.memory import memory_connection
