@@ -38,6 +38,7 @@ else:
 
 
 __all__ = [
+    "BackendError",
     "CeleryShimError",
     "ChordError",
     "EncodeError",
@@ -199,3 +200,7 @@ class TimeLimitExceeded(CeleryShimError):
 
 class WorkerLostError(CeleryShimError):
     """The process running the task exited before finishing it."""
+
+
+class BackendError(CeleryShimError):
+    """A result backend could not be written or read (Celery's name; Flower catches it)."""

@@ -24,7 +24,7 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["install", "installed", "uninstall"]
+__all__ = ["REFUSED", "install", "installed", "refused_attribute", "uninstall"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,34 @@ SHIM = "celery_shim"
 
 # The one Celery name that becomes a proxy package; every other celery.X is celery_shim.X itself.
 PACKAGES = frozenset({ROOT})
+
+# Celery modules that projects or their libraries import and that celery_shim refuses, with the reason
+# (the module and everything below it): the message names the feature instead of a bare "no module".
+REFUSED: dict[str, str] = {
+    "celery.events": "Celery's event stream (Flower's EventReceiver and State): celery_shim's workers send no "
+    "events; its dashboard, `celery-shim -A proj flower`, reads the state from Redis instead",
+    "celery.bin.base": "Celery's click command classes (Flower's `celery flower` command): the celery-shim "
+    "command line is not click; run the dashboard with `celery-shim -A proj flower`",
+    "celery.worker.request": "the worker's Request class (OpenTelemetry's Celery instrumentation imports it): "
+    "celery_shim's worker has none; trace tasks with the task_prerun/task_postrun/task_failure signals",
+    "celery.concurrency": "Celery's pool classes: celery_shim's worker pools are prefork, threads and solo (-P)",
+    "celery.apps": "Celery's worker and beat programs: use app.Worker(...), `celery-shim worker` or `beat`",
+    "celery.loaders": "Celery's loaders: settings come from config_from_object and config_from_envvar",
+}
+
+
+def refused_attribute(module: str, reasons: dict[str, str]) -> Any:
+    """A module ``__getattr__`` that refuses the Celery names in ``reasons`` with an ImportError naming
+    the feature (``from celery.app.trace import build_tracer``), and is AttributeError for the rest."""
+
+    def __getattr__(name: str) -> Any:
+        if name in reasons:
+            raise ImportError(
+                f"cannot import name {name!r} from {module!r} (celery_shim): {reasons[name]}", name=module
+            )
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
 
 
 def _is_alias(fullname: str) -> bool:
@@ -45,6 +73,9 @@ def target_of(fullname: str) -> str:
 
 
 def _not_provided(alias: str) -> ModuleNotFoundError:
+    for refused, reason in REFUSED.items():
+        if alias == refused or alias.startswith(refused + "."):
+            return ModuleNotFoundError(f"No module named {alias!r} in celery_shim: {reason}", name=alias)
     return ModuleNotFoundError(
         f"No module named {alias!r}: celery_shim.install() maps it to {target_of(alias)!r}, which celery_shim does "
         "not provide (only the parts of Celery's API that celery_shim implements are aliased)",

@@ -138,8 +138,14 @@ class BaseSchedule:
 
     @property
     def tz(self) -> tzinfo:
-        """The zone crontab fields are read in: the app's ``timezone`` (Celery's ``schedule.tz``)."""
-        return app_zone(self.app)
+        """The zone crontab fields are read in: the app's ``timezone`` (Celery's ``schedule.tz``), unless
+        the schedule was given its own (django-celery-beat's TzAwareCrontab sets it, as Celery allows)."""
+        own: tzinfo | None = getattr(self, "_own_tz", None)
+        return own if own is not None else app_zone(self.app)
+
+    @tz.setter
+    def tz(self, zone: tzinfo) -> None:
+        self._own_tz = zone
 
     def now(self) -> datetime:
         """``nowfun()``, else the app's ``now()``, as an aware datetime."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from work_compat import Client, Keys
 
 from ..backends.redis import RedisBackend
 from ..gocraft.keys import ShimKeys
+from ..utils.ids import new_task_id
 from . import continuation as canvas_driver
 from .inspect import Inspect
 from .revoke import REVOKE_EXPIRES, REVOKES_MAX, publish_control, revoke_ids
@@ -191,12 +193,25 @@ class Control:
         connection: Any = None,
         reply: bool = False,
         timeout: float = 1.0,
+        limit: int | None = None,
         **kwargs: Any,
-    ) -> None:
-        """Publish ``command`` to running Python workers; Go workers do not listen. Replies are not
-        collected (read state with ``inspect()`` instead)."""
+    ) -> list[dict[str, Any]] | None:
+        """Publish ``command`` to running Python workers; Go workers do not listen. With ``reply``, the
+        answers of the workers that run it as a custom command (``celery.worker.control``) within
+        ``timeout`` seconds, or until ``limit`` came: ``[{hostname: reply}, ...]``, as Celery gives."""
         conn, _keys, shim = self._ns()
-        self._publish(command, arguments or {}, destination, conn, shim)
+        if not reply:
+            self._publish(command, arguments or {}, destination, conn, shim)
+            return None
+        ticket = new_task_id()
+        pubsub = conn.client.pubsub(ignore_subscribe_messages=True)
+        try:
+            with conn.errors():
+                pubsub.subscribe(shim.control_reply(ticket))  # before publishing: no reply is missed
+                self._publish(command, arguments or {}, destination, conn, shim, reply_to=ticket)
+                return _collect(pubsub, timeout, limit)
+        finally:
+            pubsub.close()
 
     def shutdown(self, destination: str | Sequence[str] | None = None, **kwargs: Any) -> None:
         self.broadcast("shutdown", destination=destination)
@@ -235,5 +250,25 @@ class Control:
         destination: str | Sequence[str] | None,
         conn: Any,
         shim: ShimKeys,
+        reply_to: str | None = None,
     ) -> int:
-        return publish_control(conn, shim, command, arguments, _destination(destination), float(self.app.now()))
+        return publish_control(
+            conn, shim, command, arguments, _destination(destination), float(self.app.now()), reply_to=reply_to
+        )
+
+
+def _collect(pubsub: Any, timeout: float, limit: int | None) -> list[dict[str, Any]]:
+    """The replies heard on ``pubsub`` until ``timeout`` seconds passed or ``limit`` came."""
+    replies: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0 and (limit is None or len(replies) < limit):
+        message = pubsub.get_message(timeout=min(left, 0.1))
+        if message is None or message.get("type") != "message":
+            continue
+        try:
+            answer = json.loads(message["data"])
+        except ValueError:
+            continue
+        if isinstance(answer, dict):
+            replies.append(answer)
+    return replies

@@ -49,16 +49,19 @@ def publish_control(
     arguments: Mapping[str, Any],
     destination: Sequence[str] | None,
     now: float,
+    reply_to: str | None = None,
 ) -> int:
-    """Publish one control message to running Python workers; how many listeners got it."""
-    message = json.dumps(
-        {
-            "command": command,
-            "arguments": dict(arguments),
-            "destination": None if destination is None else list(destination),
-            "sent_at": float(now),
-        }
-    )
+    """Publish one control message to running Python workers; how many listeners got it.
+    ``reply_to`` names the ticket of the channel where workers answer (``ShimKeys.control_reply``)."""
+    body: dict[str, Any] = {
+        "command": command,
+        "arguments": dict(arguments),
+        "destination": None if destination is None else list(destination),
+        "sent_at": float(now),
+    }
+    if reply_to is not None:
+        body["reply_to"] = reply_to
+    message = json.dumps(body)
     with conn.errors():
         return int(conn.client.publish(shim_keys.control(), message))
 

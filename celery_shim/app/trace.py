@@ -31,6 +31,7 @@ from work_compat.runner import error_text
 from .. import _state, signals, states
 from ..exceptions import Ignore, Reject, Retry
 from ..gocraft.arguments import call_from_args, call_from_args_fast, encode_args
+from ..install import refused_attribute
 from .autoretry import run_task
 from .task import Context
 from .task import Task as BaseTask
@@ -519,3 +520,13 @@ class Trace:
                 handler(*args)
         except Exception:
             logger.exception("Task %s: %s handler raised", task.name, name)
+
+
+__getattr__ = refused_attribute(
+    __name__,
+    dict.fromkeys(
+        ("build_tracer", "task_has_custom", "trace_task"),
+        "Celery's tracer, which Sentry's and OpenTelemetry's Celery integrations patch: celery_shim runs tasks "
+        "through its own Trace; hook into task runs with the task_prerun/task_postrun/task_failure signals",
+    ),
+)

@@ -48,6 +48,10 @@ class ShimKeys:
         """The pub/sub channel of remote-control commands for Python workers (D17)."""
         return f"{self._p()}control"
 
+    def control_reply(self, ticket: str) -> str:
+        """The pub/sub channel where workers answer one ``broadcast(..., reply=True)``."""
+        return f"{self._p()}control:reply:{ticket}"
+
     def nodes(self) -> str:
         """Celery node names of Python worker pools: a hash pool id -> ``celery@host``, so
         ``inspect`` replies are keyed as Celery's are (pools without one go by their host)."""

@@ -17,7 +17,7 @@ from ..local import Proxy
 if TYPE_CHECKING:
     from ..app.base import Celery
 
-__all__ = ["locate_app", "symbol_by_name"]
+__all__ = ["instantiate", "locate_app", "symbol_by_name"]
 
 
 def symbol_by_name(name: str) -> Any:
@@ -26,6 +26,12 @@ def symbol_by_name(name: str) -> Any:
     if not colon:
         module, _, attr = name.rpartition(".")
     return getattr(importlib.import_module(module), attr)
+
+
+def instantiate(name: Any, *args: Any, **kwargs: Any) -> Any:
+    """An instance of the class ``name`` names (or of ``name`` itself when it is a class)."""
+    cls = symbol_by_name(name) if isinstance(name, str) else name
+    return cls(*args, **kwargs)
 
 
 def locate_app(app: Celery) -> tuple[str, str]:

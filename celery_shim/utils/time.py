@@ -3,14 +3,19 @@
 Projects that wrap ``shared_task`` in their own retry decorator compute the countdown with
 ``get_exponential_backoff_interval``, the same curve the ``retry_backoff`` option uses here.
 ``parse_rate`` reads Celery's rate limits for ``app.control`` and the worker's token buckets.
+django-celery-beat and django-celery-results import ``maybe_make_aware`` and ``maybe_timedelta``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from typing import Any
+from zoneinfo import ZoneInfo
 
-__all__ = ["get_exponential_backoff_interval", "parse_rate"]
+__all__ = ["get_exponential_backoff_interval", "maybe_make_aware", "maybe_timedelta", "parse_rate"]
+
+UTC = ZoneInfo("UTC")
 
 _PER = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -46,3 +51,21 @@ def parse_rate(rate: Any) -> float:
     if value < 0:
         raise ValueError(f"invalid rate limit {rate!r}: negative")
     return value
+
+
+def maybe_make_aware(value: dt.datetime, tz: dt.tzinfo | None = None, naive_as_utc: bool = True) -> dt.datetime:
+    """An aware datetime, as Celery's: an aware one is returned as it is; a naive one is read as UTC
+    and shown in ``tz`` (UTC when None), or with ``naive_as_utc=False`` taken as ``tz``'s wall time."""
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        return value
+    zone = UTC if tz is None else tz
+    if naive_as_utc:
+        return value.replace(tzinfo=UTC).astimezone(zone)
+    return value.replace(tzinfo=zone)
+
+
+def maybe_timedelta(delta: Any) -> Any:
+    """Seconds (int or float) as a timedelta; anything else unchanged (Celery's ``maybe_timedelta``)."""
+    if isinstance(delta, (int, float)) and not isinstance(delta, bool):
+        return dt.timedelta(seconds=delta)
+    return delta

@@ -4,8 +4,10 @@
 worker needs the channel only to act at once: ``revoke`` adds the ids to the worker's copy of the
 revoked set (``revoked``) and, with ``terminate``, kills the task where it runs (prefork: its child
 gets the signal; threads cannot be killed, as in Celery); ``rate_limit`` and ``time_limit`` re-read
-the limits; ``shutdown`` asks for a warm shutdown. Messages are JSON ``{"command", "arguments",
-"destination"}``; a destination list without this node is ignored.
+the limits; ``shutdown`` asks for a warm shutdown; any other command runs the project's handler
+registered with ``celery.worker.control`` (``worker.control``), replying on the message's
+``reply_to`` channel. Messages are JSON ``{"command", "arguments", "destination", "reply_to"}``; a
+destination list without this node is ignored.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from work_compat.outage import UNREACHABLE, RedisOutage
+
+from ..gocraft.keys import ShimKeys
+from .control import State, run_command
 
 if TYPE_CHECKING:
     from .worker import WorkController
@@ -108,7 +113,21 @@ class ControlListener:
             logger.warning("worker %s: shutdown requested by remote control", self.worker.hostname)
             self.worker.request_stop()
         else:
+            self._custom(str(command), arguments, message.get("reply_to"))
+
+    def _custom(self, command: str, arguments: Any, reply_to: Any) -> None:
+        """A command registered with ``@control_command``/``@inspect_command``, answered on the reply channel."""
+        state = State(app=self.worker.app, hostname=self.worker.hostname, consumer=self.worker)
+        known, reply = run_command(command, dict(arguments) if isinstance(arguments, dict) else {}, state)
+        if not known:
             logger.debug("worker %s: control command %r has nothing to do here", self.worker.hostname, command)
+            return
+        if reply_to:
+            try:
+                text = json.dumps({self.worker.hostname: reply}, default=repr)
+                self.client.publish(ShimKeys(self.worker.app.namespace).control_reply(str(reply_to)), text)
+            except redis.RedisError as err:
+                logger.warning("worker %s: cannot reply to %r: %s", self.worker.hostname, command, err)
 
 
 def _close(pubsub: Any) -> None:

@@ -1,0 +1,223 @@
+"""Real projects, round three: what five more projects and the Celery libraries they use showed.
+
+Each test is a small project of our own written as those projects are (``from celery import ...``),
+run by a real ``celery-shim --celery-alias`` worker process; where the outcome can be compared, a
+real Celery 5.7 worker runs the same project files on the same Redis and must answer the same.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.celery_shim.real_celery import real_celery_worker
+from tests.celery_shim.test_real_projects import (  # noqa: F401  fixtures
+    ROOT,
+    Worker,
+    caller,
+    client,
+    running,
+    url,
+    write_project,
+)
+from tests.redis_server import RedisServer
+from tests.work_compat.conftest import wait_until
+from work_compat import Keys
+
+DJANGO_SITE = {
+    "site_cfg/__init__.py": "from .celery import app as celery_app\n",
+    "site_cfg/settings.py": """
+        SECRET_KEY = "test"
+        USE_TZ = True
+        INSTALLED_APPS = [
+            "django.contrib.contenttypes",
+            "django_celery_beat",
+            "django_celery_results",
+            "celery_progress",
+            "ledger",
+        ]
+        DATABASES = {}
+        CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+    """,
+    "site_cfg/celery.py": """
+        import os
+        from celery import Celery
+
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site_cfg.settings")
+        app = Celery("{namespace}")
+        app.config_from_object("django.conf:settings", namespace="CELERY")
+        app.autodiscover_tasks()
+    """,
+    "ledger/__init__.py": "",
+    "ledger/tasks.py": """
+        from celery import shared_task
+        from celery_progress.backend import ProgressRecorder
+
+        @shared_task(bind=True)
+        def total(self, amounts):
+            progress = ProgressRecorder(self)
+            for done, _ in enumerate(amounts, 1):
+                progress.set_progress(done, len(amounts))
+            return sum(amounts)
+    """,
+}
+
+
+def _site(root: Path, namespace: str) -> Path:
+    return write_project(root, {k: v.replace("{namespace}", namespace) for k, v in DJANGO_SITE.items()})
+
+
+def test_a_django_project_with_celery_beat_results_and_progress_installed_loads_and_runs(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # django_celery_beat imports celery.beat's Scheduler/ScheduleEntry and celery.utils.time's
+    # maybe_make_aware; django_celery_results celery.backends.base's backend classes: worker and
+    # django.setup() failed with ImportError. Celery runs the same project and task alike.
+    root = _site(tmp_path, namespace)
+    with running(root, "site_cfg", url, client, namespace, "-c", "1") as app:
+        shim_total = app.send_task("ledger.tasks.total", ([1, 2, 3],)).get(timeout=30)
+    with real_celery_worker(root, "site_cfg", url) as real:
+        real_total = real.send_task("ledger.tasks.total", ([1, 2, 3],)).get(timeout=30)
+    assert shim_total == real_total == 6
+
+
+def test_the_libraries_modules_import_under_the_alias(tmp_path: Path) -> None:
+    # What the project's admin, its beat and its views import, in one process under the alias; the DB
+    # scheduler itself stays unrun (a Scheduler refuses to be made, naming the feature).
+    root = _site(tmp_path, "probe")
+    probe = """
+        import os, celery_shim
+        celery_shim.install()
+        os.environ["DJANGO_SETTINGS_MODULE"] = "site_cfg.settings"
+        import django
+        django.setup()
+        from django_celery_beat.schedulers import DatabaseScheduler
+        from django_celery_beat.tzcrontab import TzAwareCrontab
+        import django_celery_beat.models, django_celery_results.backends, django_celery_results.managers
+        from celery_progress.backend import Progress
+        from celery import current_app
+        try:
+            DatabaseScheduler(current_app)
+        except Exception as err:
+            print(type(err).__name__, "does not run scheduler classes" in str(err))
+        print(TzAwareCrontab(minute="*/5").minute == set(range(0, 60, 5)), Progress.__name__)
+    """
+    (root / "probe.py").write_text(probe.replace("\n        ", "\n"))
+    proc = subprocess.run(
+        [sys.executable, "probe.py"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{root}:{ROOT}"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["ImproperlyConfigured", "True", "True", "Progress"]
+
+
+def test_backend_redis_is_celerys_local_redis_shorthand(
+    tmp_path: Path, redis_server: RedisServer, namespace: str, client: redis.Redis
+) -> None:
+    # Celery(..., backend='redis'): Celery's Redis backend on redis_host/redis_port (localhost:6379 by
+    # default); it was refused with "result_backend=redis://... is not supported ... set 'redis://...'".
+    url = f"redis://127.0.0.1:{redis_server.port}/0"
+    root = write_project(
+        tmp_path,
+        {
+            "local.py": f"""
+                from celery import Celery
+
+                app = Celery("{namespace}", backend="redis", redis_host="127.0.0.1", redis_port={redis_server.port})
+
+                @app.task(name="local.square")
+                def square(x):
+                    return x * x
+            """
+        },
+    )
+    worker = Worker(["-A", "local", "-b", url, "worker", "-P", "solo"], root)  # no --result-backend
+    try:
+        wait_until(
+            lambda: client.smembers(Keys(namespace).worker_pools()) or worker.proc.poll() is not None, 30, "the worker"
+        )
+        app = caller(url, namespace)
+        try:
+            sent = app.send_task("local.square", (7,))
+            assert sent.get(timeout=20) == 49
+        finally:
+            app.close()
+    finally:
+        output = worker.output()
+        assert worker.stop() == 0, output
+    import celery
+
+    real = celery.Celery("reader", backend="redis", redis_host="127.0.0.1", redis_port=redis_server.port)
+    try:
+        assert real.AsyncResult(sent.id).get(timeout=5) == 49  # Celery reads it where it would have written it
+    finally:
+        real.close()
+
+
+CONTROL_PROJECT = """
+    from celery import Celery
+    from celery.worker.control import control_command, inspect_command
+
+    app = Celery("{namespace}")
+    seen = []
+
+    @control_command(args=[("n", int)], signature="[N=1]")
+    def bump(state, n=1):
+        seen.append(n)
+        return {"ok": f"bumped by {n}", "total": sum(seen)}
+
+    @inspect_command()
+    def seen_so_far(state):
+        return {"seen": list(seen)}
+
+    @app.task(name="ops.noop")
+    def noop():
+        return None
+"""
+
+
+def test_custom_control_and_inspect_commands_reply_as_celerys_do(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # `import celery.worker.control` (@control_command/@inspect_command) failed under the alias.
+    root = write_project(tmp_path, {"ops.py": CONTROL_PROJECT.replace("{namespace}", namespace)})
+
+    def exchange(app: object) -> list[object]:
+        control = app.control  # type: ignore[attr-defined]
+        first = control.broadcast("bump", arguments={"n": 2}, reply=True, timeout=10, limit=1)
+        second = control.broadcast("seen_so_far", reply=True, timeout=10, limit=1)
+        return [list(reply.values()) for reply in (*first, *second)]
+
+    with running(root, "ops", url, client, namespace, "-P", "solo") as app:
+        shim = exchange(app)
+    with real_celery_worker(root, "ops", url) as real:
+        expected = exchange(real)
+    assert shim == expected == [[{"ok": "bumped by 2", "total": 2}], [{"seen": [2]}]]
+
+
+@pytest.mark.parametrize(
+    ("statement", "feature"),
+    [
+        ("from celery.events import EventReceiver", "event stream"),
+        ("from celery.bin.celery import celery", "click"),
+        ("from celery.worker.request import Request", "OpenTelemetry"),
+        ("from celery.app.trace import build_tracer", "Sentry"),
+    ],
+)
+def test_what_flower_sentry_and_opentelemetry_need_is_refused_naming_the_feature(statement: str, feature: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import celery_shim; celery_shim.install()\n{statement}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1 and feature in proc.stderr.splitlines()[-1], proc.stderr  # an ImportError
