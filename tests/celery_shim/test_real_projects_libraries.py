@@ -7,8 +7,11 @@ real Celery 5.7 worker runs the same project files on the same Redis and must an
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -221,3 +224,40 @@ def test_what_flower_sentry_and_opentelemetry_need_is_refused_naming_the_feature
         timeout=60,
     )
     assert proc.returncode == 1 and feature in proc.stderr.splitlines()[-1], proc.stderr  # an ImportError
+
+
+def test_flower_reads_the_result_backend_the_app_configures(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # `celery -A proj flower` shows results from the app's own result_backend; the shim's dashboard
+    # answered 503 "no result backend" unless --result-backend was given again.
+    root = write_project(
+        tmp_path,
+        {
+            "shop.py": f"""
+                from celery import Celery
+
+                app = Celery("{namespace}", broker="{url}", backend="{url}")
+
+                @app.task(name="shop.total")
+                def total(a, b):
+                    return a + b
+            """
+        },
+    )
+    with running(root, "shop", url, client, namespace, "-P", "solo") as app:
+        sent = app.send_task("shop.total", (2, 3))
+        assert sent.get(timeout=20) == 5
+    dashboard = Worker(["-A", "shop", "flower", "--port=0"], root)
+    try:
+        found = wait_until(
+            lambda: re.search(r"listening on (http://\S+/)", dashboard.output()) or dashboard.proc.poll() is not None,
+            30,
+            "the dashboard",
+        )
+        assert isinstance(found, re.Match), dashboard.output()
+        with urllib.request.urlopen(f"{found.group(1)}api/task/result/{sent.id}", timeout=10) as resp:
+            answer = json.load(resp)
+        assert (answer["state"], answer["result"]) == ("SUCCESS", 5)
+    finally:
+        dashboard.stop()
