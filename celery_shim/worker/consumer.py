@@ -192,9 +192,9 @@ class TaskConsumer:
         ``acks_late`` and ``reject_on_worker_lost`` put the job back."""
         acks_late = bool(task_setting(task, "acks_late", "task_acks_late", False))
         if timeout:  # Celery stores the failure first, whatever happens to the message
-            logger.error(
-                "Hard time limit (%ss) exceeded for %s[%s]", exc.args[0] if exc.args else "?", task.name, job.id
-            )
+            limit = _seconds_text(exc.args[0] if exc.args else "?")
+            logger.error("Task handler raised error: %s(%s)", type(exc).__name__, limit)  # Celery's two lines
+            logger.error("Hard time limit (%ss) exceeded for %s[%s]", limit, task.name, job.id)
             self._report_failure(task, job, meta, exc, timeout=True)
             ack = bool(task_setting(task, "acks_on_failure_or_timeout", "task_acks_on_failure_or_timeout", True))
             if acks_late and not ack:
@@ -216,6 +216,13 @@ class TaskConsumer:
             self.trace.report_failure(
                 task, request, exc, einfo, store_errors=self._store_errors(task), after_return=timeout
             )
+
+
+def _seconds_text(value: Any) -> str:
+    """A limit as Celery prints it: ``1`` for one second, ``1.5`` for one and a half."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class _pushed_request:

@@ -387,7 +387,7 @@ class WorkController:
             return False
         done = self._prefork.terminate(task_id, signum)
         if done:
-            logger.warning("worker %s: terminated task %s with signal %d", self.hostname, task_id, signum)
+            logger.info("Terminating %s (%d)", task_id, signum)  # Celery's line
         return done
 
     def _stop_pool(self, timeout: float | None) -> None:

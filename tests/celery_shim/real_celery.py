@@ -23,10 +23,22 @@ from tests.work_compat.conftest import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class RealWorker:
+    """The running real worker: ``app`` is a real Celery app on its broker and backend (for sending
+    tasks and broadcasts), ``output()`` what the worker printed so far."""
+
+    def __init__(self, app: Any, out: IO[str]) -> None:
+        self.app = app
+        self._out = out
+
+    def output(self) -> str:
+        self._out.seek(0)
+        return self._out.read()
+
+
 @contextlib.contextmanager
-def real_celery_worker(root: Path, module: str, url: str, *options: str) -> Iterator[Any]:
-    """``celery -A module worker`` (real Celery) running for the block; yields a real Celery app on
-    the same broker and backend, for sending tasks and broadcasts to it."""
+def real_celery_worker(root: Path, module: str, url: str, *options: str) -> Iterator[RealWorker]:
+    """``celery -A module worker -P solo`` (real Celery) running for the block (options after the defaults)."""
     import celery
 
     out: IO[str] = tempfile.TemporaryFile("w+")
@@ -42,15 +54,11 @@ def real_celery_worker(root: Path, module: str, url: str, *options: str) -> Iter
         env={**environ, "PYTHONPATH": str(root)},  # not ROOT: the real celery, never celery_shim
     )
     app = celery.Celery("caller", broker=url, backend=url, set_as_current=False)
-
-    def output() -> str:
-        out.seek(0)
-        return out.read()
-
+    worker = RealWorker(app, out)
     try:
         wait_until(lambda: app.control.ping(timeout=0.5) or proc.poll() is not None, 60, "the real worker")
-        assert proc.poll() is None, output()
-        yield app
+        assert proc.poll() is None, worker.output()
+        yield worker
     finally:
         app.close()
         if proc.poll() is None:

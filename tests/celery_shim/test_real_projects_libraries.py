@@ -12,7 +12,9 @@ import re
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -24,9 +26,11 @@ from tests.celery_shim.test_real_projects import (  # noqa: F401  fixtures
     caller,
     client,
     running,
+    start_worker,
     url,
     write_project,
 )
+from celery_shim.gocraft.keys import ShimKeys
 from tests.redis_server import RedisServer
 from tests.work_compat.conftest import wait_until
 from work_compat import Keys
@@ -84,7 +88,7 @@ def test_a_django_project_with_celery_beat_results_and_progress_installed_loads_
     with running(root, "site_cfg", url, client, namespace, "-c", "1") as app:
         shim_total = app.send_task("ledger.tasks.total", ([1, 2, 3],)).get(timeout=30)
     with real_celery_worker(root, "site_cfg", url) as real:
-        real_total = real.send_task("ledger.tasks.total", ([1, 2, 3],)).get(timeout=30)
+        real_total = real.app.send_task("ledger.tasks.total", ([1, 2, 3],)).get(timeout=30)
     assert shim_total == real_total == 6
 
 
@@ -200,9 +204,11 @@ def test_custom_control_and_inspect_commands_reply_as_celerys_do(
         return [list(reply.values()) for reply in (*first, *second)]
 
     with running(root, "ops", url, client, namespace, "-P", "solo") as app:
+        channel = ShimKeys(namespace).control()
+        wait_until(lambda: client.pubsub_numsub(channel)[0][1] > 0, 30, "the worker's control listener")
         shim = exchange(app)
     with real_celery_worker(root, "ops", url) as real:
-        expected = exchange(real)
+        expected = exchange(real.app)
     assert shim == expected == [[{"ok": "bumped by 2", "total": 2}], [{"seen": [2]}]]
 
 
@@ -261,3 +267,56 @@ def test_flower_reads_the_result_backend_the_app_configures(
         assert (answer["state"], answer["result"]) == ("SUCCESS", 5)
     finally:
         dashboard.stop()
+
+
+TIME_LIMITS_PROJECT = """
+    import time
+    from celery import Celery
+
+    app = Celery("{namespace}")
+
+    @app.task(name="tl.slow", time_limit=1)
+    def slow():
+        time.sleep(30)
+
+    @app.task(name="tl.long")
+    def long(started):
+        open(started, "w").close()
+        time.sleep(30)
+"""
+
+
+def test_timed_out_and_terminated_tasks_are_logged_as_celery_logs_them(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # The worker's lines for a hard time limit and a terminate named no exception where Celery's do.
+    root = write_project(tmp_path, {"tl.py": TIME_LIMITS_PROJECT.replace("{namespace}", namespace)})
+
+    def run(app: Any, output: Callable[[], str], started: Path) -> list[str]:
+        slow = app.send_task("tl.slow")
+        with pytest.raises(Exception) as raised:
+            slow.get(timeout=30)
+        assert type(raised.value).__name__ == "TimeLimitExceeded"
+        long = app.send_task("tl.long", (str(started),))
+        wait_until(started.exists, 30, "the long task to start")
+        app.control.revoke(long.id, terminate=True)
+        wait_until(lambda: f"Terminating {long.id}" in output(), 30, "the terminate line")
+        lines = output().replace(slow.id, "<slow>").replace(long.id, "<long>").splitlines()
+        wanted = ("Task handler raised error", "Hard time limit", "Terminating")
+        return [line.split("] ", 1)[1] for line in lines if any(w in line for w in wanted)]
+
+    shim_worker = start_worker(root, "tl", url, client, namespace, "-c", "1", "-l", "info")
+    app = caller(url, namespace)
+    try:
+        shim = run(app, shim_worker.output, tmp_path / "shim-started")
+    finally:
+        app.close()
+        assert shim_worker.stop() == 0
+    with real_celery_worker(root, "tl", url, "-P", "prefork", "-c", "1", "-l", "info") as real:
+        expected = run(real.app, real.output, tmp_path / "real-started")
+    assert shim == [
+        "Task handler raised error: TimeLimitExceeded(1)",
+        "Hard time limit (1s) exceeded for tl.slow[<slow>]",
+        "Terminating <long> (15)",
+    ]
+    assert shim == expected
