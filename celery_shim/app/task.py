@@ -322,6 +322,41 @@ class Task:
             raise ret
         return ret
 
+    def replace(self, sig: Any) -> Any:
+        """Replace this task with ``sig`` (Celery's ``Task.replace``): the new task takes this one's id,
+        so ``AsyncResult(id)`` gives its result, and its place in a chain or chord and its callbacks.
+
+        In a worker it raises Ignore (this run stores no state); in eager mode (``apply()``) it runs
+        ``sig`` here and returns its result, as Celery does. Not supported, and refused: a group (Celery
+        gathers its results with its accumulate task), and a chain or chord replacing a task that has a
+        chain, chord or callbacks after it.
+        """
+        from ..canvas import Signature, chain, group, maybe_signature
+        from ..canvas.store import load_continuation
+
+        request = self.request
+        new = maybe_signature(sig, app=self.app)
+        if isinstance(new, group):
+            raise NotImplementedError(
+                "Task.replace() with a group is not supported by celery_shim (Celery gathers its results with "
+                "its accumulate task); replace with a chord whose body gathers them, e.g. chord(tasks, gather.s())"
+            )
+        if request.called_directly or request.is_eager or request.id is None:
+            return new.apply().get()
+        followups = load_continuation(self.app, request.id) or {}
+        options: dict[str, Any] = {"task_id": request.id, **followups}  # chain, link, link_error, chord
+        if request.root_id:
+            options["root_id"] = request.root_id
+        if type(new) is not Signature and isinstance(new, Signature) and followups:
+            raise NotImplementedError(
+                f"Task.replace() of {self.name}, which has a chain, chord or callbacks after it, with a "
+                f"{type(new).__name__}: celery_shim replaces such a task with a single task signature only"
+            )
+        if isinstance(new, chain) and not followups:
+            options = {"task_id": request.id}  # the chain's result, its last step's, takes this id
+        new.apply_async(**options)
+        raise Ignore("Replaced by new task")
+
     def signature_from_request(
         self,
         request: Context,

@@ -320,3 +320,72 @@ def test_timed_out_and_terminated_tasks_are_logged_as_celery_logs_them(
         "Terminating <long> (15)",
     ]
     assert shim == expected
+
+
+REPLACE_PROJECT = """
+    from celery import Celery
+
+    app = Celery("{namespace}")
+
+    @app.task(name="rp.add")
+    def add(x, y):
+        return x + y
+
+    @app.task(name="rp.double")
+    def double(x):
+        return 2 * x
+
+    @app.task(name="rp.total")
+    def total(values):
+        return sum(values)
+
+    @app.task(name="rp.via_add", bind=True)
+    def via_add(self, x):
+        raise self.replace(add.s(x, 100))
+"""
+
+
+def test_task_replace_hands_its_id_chain_and_chord_place_to_the_new_task(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # Task.replace() was missing (AttributeError in the task).
+    root = write_project(tmp_path, {"rp.py": REPLACE_PROJECT.replace("{namespace}", namespace)})
+
+    def run(app: Any, canvas: Any) -> list[Any]:
+        sig = app.signature
+        alone = sig("rp.via_add", (1,)).apply_async()
+        chained = canvas.chain(sig("rp.via_add", (1,)), sig("rp.double")).apply_async()
+        gathered = canvas.chord([sig("rp.via_add", (1,)), sig("rp.via_add", (2,))], sig("rp.total")).apply_async()
+        return [r.get(timeout=30) for r in (alone, chained, gathered)]
+
+    import celery
+
+    import celery_shim
+
+    with running(root, "rp", url, client, namespace, "-P", "solo") as app:
+        shim = run(app, celery_shim)
+    with real_celery_worker(root, "rp", url) as real:
+        expected = run(real.app, celery)
+    assert shim == expected == [101, 202, 203]
+
+
+def test_task_replace_in_eager_mode_returns_the_new_tasks_result_as_celery_does() -> None:
+    import celery
+
+    import celery_shim
+
+    def run(module: Any) -> tuple[Any, str]:
+        app = module.Celery("eager", broker="memory://", set_as_current=False)
+
+        @app.task(name="eager.add")
+        def add(x: int, y: int) -> int:
+            return x + y
+
+        @app.task(name="eager.via_add", bind=True)
+        def via_add(self: Any, x: int) -> Any:
+            return self.replace(add.s(x, 10))
+
+        result = via_add.apply((1,))
+        return result.get(), result.state
+
+    assert run(celery_shim) == run(celery) == (11, "SUCCESS")
