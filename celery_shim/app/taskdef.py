@@ -8,7 +8,7 @@ future (the list lives in ``celery_shim._state``), rebuilt on an app's own task 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from work_compat import InvalidJobNameError, validate_job_name
@@ -18,6 +18,7 @@ from ..exceptions import CeleryShimError, ImproperlyConfigured
 from ..fixups import django as django_fixup
 from ..utils.imports import symbol_by_name
 from .task import Task as BaseTask
+from .validation import validating
 
 if TYPE_CHECKING:
     from .base import Celery
@@ -84,6 +85,10 @@ def make_task(
     *,
     name: str | None = None,
     bind: bool = False,
+    pydantic: bool = False,
+    pydantic_strict: bool = False,
+    pydantic_context: Mapping[str, Any] | None = None,
+    pydantic_dump_kwargs: Mapping[str, Any] | None = None,
     **options: Any,
 ) -> BaseTask:
     module = fun.__module__
@@ -96,9 +101,12 @@ def make_task(
         raise ImproperlyConfigured(
             f"task {task_name!r}: serializer {serializer!r} is not supported; Go peers read json"
         )
+    run = fun
+    if pydantic:
+        run = validating(fun, strict=pydantic_strict, context=pydantic_context, dump_kwargs=pydantic_dump_kwargs)
     attrs: dict[str, Any] = {
         "name": task_name,
-        "run": fun if bind else staticmethod(fun),
+        "run": run if bind else staticmethod(run),
         "_app": app,
         "__doc__": fun.__doc__,
         "__module__": fun.__module__,
