@@ -30,6 +30,7 @@ from .. import states
 from ..backends.redis import request_field
 from ..canvas import Signature, chain, chord, group, maybe_signature
 from ..canvas import store as canvas_store
+from ..canvas.primitives import GATHER
 from ..canvas.signature import as_list
 from ..exceptions import ChordError
 
@@ -171,10 +172,21 @@ def _complete_chord(app: Celery, group_id: str, root_id: str) -> None:
         if error is not None:
             logger.error("chord %s: %s", group_id, error)
             fail_signature(app, body, error, None)
+        elif body.task == GATHER:
+            _gathered(app, body, values, root_id)
         else:
             body._send(app, (values,), {}, {"root_id": root_id})
     finally:
         canvas_store.drop_chord(app, group_id)
+
+
+def _gathered(app: Celery, body: Signature, values: list[Any], root_id: str) -> None:
+    """The GATHER body of a group that ends a chord header member: its result is the group's list,
+    stored under its id, and what follows it (the outer chord's count) is followed from here."""
+    body_id = str(body.id)
+    canvas_store.save_continuation(app, body_id, body.options)
+    app.backend.store_result(body_id, values, states.SUCCESS)
+    on_success(app, body_id, values, {"root_id": root_id, "id": body_id, "canvas": True})
 
 
 # -- failures ---------------------------------------------------------------------------------------

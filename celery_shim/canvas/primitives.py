@@ -418,9 +418,8 @@ class chord(_Composite):
         body = self._require_body()
         gid = self.options.get("group_id") or new_id()
         self.options["group_id"] = gid
+        self.kwargs[self.TASKS_KEY] = [_single_result(m) for m in _unrolled(self.tasks)]
         membership = {"group_id": gid, "size": len(self.tasks)}
-        for member in self.tasks:
-            _require_task_end(member)
         header = [
             member.freeze(group_id=gid, group_index=i, chord=membership, root_id=root_id, parent_id=parent_id)
             for i, member in enumerate(self.tasks)
@@ -480,8 +479,24 @@ class chord(_Composite):
             return body.clone().apply((header.get(propagate=propagate),))
 
 
-def _require_task_end(member: Signature) -> None:
-    """A header member must end in one task, whose completion is what the chord counts."""
-    last = member.tasks[-1] if isinstance(member, chain) and member.tasks else member
-    if isinstance(last, (group, chord)):
-        raise TypeError(f"chord header member {member!r} ends in a {type(last).__name__}; end it in a task")
+GATHER = "celery.accumulate"  # Celery's name for the task that returns a group's results as one value
+
+
+def _unrolled(members: Sequence[Signature]) -> list[Signature]:
+    """A chord's header with its groups' tasks in their place, as Celery unrolls them: each task of
+    a group in the header is one more result for the body."""
+    out: list[Signature] = []
+    for member in members:
+        out.extend(_unrolled(member.tasks) if isinstance(member, group) else [member])
+    return out
+
+
+def _single_result(member: Signature) -> Signature:
+    """A header member counts once, when its last task ends. A chain ending in a group gives the group's
+    results as one entry, as in Celery: the group becomes a chord whose body is GATHER, which the worker
+    finishing the group answers itself (the list is that body's result) instead of running a task."""
+    if not (isinstance(member, chain) and member.tasks and isinstance(member.tasks[-1], group)):
+        return member
+    last = member.tasks[-1]
+    gathered = chord(last.tasks, Signature(GATHER, app=last._app), app=last._app, **last.options)
+    return chain(*member.tasks[:-1], gathered, app=member._app, **member.options)

@@ -441,3 +441,50 @@ def test_pydantic_tasks_validate_arguments_and_dump_results_as_celerys_do(
         expected = run(real.app)
     # pydantic's ValidationError has no args: Celery stores and gives back an empty one, and so does the shim
     assert shim == expected == [{"sku": "a", "price": 9.0}, ("ValidationError", ""), ("ValidationError", "")]
+
+
+CANVAS_PROJECT = """
+    from celery import Celery
+
+    app = Celery("{namespace}")
+
+    @app.task(name="cv.add")
+    def add(x, y):
+        return x + y
+
+    @app.task(name="cv.tsum")
+    def tsum(values):
+        return sum(values)
+
+    @app.task(name="cv.flat")
+    def flat(values):
+        return sum(sum(v) if isinstance(v, list) else v for v in values)
+"""
+
+
+def test_chord_headers_holding_chains_that_end_in_a_chord_or_a_group_run_as_in_celery(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # They were refused at publish with an undocumented TypeError ("ends in a chord; end it in a task").
+    root = write_project(tmp_path, {"cv.py": CANVAS_PROJECT.replace("{namespace}", namespace)})
+
+    def run(app: Any, canvas: Any) -> list[Any]:
+        chain, chord, group = canvas.chain, canvas.chord, canvas.group
+        add, tsum, flat = (lambda *a: app.signature("cv.add", a)), app.signature("cv.tsum"), app.signature("cv.flat")
+        flows = [
+            chord([chain(add(1, 2), chord([add(1), add(2)], tsum.clone())), add(1, 1)], tsum.clone()),
+            chord([chain(add(1, 2), group(add(1), add(2))), add(1, 1)], flat.clone()),  # the group's list, one entry
+            chord([group(add(1, 1), add(2, 2)), add(3, 3)], tsum.clone()),  # a group in a header is unrolled
+            chain(add(1, 2), group(add(1), add(2)), tsum.clone()),  # a group inside a chain
+        ]
+        return [flow.apply_async().get(timeout=30) for flow in flows]
+
+    import celery
+
+    import celery_shim
+
+    with running(root, "cv", url, client, namespace, "-P", "threads", "-c", "2") as app:
+        shim = run(app, celery_shim)
+    with real_celery_worker(root, "cv", url, "-P", "threads", "-c", "2") as real:
+        expected = run(real.app, celery)
+    assert shim == expected == [11, 11, 12, 9]
