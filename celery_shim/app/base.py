@@ -23,7 +23,7 @@ from ..canvas import Signature
 from ..canvas.store import save_continuation
 from ..exceptions import ImproperlyConfigured
 from ..fixups import django as django_fixup
-from ..gocraft.arguments import encode_args, unbound_args
+from ..gocraft.arguments import encode_args, typed_values, unbound_args
 from ..gocraft.call_job import job_for
 from ..gocraft.options import plan_publish
 from ..gocraft.publish import Publisher, push_with_retries
@@ -291,6 +291,9 @@ class Celery(Configuring):
                 f"queue:{name}:{wanted}", "task %s cannot be sent to queue %r; it keeps its own", name, wanted
             )
         encoded = encode_args(job_args)
+        typed = typed_values(job_args)
+        if typed:  # datetimes, Decimals, ... Python workers give back typed, as Celery's JSON does
+            plan.meta["types"] = typed
         job_id = plan.job_id or new_task_id()
         parent = _state.current_task()
         request = parent.request if parent is not None else None

@@ -22,7 +22,15 @@ from work_compat import gojson
 from .. import _state, states
 from ..canvas import Signature
 from ..exceptions import Ignore, MaxRetriesExceededError, Reject, Retry
-from ..gocraft.arguments import SignatureShape, bind_call_fast, call_from_args, encode_args, unbound_args
+from ..gocraft.arguments import (
+    SignatureShape,
+    bind_call_fast,
+    call_from_args,
+    encode_args,
+    restore_typed,
+    typed_values,
+    unbound_args,
+)
 from ..gocraft.options import plan_publish
 from ..result import AsyncResult, EagerResult
 from .autoretry import run_task
@@ -231,7 +239,8 @@ class Task:
         retries = retries or 0
         if throw is None:
             throw = bool(app.conf.task_eager_propagates)
-        job_args = json.loads(gojson.dumps(encode_args(self.bind_args(call_args, call_kwargs))))
+        bound = self.bind_args(call_args, call_kwargs)
+        job_args = restore_typed(json.loads(gojson.dumps(encode_args(bound))), typed_values(bound))
         run_args, run_kwargs = call_from_args(inspect.signature(self.run), job_args)
         link, link_error = options.pop("link", None), options.pop("link_error", None)  # canvas callbacks (D15)
         plan = plan_publish(options, app.now())

@@ -14,6 +14,7 @@ Celery 5.7 (which stores FAILURE for a reject without requeue).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import inspect
 import logging
@@ -30,7 +31,7 @@ from work_compat.runner import error_text
 
 from .. import _state, signals, states
 from ..exceptions import Ignore, Reject, Retry
-from ..gocraft.arguments import call_from_args, call_from_args_fast, encode_args
+from ..gocraft.arguments import call_from_args, call_from_args_fast, encode_args, restore_typed
 from ..install import refused_attribute
 from .autoretry import run_task
 from .task import Context
@@ -107,6 +108,14 @@ def _iso(epoch: Any) -> str | None:
         return dt.datetime.fromtimestamp(float(epoch), dt.timezone.utc).isoformat()
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def _restored(job: Job, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the job's args object with what D2 flattened given back (empty lists, typed values)."""
+    args_obj = copy.deepcopy(job.args) if job.args else {}
+    if "empty_lists" in meta:
+        args_obj = _restore_empty_lists(args_obj, meta)
+    return restore_typed(args_obj, meta.get("types"))
 
 
 def _restore_empty_lists(args: dict[str, Any], meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -232,17 +241,15 @@ class Trace:
 
     def call_of(self, task: Task, job: Job, meta: Mapping[str, Any]) -> Call:
         """The call a job's args object stands for (D1), checked against the task's signature."""
-        restore = bool(meta) and "empty_lists" in meta
-        args_obj = dict(job.args) if job.args else {}
-        if restore:
-            args_obj = _restore_empty_lists(args_obj, meta)
+        restore = bool(meta) and ("empty_lists" in meta or "types" in meta)
+        args_obj = _restored(job, meta) if restore else dict(job.args) if job.args else {}
         shape = task.run_shape()
         fast = call_from_args_fast(shape, args_obj)
         if fast is not None:
             return Call(fast[0], fast[1], None, fast[0], fast[1])
-        args_obj = dict(job.args) if job.args else {}  # the fast path changed its copy
-        if restore:
-            args_obj = _restore_empty_lists(args_obj, meta)
+        args_obj = (
+            _restored(job, meta) if restore else dict(job.args) if job.args else {}
+        )  # the fast path changed its copy
         signature = shape.signature
         try:
             received_args, received_kwargs = call_from_args(signature, args_obj)

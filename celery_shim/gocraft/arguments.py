@@ -27,6 +27,8 @@ __all__ = [
     "call_from_args",
     "call_from_args_fast",
     "encode_args",
+    "restore_typed",
+    "typed_values",
     "unbound_args",
 ]
 
@@ -139,6 +141,84 @@ def _encode(value: Any, argument: str, path: str) -> Any:
     if isinstance(value, (bytes, bytearray)):
         raise EncodeError(argument, value, f"{path} is bytes; send text or base64 (Go reads JSON strings)")
     raise EncodeError(argument, value, f"{path} is a {type(value).__name__}, which JSON cannot carry")
+
+
+# -- types D2 turns into strings -------------------------------------------------------------------
+# Go handlers read datetimes, dates, times, Decimals and UUIDs as the strings D2 writes, so the args
+# stay plain JSON. Celery's JSON (kombu's) gives a Python task those values back typed; the paths and
+# types of such values go in the job's "celery" metadata (never in its args), and Python workers
+# restore them before the call.
+_TYPED: tuple[tuple[type, str], ...] = (
+    (dt.datetime, "datetime"),  # before date: a datetime is a date too
+    (dt.date, "date"),
+    (dt.time, "time"),
+    (Decimal, "decimal"),
+    (uuid.UUID, "uuid"),
+)
+_PLAIN = (str, int, bool, float, type(None))
+_PARSE: dict[str, Any] = {
+    "datetime": dt.datetime.fromisoformat,
+    "date": dt.date.fromisoformat,
+    "time": dt.time.fromisoformat,
+    "decimal": Decimal,
+    "uuid": uuid.UUID,
+}
+
+
+def typed_values(job_args: Mapping[str, Any]) -> list[list[Any]]:
+    """``[[path, type], ...]`` for the values of an args object (before D2) that D2 writes as strings;
+    a path is the keys and list indexes from the args object down to the value."""
+    found: list[list[Any]] = []
+
+    def walk(value: Any, path: list[Any]) -> None:
+        if type(value) in _PLAIN:
+            return
+        for cls, name in _TYPED:
+            if isinstance(value, cls):
+                found.append([path, name])
+                return
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                walk(item, [*path, key])
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                walk(item, [*path, i])
+
+    for name, value in job_args.items():
+        walk(value, [name])
+    return found
+
+
+def restore_typed(args_obj: dict[str, Any], types: Any) -> dict[str, Any]:
+    """``args_obj`` with the values ``types`` (``typed_values``' list) names parsed back into their
+    types; a path that is gone or a string that no longer parses (a Go producer rewrote it) stays."""
+    if not isinstance(types, list):
+        return args_obj
+    for entry in types:
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list) and entry[0]):
+            continue
+        path, name = entry
+        parse = _PARSE.get(name)
+        holder: Any = args_obj
+        for step in path[:-1]:
+            holder = _child(holder, step)
+        last = path[-1]
+        value = _child(holder, last)
+        if parse is None or not isinstance(value, str):
+            continue
+        try:
+            holder[last] = parse(value)
+        except (ValueError, ArithmeticError, TypeError):
+            continue
+    return args_obj
+
+
+def _child(holder: Any, step: Any) -> Any:
+    if isinstance(holder, dict) and isinstance(step, str):
+        return holder.get(step)
+    if isinstance(holder, list) and isinstance(step, int) and -len(holder) <= step < len(holder):
+        return holder[step]
+    return None
 
 
 # -- fast paths for plain signatures ----------------------------------------------------------------

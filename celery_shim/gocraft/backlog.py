@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from work_compat import Connection, InvalidJobNameError, Job, validate_job_name
 
 from ..exceptions import EncodeError
-from .arguments import encode_args, unbound_args
+from .arguments import encode_args, typed_values, unbound_args
 from .call_job import job_for
 from .celery_message import CeleryMessage, Unconvertible, decode_message, describe, require_kombu
 from .keys import KombuKeys
@@ -138,6 +138,9 @@ def message_to_job(app: Celery, message: CeleryMessage, now: float) -> Converted
         plan = plan_publish(options, now)
         if message.origin:
             plan.meta["origin"] = message.origin
+        typed = typed_values(job_args)
+        if typed:
+            plan.meta["types"] = typed
         job = job_for(name, encode_args(job_args), plan, plan.job_id or message.id)
     except (EncodeError, TypeError, ValueError) as err:
         raise Unconvertible(str(err)) from None

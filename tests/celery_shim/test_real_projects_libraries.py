@@ -488,3 +488,56 @@ def test_chord_headers_holding_chains_that_end_in_a_chord_or_a_group_run_as_in_c
     with real_celery_worker(root, "cv", url, "-P", "threads", "-c", "2") as real:
         expected = run(real.app, celery)
     assert shim == expected == [11, 11, 12, 9]
+
+
+TYPED_PROJECT = """
+    from celery import Celery
+
+    app = Celery("{namespace}")
+
+    @app.task(name="ty.describe")
+    def describe(when, amount, ids, day=None):
+        return [type(when).__name__, when.isoformat(), type(amount).__name__, str(amount),
+                [type(i).__name__ for i in ids], type(day).__name__]
+"""
+
+
+def test_datetimes_decimals_and_uuids_reach_python_tasks_typed_as_with_celerys_json(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # A datetime positional arg arrived as its ISO string; Celery 5.7's JSON gives the task a datetime.
+    # The gocraft job's args still hold plain strings (what Go handlers read, test_publish checks them);
+    # the types ride in its "celery" metadata.
+    import datetime as dt
+    import uuid
+    from decimal import Decimal
+
+    root = write_project(tmp_path, {"ty.py": TYPED_PROJECT.replace("{namespace}", namespace)})
+    when = dt.datetime(2030, 1, 2, 3, 4, 5, 600000, tzinfo=dt.timezone.utc)
+    call = ((when, Decimal("12.50"), [uuid.UUID(int=7)]), {"day": dt.date(2030, 1, 2)})
+
+    with running(root, "ty", url, client, namespace, "-P", "solo") as app:
+        sent = app.send_task("ty.describe", *call)
+        shim = sent.get(timeout=30)
+    with real_celery_worker(root, "ty", url) as real:
+        expected = real.app.send_task("ty.describe", *call).get(timeout=30)
+    assert shim == expected == ["datetime", when.isoformat(), "Decimal", "12.50", ["UUID"], "date"]
+
+
+def test_the_job_keeps_plain_strings_for_go_and_the_types_beside_them(
+    url: str, namespace: str, client: redis.Redis
+) -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from work_compat import decode_job
+
+    app = caller(url, namespace)
+    try:
+        app.send_task("ty.describe", (dt.datetime(2030, 1, 2, 3, 4, 5), Decimal("1.5"), []), {"day": dt.date(2030, 1, 2)})
+    finally:
+        app.close()
+    [raw] = client.lrange(Keys(namespace).jobs("ty.describe"), 0, -1)
+    job = decode_job(raw)
+    assert job.args == {"*args": ["2030-01-02T03:04:05", "1.5", []], "day": "2030-01-02"}
+    assert sorted(job.extra["celery"]["types"]) == [[["*args", 0], "datetime"], [["*args", 1], "decimal"], [["day"], "date"]]
