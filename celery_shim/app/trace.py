@@ -410,12 +410,16 @@ class Trace:
         self._handler(task, "on_retry", reason, request.id, request.args, request.kwargs, einfo)
         signals.task_retry.send(sender=task, request=request, reason=exc, einfo=einfo)
         logger.info("Task %s[%s] retry: %s", task.name, request.id, exc)
-        at, new_args = self._retry_plan(task, job, exc)
+        eta, new_args = self._retry_plan(task, job, exc)
         text = error_text(reason) if reason is not None else str(exc)
-        return RetryAt(at, new_args=new_args, reason=text)
+        # The retry set's score is a whole second (gocraft's, and Go pools', view); the exact eta rides
+        # in the job's "celery" metadata, for a Python worker to move it on time (worker.eta).
+        meta = job.extra.get("celery")
+        extra = {"celery": {**(meta if isinstance(meta, dict) else {}), "eta": eta}}
+        return RetryAt(math.ceil(eta), new_args=new_args, reason=text, extra=extra)
 
-    def _retry_plan(self, task: Task, job: Job, exc: Retry) -> tuple[int, dict[str, Any] | None]:
-        """The retry's score (a whole epoch second, as gocraft's) and its new args, if they changed."""
+    def _retry_plan(self, task: Task, job: Job, exc: Retry) -> tuple[float, dict[str, Any] | None]:
+        """The retry's exact eta (never before now) and its new args, if they changed."""
         now = self.app.now()
         when = exc.when
         if isinstance(when, dt.datetime):
@@ -430,7 +434,7 @@ class Trace:
             bound = encode_args(task.bind_args(sig.args, sig.kwargs))
             if bound != (job.args or {}):
                 new_args = bound
-        return max(math.ceil(eta), math.ceil(now)), new_args
+        return max(eta, now), new_args
 
     def report_failure(
         self,

@@ -165,7 +165,7 @@ class TaskConsumer:
         if kind == "ok":
             return None
         if kind == "retry_at":
-            return RetryAt(outcome.at, new_args=outcome.args, reason=outcome.message)
+            return RetryAt(outcome.at, new_args=outcome.args, reason=outcome.message, extra=outcome.extra)
         if kind == "dead":
             return DeadNow(outcome.message)
         if kind == "put_back":

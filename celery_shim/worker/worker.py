@@ -34,6 +34,7 @@ from ..app.trace import Trace
 from ..exceptions import ImproperlyConfigured
 from ..gocraft.keys import ShimKeys
 from .consumer import TaskConsumer
+from .eta import EtaMover
 from .pidbox import ControlListener
 from .ratelimit import RateLimits
 from .revoked import RevokedIds, RevokedRefresher
@@ -174,6 +175,7 @@ class WorkController:
         self._runtime: _RuntimeSettings | None = None
         self.revoked: RevokedIds | None = None
         self._revoked_loop: RevokedRefresher | None = None
+        self._eta: EtaMover | None = None
         self._control: ControlListener | None = None
         self._beat: Any = None
         self._stop_requested = threading.Event()
@@ -321,6 +323,9 @@ class WorkController:
             self._close_executors()
             raise
         self._pool = pool
+        self._eta = EtaMover(conn.client, pool.keys, names, pool.wake_idle_workers)  # sub-second etas
+        self._eta.outage = pool.outage
+        self._eta.start()
         self._register_node()
         if first:
             self._warn_requeuers(pool, names)
@@ -392,6 +397,9 @@ class WorkController:
 
     def _stop_pool(self, timeout: float | None) -> None:
         self._forget_node()
+        if self._eta is not None:
+            self._eta.stop_loop()
+            self._eta = None
         pool = self._pool
         if pool is not None:
             pool.stop(timeout)

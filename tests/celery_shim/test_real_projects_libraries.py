@@ -8,9 +8,11 @@ real Celery 5.7 worker runs the same project files on the same Redis and must an
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -541,3 +543,47 @@ def test_the_job_keeps_plain_strings_for_go_and_the_types_beside_them(
     job = decode_job(raw)
     assert job.args == {"*args": ["2030-01-02T03:04:05", "1.5", []], "day": "2030-01-02"}
     assert sorted(job.extra["celery"]["types"]) == [[["*args", 0], "datetime"], [["*args", 1], "decimal"], [["day"], "date"]]
+
+
+TIMING_PROJECT = """
+    import time
+    from celery import Celery
+
+    app = Celery("{namespace}")
+
+    @app.task(name="tm.stamp")
+    def stamp(path):
+        with open(path, "a") as f:
+            f.write(f"{time.time()}\\n")
+
+    @app.task(name="tm.flaky", bind=True, autoretry_for=(OSError,), retry_backoff=True, retry_jitter=False,
+              max_retries=3)
+    def flaky(self, path):
+        with open(path, "a") as f:
+            f.write(f"{time.time()}\\n")
+        if self.request.retries < 3:
+            raise OSError("not yet")
+"""
+
+
+def test_countdowns_and_retry_delays_are_honoured_below_the_second(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # They were rounded up to whole seconds: countdown=0.1 waited a second, retry_backoff's 1, 2, 4 s
+    # ran at 1.7, 3.0, 4.8 s. The scheduled and retry sets keep whole-second scores (Go's view), and a
+    # Python worker moves its own jobs at their exact eta.
+    root = write_project(tmp_path, {"tm.py": TIMING_PROJECT.replace("{namespace}", namespace)})
+    stamps, attempts = tmp_path / "stamps", tmp_path / "attempts"
+    with running(root, "tm", url, client, namespace, "-c", "1") as app:
+        wait_until(lambda: time.time() % 1 < 0.1, 2, "the start of a second")  # ceil(eta) is then 0.6 s after eta
+        sent_at = time.time()
+        app.send_task("tm.stamp", (str(stamps),), countdown=0.3)
+        wait_until(stamps.exists, 10, "the countdown task")
+        app.send_task("tm.flaky", (str(attempts),)).get(timeout=30)
+    eta = sent_at + 0.3
+    [ran_at] = [float(line) for line in stamps.read_text().split()]
+    assert eta <= ran_at < math.ceil(eta), (eta, ran_at)  # never early, and before its whole second
+    runs = [float(line) for line in attempts.read_text().split()]
+    gaps = [b - a for a, b in zip(runs, runs[1:], strict=False)]
+    assert len(gaps) == 3 and all(g >= d for g, d in zip(gaps, (1, 2, 4), strict=True)), gaps
+    assert sum(gaps) - 7 < 1.0, gaps  # three retries late by under a second in all (was about 2.5 s)
