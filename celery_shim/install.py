@@ -46,6 +46,9 @@ REFUSED: dict[str, str] = {
     "celery.concurrency": "Celery's pool classes: celery_shim's worker pools are prefork, threads and solo (-P)",
     "celery.apps": "Celery's worker and beat programs: use app.Worker(...), `celery-shim worker` or `beat`",
     "celery.loaders": "Celery's loaders: settings come from config_from_object and config_from_envvar",
+    "celery.contrib.rdb": "Celery's telnet debugger for prefork children: run the task under the solo pool "
+    "(-P solo) and use pdb or your IDE's debugger",
+    "celery.decorators": "Celery 3's module, which Celery 5 no longer has either: use @app.task or @shared_task",
 }
 
 

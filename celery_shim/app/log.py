@@ -9,8 +9,9 @@ import threading
 from typing import Any
 
 from .. import signals
+from ..utils.log import TaskFormatter  # where Celery code also imports it from
 
-__all__ = ["DEFAULT_FORMAT", "LEVELS", "LoggingProxy", "redirect_stdouts", "setup_logging"]
+__all__ = ["DEFAULT_FORMAT", "LEVELS", "LoggingProxy", "TaskFormatter", "redirect_stdouts", "setup_logging"]
 
 # Celery's worker_log_format default.
 DEFAULT_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"

@@ -12,7 +12,17 @@ this process, step by step, as Celery does.
 
 from __future__ import annotations
 
+from ..install import refused_attribute
 from .primitives import chain, chord, group
 from .signature import Signature, maybe_signature, signature, subtask
 
 __all__ = ["Signature", "chain", "chord", "group", "maybe_signature", "signature", "subtask"]
+
+__getattr__ = refused_attribute(
+    __name__,
+    dict.fromkeys(
+        ("chunks", "xmap", "xstarmap"),
+        "Celery's chunks/xmap/xstarmap primitives are not supported by celery_shim: send a group of the calls "
+        "instead (group(task.s(*args) for args in items))",
+    ),
+)

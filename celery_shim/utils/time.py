@@ -13,7 +13,7 @@ import random
 from typing import Any
 from zoneinfo import ZoneInfo
 
-__all__ = ["get_exponential_backoff_interval", "maybe_make_aware", "maybe_timedelta", "parse_rate"]
+__all__ = ["get_exponential_backoff_interval", "maybe_make_aware", "maybe_timedelta", "parse_rate", "rate"]
 
 UTC = ZoneInfo("UTC")
 
@@ -69,3 +69,6 @@ def maybe_timedelta(delta: Any) -> Any:
     if isinstance(delta, (int, float)) and not isinstance(delta, bool):
         return dt.timedelta(seconds=delta)
     return delta
+
+
+rate = parse_rate  # Celery's name: tokens per second of "100/m", "2/h", "0.5/s"

@@ -214,6 +214,25 @@ def test_custom_control_and_inspect_commands_reply_as_celerys_do(
     assert shim == expected == [[{"ok": "bumped by 2", "total": 2}], [{"seen": [2]}]]
 
 
+def test_names_projects_import_most_are_there() -> None:
+    # From a survey of public projects' `from celery...` lines (docs/celery.md lists them).
+    code = """
+        import celery_shim; celery_shim.install()
+        from celery import Celery, shared_task, Task, signals, current_app, chain, group, chord, states
+        from celery.exceptions import CeleryError, QueueNotFound, SecurityError, SoftTimeLimitExceeded, Retry
+        from celery.utils.time import rate, maybe_make_aware
+        from celery.app.log import TaskFormatter
+        from celery.utils.log import get_task_logger
+        from celery.signals import setup_logging, after_setup_logger, worker_process_init, task_prerun
+        assert issubclass(SoftTimeLimitExceeded, CeleryError) and issubclass(QueueNotFound, KeyError)
+        assert rate("100/m") == 100 / 60
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", code.replace("\n        ", "\n")], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
 @pytest.mark.parametrize(
     ("statement", "feature"),
     [
@@ -221,6 +240,8 @@ def test_custom_control_and_inspect_commands_reply_as_celerys_do(
         ("from celery.bin.celery import celery", "click"),
         ("from celery.worker.request import Request", "OpenTelemetry"),
         ("from celery.app.trace import build_tracer", "Sentry"),
+        ("from celery.contrib import rdb", "-P solo"),
+        ("from celery.canvas import chunks", "group(task.s"),
     ],
 )
 def test_what_flower_sentry_and_opentelemetry_need_is_refused_naming_the_feature(statement: str, feature: str) -> None:
