@@ -608,3 +608,33 @@ def test_countdowns_and_retry_delays_are_honoured_below_the_second(
     gaps = [b - a for a, b in zip(runs, runs[1:], strict=False)]
     assert len(gaps) == 3 and all(g >= d for g, d in zip(gaps, (1, 2, 4), strict=True)), gaps
     assert sum(gaps) - 7 < 1.0, gaps  # three retries late by under a second in all (was about 2.5 s)
+
+
+def test_flowers_documented_revoke_curl_terminates_the_running_task(
+    tmp_path: Path, url: str, namespace: str, client: redis.Redis
+) -> None:
+    # curl -X POST -d 'terminate=True' http://localhost:5555/api/task/revoke/<id> answered "Revoked"
+    # and the task ran on: only ?terminate=True in the query string reached the worker.
+    root = write_project(tmp_path, {"tl.py": TIME_LIMITS_PROJECT.replace("{namespace}", namespace)})
+    started = tmp_path / "started"
+    worker = start_worker(root, "tl", url, client, namespace, "-c", "1", "-l", "info")
+    dashboard = Worker(["-A", "tl", "-b", url, "--result-backend", url, "flower", "--port=0"], root)
+    app = caller(url, namespace)
+    try:
+        found = wait_until(
+            lambda: re.search(r"listening on (http://\S+/)", dashboard.output()) or dashboard.proc.poll() is not None,
+            30,
+            "the dashboard",
+        )
+        assert isinstance(found, re.Match), dashboard.output()
+        long = app.send_task("tl.long", (str(started),))
+        wait_until(started.exists, 30, "the task to start")
+        form = urllib.request.Request(f"{found.group(1)}api/task/revoke/{long.id}", data=b"terminate=True", method="POST")
+        with urllib.request.urlopen(form, timeout=10) as resp:
+            assert json.load(resp)["message"] == f"Revoked '{long.id}'"
+        wait_until(lambda: f"Terminating {long.id} (15)" in worker.output(), 30, "the worker to terminate the task")
+        wait_until(lambda: long.state == "REVOKED", 30, "the REVOKED state")
+    finally:
+        app.close()
+        dashboard.stop()
+        assert worker.stop() == 0, worker.output()
