@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import uuid as _uuid
 
-from . import app as _app
-from . import exceptions, states
-from . import execution as _execution
-from .app import Celery, shared_task
+from . import _state, exceptions, states
+from .app import Celery, current_app, shared_task
+from .app.task import Task
 from .canvas import Signature, chain, chord, group, maybe_signature, signature, subtask
 from .install import install
 from .local import Proxy
 from .result import AsyncResult, EagerResult
-from .task import Task
 
 __version__ = "0.1.0"
 
-current_app = Proxy(_app.current_app, calls_get=True)  # current_app.conf, as in Celery
-current_task = Proxy(_execution.current_task)  # the task running in this thread: current_task.request.id
+current_task = Proxy(_state.current_task)  # the task running in this thread: current_task.request.id
 
 
 def uuid() -> str:

@@ -39,18 +39,18 @@ from work_compat.clock import SYSTEM_CLOCK, Clock
 from work_compat.loop import BackgroundLoop
 from work_compat.periodic import periodic_id, periodic_member
 
-from .app import _check_task_name
-from .arguments import encode_args, unbound_args
-from .call_job import job_for
+from .app.taskdef import check_task_name
 from .exceptions import CeleryShimError, ImproperlyConfigured
-from .options import plan_publish
+from .gocraft.arguments import encode_args, unbound_args
+from .gocraft.call_job import job_for
+from .gocraft.options import plan_publish
 from .schedules import BaseSchedule, app_zone, crontab, maybe_schedule, schedule
 from .signals import beat_embedded_init, beat_init
 
 if TYPE_CHECKING:
-    from .app import Celery
+    from .app.base import Celery
 
-__all__ = ["DEFAULT_HORIZON", "DEFAULT_REFRESH", "Beat", "BeatEntry"]
+__all__ = ["DEFAULT_HORIZON", "DEFAULT_REFRESH", "Beat", "BeatEntry", "ScheduleEntry", "Scheduler"]
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ class Beat:
         task_name = raw.get("task")
         if not isinstance(task_name, str):
             raise ImproperlyConfigured(f"'task' must be a task name, not {task_name!r}")
-        _check_task_name(task_name)
+        check_task_name(task_name)
         sched = _as_schedule(raw.get("schedule"), bool(raw.get("relative", False)))
         args = tuple(raw.get("args") or ())
         kwargs = dict(raw.get("kwargs") or {})
@@ -313,3 +313,84 @@ class Beat:
                 signal.signal(sig, handler)
             self.stop()
         return 0
+
+
+# -- Celery's scheduler classes, for the modules that subclass them --------------------------------
+class ScheduleEntry:
+    """One periodic task as Celery's schedulers keep it (django-celery-beat's ModelEntry subclasses it).
+
+    The beat above reads ``beat_schedule`` itself and never makes these; they are here with Celery's
+    constructor and ``is_due``/``next`` so that such modules import and their entries behave.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        task: str | None = None,
+        last_run_at: Any = None,
+        total_run_count: int | None = None,
+        schedule: Any = None,
+        args: Any = (),
+        kwargs: Any = None,
+        options: Any = None,
+        relative: bool = False,
+        app: Any = None,
+    ) -> None:
+        self.app = app
+        self.name = name
+        self.task = task
+        self.args = args
+        self.kwargs = kwargs or {}
+        self.options = options or {}
+        self.schedule = maybe_schedule(schedule, relative, app=app)
+        self.last_run_at = last_run_at or self.default_now()
+        self.total_run_count = total_run_count or 0
+
+    def default_now(self) -> Any:
+        return self.schedule.now() if self.schedule is not None else self.app.now()
+
+    def _fields(self) -> dict[str, Any]:
+        names = ("name", "task", "last_run_at", "total_run_count", "schedule", "args", "kwargs", "options", "app")
+        return {name: getattr(self, name) for name in names}
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter(self._fields().items())
+
+    def next(self, last_run_at: Any = None) -> ScheduleEntry:
+        """The entry after one more run: the run count up by one, last run now (or ``last_run_at``)."""
+        fields = self._fields()
+        fields.update(last_run_at=last_run_at or self.default_now(), total_run_count=self.total_run_count + 1)
+        return type(self)(**fields)
+
+    __next__ = next
+
+    def update(self, other: ScheduleEntry) -> None:
+        """Take the schedule and the call of ``other``, keeping this entry's run history."""
+        self.task, self.schedule = other.task, other.schedule
+        self.args, self.kwargs, self.options = other.args, other.kwargs, other.options
+
+    def is_due(self) -> Any:
+        return self.schedule.is_due(self.last_run_at)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__}: {self.name} {self.task}(*{list(self.args)!r}, **{self.kwargs!r}) {self.schedule}>"
+        )
+
+
+class Scheduler:
+    """Celery's base of beat schedulers: importable for modules that subclass it (django-celery-beat's
+    DatabaseScheduler, redbeat); celery_shim's beat does not run them (see ``beat_scheduler``)."""
+
+    Entry = ScheduleEntry
+
+    def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
+        raise ImproperlyConfigured(
+            f"{type(self).__module__}.{type(self).__name__} is a Celery beat scheduler: celery_shim's beat does not "
+            "run scheduler classes; it reads app.conf.beat_schedule (and add_periodic_task) and writes each firing "
+            "into gocraft's scheduled set"
+        )
+
+    def apply_entry(self, entry: ScheduleEntry, producer: Any = None) -> None:
+        """Celery's hook for sending one due entry (monitoring tools wrap it); never called here."""
+        raise NotImplementedError("celery_shim's beat applies no Scheduler entries")

@@ -38,6 +38,8 @@ else:
 
 
 __all__ = [
+    "BackendError",
+    "CeleryError",
     "CeleryShimError",
     "ChordError",
     "EncodeError",
@@ -46,9 +48,11 @@ __all__ = [
     "MaxRetriesExceededError",
     "NotRegistered",
     "OperationalError",
+    "QueueNotFound",
     "Reject",
     "Retry",
     "ScheduleError",
+    "SecurityError",
     "SoftTimeLimitExceeded",
     "SolarNotSupportedError",
     "TaskError",
@@ -199,3 +203,18 @@ class TimeLimitExceeded(CeleryShimError):
 
 class WorkerLostError(CeleryShimError):
     """The process running the task exited before finishing it."""
+
+
+class BackendError(CeleryShimError):
+    """A result backend could not be written or read (Celery's name; Flower catches it)."""
+
+
+CeleryError = CeleryShimError  # Celery's name for the base class: ``except CeleryError`` catches ours
+
+
+class QueueNotFound(TaskError, KeyError):
+    """A task routed to a queue the app does not declare (Celery's name, for ``except`` clauses)."""
+
+
+class SecurityError(CeleryShimError):
+    """Celery's message-signing errors; celery_shim signs nothing (its name, for ``except`` clauses)."""

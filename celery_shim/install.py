@@ -1,16 +1,14 @@
 """``celery_shim.install()``: make ``import celery`` give celery_shim, for code you cannot edit.
 
-A meta-path finder placed first on ``sys.meta_path`` answers every ``celery`` and ``celery.*``
-import with the celery_shim module of the same path (``celery.exceptions`` ->
-``celery_shim.exceptions``), or the one named in ``RENAMED`` where the layouts differ
-(``celery.app.task`` -> ``celery_shim.task``). Call it before the code that imports celery: while it
-is installed it wins over a real celery package, and real celery modules already imported are set
-aside (and put back by ``uninstall()``), so a process never mixes the two.
+A meta-path finder placed first on ``sys.meta_path`` answers every ``celery.*`` import with the
+celery_shim module of the same path: celery_shim is laid out as Celery is, so ``celery.app.task`` is
+``celery_shim.app.task`` and ``celery.exceptions.Retry is celery_shim.exceptions.Retry`` (``except``
+clauses match). Call it before the code that imports celery: while it is installed it wins over a
+real celery package, and real celery modules already imported are set aside (and put back by
+``uninstall()``), so a process never mixes the two.
 
-Leaf modules are aliased as themselves (``celery.exceptions.Retry is celery_shim.exceptions.Retry``,
-so ``except`` clauses match). Names that are packages in Celery (``celery``, ``celery.app``,
-``celery.utils``, ...) get a small proxy package that reads its attributes from the celery_shim
-module, so their submodules can be imported without rebinding attributes of celery_shim itself.
+``celery`` itself is a small proxy package that reads its attributes from ``celery_shim``, so that
+importing ``celery.x`` sets attributes on the proxy, never on celery_shim itself.
 """
 
 from __future__ import annotations
@@ -26,36 +24,46 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["RENAMED", "install", "installed", "uninstall"]
+__all__ = ["REFUSED", "install", "installed", "refused_attribute", "uninstall"]
 
 logger = logging.getLogger(__name__)
 
 ROOT = "celery"
 SHIM = "celery_shim"
 
-# Celery module -> celery_shim module, where the same dotted path under celery_shim is not right.
-RENAMED: dict[str, str] = {
-    "celery.app.task": "celery_shim.task",
-    "celery.app.base": "celery_shim.app",
-    "celery.app.control": "celery_shim.control",
-    "celery.app.registry": "celery_shim.registry",
-    "celery.backends.redis": "celery_shim.backend",
-    "celery.backends.base": "celery_shim.backend",  # DisabledBackend, for `isinstance(result.backend, ...)` checks
+# The one Celery name that becomes a proxy package; every other celery.X is celery_shim.X itself.
+PACKAGES = frozenset({ROOT})
+
+# Celery modules that projects or their libraries import and that celery_shim refuses, with the reason
+# (the module and everything below it): the message names the feature instead of a bare "no module".
+REFUSED: dict[str, str] = {
+    "celery.events": "Celery's event stream (Flower's EventReceiver and State): celery_shim's workers send no "
+    "events; its dashboard, `celery-shim -A proj flower`, reads the state from Redis instead",
+    "celery.bin.base": "Celery's click command classes (Flower's `celery flower` command): the celery-shim "
+    "command line is not click; run the dashboard with `celery-shim -A proj flower`",
+    "celery.worker.request": "the worker's Request class (OpenTelemetry's Celery instrumentation imports it): "
+    "celery_shim's worker has none; trace tasks with the task_prerun/task_postrun/task_failure signals",
+    "celery.concurrency": "Celery's pool classes: celery_shim's worker pools are prefork, threads and solo (-P)",
+    "celery.apps": "Celery's worker and beat programs: use app.Worker(...), `celery-shim worker` or `beat`",
+    "celery.loaders": "Celery's loaders: settings come from config_from_object and config_from_envvar",
+    "celery.contrib.rdb": "Celery's telnet debugger for prefork children: run the task under the solo pool "
+    "(-P solo) and use pdb or your IDE's debugger",
+    "celery.decorators": "Celery 3's module, which Celery 5 no longer has either: use @app.task or @shared_task",
 }
 
-# Names that are packages in Celery: they become proxy packages so their submodules import.
-PACKAGES = frozenset(
-    {
-        "celery",
-        "celery.app",
-        "celery.backends",
-        "celery.bin",
-        "celery.contrib",
-        "celery.contrib.testing",
-        "celery.utils",
-        "celery.worker",
-    }
-)
+
+def refused_attribute(module: str, reasons: dict[str, str]) -> Any:
+    """A module ``__getattr__`` that refuses the Celery names in ``reasons`` with an ImportError naming
+    the feature (``from celery.app.trace import build_tracer``), and is AttributeError for the rest."""
+
+    def __getattr__(name: str) -> Any:
+        if name in reasons:
+            raise ImportError(
+                f"cannot import name {name!r} from {module!r} (celery_shim): {reasons[name]}", name=module
+            )
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
 
 
 def _is_alias(fullname: str) -> bool:
@@ -63,13 +71,14 @@ def _is_alias(fullname: str) -> bool:
 
 
 def target_of(fullname: str) -> str:
-    """The celery_shim module that stands for Celery module ``fullname``."""
-    if fullname in RENAMED:
-        return RENAMED[fullname]
+    """The celery_shim module that stands for Celery module ``fullname``: the same dotted path."""
     return SHIM + fullname[len(ROOT) :]
 
 
 def _not_provided(alias: str) -> ModuleNotFoundError:
+    for refused, reason in REFUSED.items():
+        if alias == refused or alias.startswith(refused + "."):
+            return ModuleNotFoundError(f"No module named {alias!r} in celery_shim: {reason}", name=alias)
     return ModuleNotFoundError(
         f"No module named {alias!r}: celery_shim.install() maps it to {target_of(alias)!r}, which celery_shim does "
         "not provide (only the parts of Celery's API that celery_shim implements are aliased)",
@@ -85,16 +94,14 @@ def _target_exists(alias: str) -> bool:
         return False  # its parent package does not exist either
 
 
-def _import_target(alias: str) -> types.ModuleType | None:
-    """The celery_shim module for ``alias``; None when it does not exist (only for packages)."""
+def _import_target(alias: str) -> types.ModuleType:
+    """The celery_shim module for ``alias``."""
     target = target_of(alias)
     try:
         return importlib.import_module(target)
     except ModuleNotFoundError as err:
         if err.name is None or not (target == err.name or target.startswith(err.name + ".")):
             raise  # the target exists but one of its own imports is missing
-        if alias in PACKAGES:
-            return None  # e.g. celery.utils: only some submodules are provided
         raise _not_provided(alias) from None
 
 
@@ -111,18 +118,15 @@ class _AliasLoader(importlib.abc.Loader):
             _make_proxy(module, target)
             _finder.note(alias)
             return
-        assert target is not None
         # The import system returns whatever sys.modules holds once exec_module is done.
         sys.modules[alias] = target
         _finder.note(alias)
 
 
-def _make_proxy(module: types.ModuleType, target: types.ModuleType | None) -> None:
+def _make_proxy(module: types.ModuleType, target: types.ModuleType) -> None:
     """Turn the blank ``module`` into a package whose missing attributes are read from ``target``."""
     module.__path__ = []  # a package: its submodules are found by the finder, not on disk
     module.__dict__["__celery_shim_target__"] = target
-    if target is None:
-        return
     if getattr(target, "__file__", None):
         module.__file__ = target.__file__  # a location on disk, which Django needs for 'celery' in INSTALLED_APPS
     names = getattr(target, "__all__", None)

@@ -29,8 +29,9 @@ from zoneinfo import ZoneInfo
 
 from work_compat.gotime import go_duration, local_zone, utc_offset, zone_by_name
 
-from .cronfields import DAY_OF_MONTH, DAY_OF_WEEK, HOUR, MINUTE, MONTH_OF_YEAR, parse_field, render_field
+from . import _state
 from .exceptions import ImproperlyConfigured, ScheduleError, SolarNotSupportedError
+from .gocraft.cronfields import DAY_OF_MONTH, DAY_OF_WEEK, HOUR, MINUTE, MONTH_OF_YEAR, parse_field, render_field
 
 __all__ = [
     "BaseSchedule",
@@ -128,9 +129,7 @@ class BaseSchedule:
     @property
     def app(self) -> Any:
         if self._app is None:
-            from .app import current_app
-
-            return current_app()
+            return _state.current_app()
         return self._app
 
     @app.setter
@@ -139,8 +138,14 @@ class BaseSchedule:
 
     @property
     def tz(self) -> tzinfo:
-        """The zone crontab fields are read in: the app's ``timezone`` (Celery's ``schedule.tz``)."""
-        return app_zone(self.app)
+        """The zone crontab fields are read in: the app's ``timezone`` (Celery's ``schedule.tz``), unless
+        the schedule was given its own (django-celery-beat's TzAwareCrontab sets it, as Celery allows)."""
+        own: tzinfo | None = getattr(self, "_own_tz", None)
+        return own if own is not None else app_zone(self.app)
+
+    @tz.setter
+    def tz(self, zone: tzinfo) -> None:
+        self._own_tz = zone
 
     def now(self) -> datetime:
         """``nowfun()``, else the app's ``now()``, as an aware datetime."""

@@ -121,7 +121,7 @@ def celery_step(url: str, go: str | None, lifeline: Lifeline) -> int:
     shop = importlib.import_module("shop")
     tasks = importlib.import_module("shop.tasks")
     celery = importlib.import_module("shop.celery_app").celery
-    from celery_shim.worker import WorkController
+    from celery_shim.worker.worker import WorkController
 
     worker = WorkController(celery, pool="threads", concurrency=4, queues=["default", "images"], beat=True)
     try:  # started inside: a Ctrl-C during start() must still stop what it started

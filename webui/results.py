@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from celery_shim.backend import RedisBackend
-from celery_shim.keys import ResultKeys
+from celery_shim.backends.redis import RedisBackend
+from celery_shim.gocraft.keys import ResultKeys
 from work_compat import connect
 
 from .settings import WebSettings

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from celery_shim.call_job import unbound_call
+from celery_shim.gocraft.call_job import unbound_call
 from work_compat import Job
 
 __all__ = ["CallError", "TaskCall", "task_call"]

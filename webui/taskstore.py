@@ -20,10 +20,10 @@ from typing import Any
 
 import redis
 
-from celery_shim.backend import RedisBackend
-from celery_shim.control_core import revoke_ids
-from celery_shim.job_search import CHUNK, ReadBudget, find_in_list, find_in_progress, find_in_zset
-from celery_shim.keys import ShimKeys
+from celery_shim.app.revoke import revoke_ids
+from celery_shim.backends.redis import RedisBackend
+from celery_shim.gocraft.job_search import CHUNK, ReadBudget, find_in_list, find_in_progress, find_in_zset
+from celery_shim.gocraft.keys import ShimKeys
 from work_compat import (
     Client,
     DecodeError,

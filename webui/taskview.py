@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from celery_shim import states
-from celery_shim.task_state import history_place, state_of
+from celery_shim.gocraft.task_state import history_place, state_of
 from work_compat import HistoryJob, HistoryStatus, Job
 
 from .taskstore import RunTime, Sighting, Snapshot

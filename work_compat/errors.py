@@ -105,15 +105,24 @@ class JobFate(WorkCompatError):
 
 
 class RetryAt(JobFate):
-    """Retry the job at epoch second ``at``, optionally with ``new_args``; counts as a failure."""
+    """Retry the job at epoch second ``at``, optionally with ``new_args`` and with top-level fields
+    beside the args set to ``extra`` (a producer's own metadata); counts as a failure."""
 
     history_status = "retry"
 
-    def __init__(self, at: int, *, new_args: dict[str, Any] | None = None, reason: str = "retry requested") -> None:
+    def __init__(
+        self,
+        at: int,
+        *,
+        new_args: dict[str, Any] | None = None,
+        reason: str = "retry requested",
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(reason)
         self.at = int(at)
         self.new_args = new_args
         self.reason = reason
+        self.extra = extra
 
 
 class DeadNow(JobFate):

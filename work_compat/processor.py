@@ -150,6 +150,8 @@ class JobProcessor:
         if outcome.kind == "retry_at":
             if outcome.args is not None:
                 job.args = outcome.args
+            if outcome.extra:
+                job.extra.update(outcome.extra)
             return Completion(fetched, "retry", job, outcome.at, "retry" if history else None, now)
         if outcome.kind == "dead":
             return Completion(fetched, "dead", job, now, "dead" if history else None, now)

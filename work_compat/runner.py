@@ -40,11 +40,14 @@ class Outcome:
     at: int = 0
     args: dict[str, Any] | None = None
     history_status: str | None = None
+    extra: dict[str, Any] | None = None
 
     @classmethod
     def from_fate(cls, fate: JobFate) -> Outcome:
         if isinstance(fate, RetryAt):
-            return cls("retry_at", fate.reason, at=fate.at, args=fate.new_args, history_status="retry")
+            return cls(
+                "retry_at", fate.reason, at=fate.at, args=fate.new_args, history_status="retry", extra=fate.extra
+            )
         if isinstance(fate, DeadNow):
             return cls("dead", fate.reason, history_status="dead")
         if isinstance(fate, PutBack):

@@ -51,7 +51,7 @@ def _configure(url: str) -> None:
 def check(args: argparse.Namespace) -> dict[str, Any]:
     _configure(args.url)
     try:
-        from celery_shim.worker import WorkController  # noqa: F401
+        from celery_shim.worker.worker import WorkController  # noqa: F401
     except ImportError as err:
         raise Unavailable(f"no worker yet ({err})") from None
     return {"version": celery_shim.__version__}
@@ -77,7 +77,7 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
 
 def worker(args: argparse.Namespace) -> None:
     _configure(args.url)
-    from celery_shim.worker import WorkController
+    from celery_shim.worker.worker import WorkController
 
     WorkController(app, concurrency=args.concurrency, pool=args.mode or "threads").run()
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from work_compat import connect
 
-from ..app import Celery
-from ..backlog import BacklogImporter, BacklogReport, as_mapping
-from ..routes import queues_of
+from ..app.base import Celery
+from ..app.routes import queues_of
+from ..gocraft.backlog import BacklogImporter, BacklogReport, as_mapping
 from .options import comma_list
 from .progress import make_progress
 
@@ -74,7 +74,7 @@ def print_report(report: BacklogReport) -> None:
 
 def run_import(app: Celery, args: argparse.Namespace) -> int:
     try:
-        from ..celery_message import require_kombu
+        from ..gocraft.celery_message import require_kombu
 
         require_kombu()
     except ImportError as err:

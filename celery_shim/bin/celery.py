@@ -18,8 +18,9 @@ from collections.abc import Sequence
 
 from work_compat import WorkCompatError
 
-from ..app import Celery
+from ..app.base import Celery
 from ..exceptions import CeleryShimError
+from ..install import refused_attribute
 from . import backlog, control, flower, run, worker
 from .find_app import AppNotFound, find_app, import_task_modules
 
@@ -113,3 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return code
+
+
+__getattr__ = refused_attribute(
+    __name__,
+    {
+        "celery": "Celery's click command group (Flower adds its `flower` command to it): the celery-shim command "
+        "line is not click; run the dashboard with `celery-shim -A proj flower`"
+    },
+)

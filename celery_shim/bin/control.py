@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..app import Celery
-from ..routes import queues_of
+from ..app.base import Celery
+from ..app.routes import queues_of
 from .options import comma_list
 
 __all__ = ["CONTROL_COMMANDS", "INSPECT_COMMANDS", "add_parsers", "purge_queues"]

@@ -14,7 +14,7 @@ import sys
 import types
 from typing import Any
 
-from ..app import Celery
+from ..app.base import Celery
 from ..exceptions import CeleryShimError
 from ..local import Proxy
 

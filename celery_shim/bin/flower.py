@@ -2,7 +2,8 @@
 
 As with Flower, Celery's options (``-A``, ``-b``) go before ``flower`` and Flower's after it; a
 ``--broker`` given after ``flower`` is honoured too. Flower's default port, 5555, applies unless
-``--port`` says otherwise; it listens on loopback unless ``--address`` says otherwise.
+``--port`` says otherwise; it listens on loopback unless ``--address`` says otherwise. Task results
+are read from the app's ``result_backend``, as Flower does, unless ``--result-backend`` says otherwise.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import logging
 import sys
 from typing import Any
 
-from ..app import Celery
+from ..app.backends import redis_result_url
+from ..app.base import Celery
 
 __all__ = ["FLOWER_PORT", "add_parser", "webui_argv"]
 
@@ -53,7 +55,17 @@ def webui_argv(app: Celery, flower_args: list[str]) -> list[str]:
     if not url:
         raise ValueError("the app has no broker_url: give -b redis://host:6379/0 before 'flower'")
     redis_url = app._redis_url(url)
-    return ["--redis", redis_url, "--ns", app.namespace, "--port", str(FLOWER_PORT), *rest]
+    argv = ["--redis", redis_url, "--ns", app.namespace, "--port", str(FLOWER_PORT)]
+    results = redis_result_url(app.conf)
+    given = any(a.split("=", 1)[0] in ("--result-backend", "--result_backend") for a in rest)
+    if results and not given:
+        argv += ["--result-backend", results]  # the app's own backend, as Flower reads the app's
+    elif not results and not given and app.conf.get("result_backend"):
+        logger.warning(
+            "result_backend=%r is not a Redis URL the dashboard can read: task results will not be shown",
+            app.conf.get("result_backend"),
+        )
+    return [*argv, *rest]
 
 
 def run_flower(app: Celery, args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .logsetup import LEVELS
+from ..app.log import LEVELS
 
 __all__ = ["comma_list", "loglevel"]
 

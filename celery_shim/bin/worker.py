@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
-from ..app import Celery
+from ..app.base import Celery
+from ..app.log import LEVELS, redirect_stdouts, setup_logging
 from ..exceptions import ImproperlyConfigured
 from .find_app import import_task_modules
-from .logsetup import LEVELS, redirect_stdouts, setup_logging
 from .options import comma_list, loglevel
 
 __all__ = ["add_parsers", "pidfile"]
@@ -163,7 +163,7 @@ def run_worker(app: Celery, args: argparse.Namespace) -> int:
     import_task_modules(app, args.include)  # -I adds to include, as in Celery
     if args.scheduler:
         app.conf.beat_scheduler = args.scheduler  # beat says so if it cannot load it
-    from ..worker import WorkController
+    from ..worker.worker import WorkController
 
     with pidfile(args.pidfile):
         if args.purge:

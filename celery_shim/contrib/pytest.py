@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from .. import app as app_module
-from ..app import Celery
+from .. import _state as app_module
+from ..app.base import Celery
 
 __all__ = [
     "DEFAULT_TEST_CONFIG",

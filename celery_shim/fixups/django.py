@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .. import signals
 
 if TYPE_CHECKING:
-    from ..app import Celery
+    from ..app.base import Celery
 
 __all__ = ["applies", "install"]
 

@@ -19,7 +19,7 @@ task_logger = logging.getLogger("celery.task")
 
 
 def _task_fields(record: logging.LogRecord) -> None:
-    from ..execution import current_task
+    from .._state import current_task
 
     task = current_task()
     if task is not None:

@@ -24,7 +24,7 @@ T0 = 1_800_000_000.25  # a fractional second, so ceil() of an eta is visible
 def _shared_tasks_stay_in_their_test() -> Iterator[None]:
     """``@shared_task`` binds to every app made afterwards, as in Celery; a shared task a test
     declares must not show up in the apps of the tests after it."""
-    import celery_shim.app as app_module
+    import celery_shim._state as app_module
 
     before = list(app_module._shared)
     try:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from celery_shim.arguments import (
+from celery_shim.gocraft.arguments import (
     VAR_ARGS_KEY,
     SignatureShape,
     bind_call,

@@ -12,7 +12,7 @@ import pytest
 
 from celery_shim import Celery
 from celery_shim.exceptions import ImproperlyConfigured
-from celery_shim.worker import WorkController
+from celery_shim.worker.worker import WorkController
 
 
 @pytest.fixture

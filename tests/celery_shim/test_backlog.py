@@ -23,8 +23,8 @@ import pytest
 import redis
 
 from celery_shim import Celery
-from celery_shim.backlog import BacklogImporter
-from celery_shim.keys import KombuKeys
+from celery_shim.gocraft.backlog import BacklogImporter
+from celery_shim.gocraft.keys import KombuKeys
 from work_compat import Keys, connect, decode_job
 
 HERE = Path(__file__).resolve().parent

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from celery_shim.bin.logsetup import LoggingProxy
+from celery_shim.app.log import LoggingProxy
 
 
 def test_lines_become_records_and_partial_lines_wait_for_their_end(caplog: pytest.LogCaptureFixture) -> None:

@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 import redis
 
-from celery_shim import Celery, canvas_driver, states
+from celery_shim import Celery, states
+from celery_shim.app import continuation as canvas_driver
 from celery_shim.canvas import Signature, chain, chord, group, maybe_signature, signature
 from celery_shim.exceptions import ChordError, EncodeError
-from celery_shim.keys import ResultKeys, ShimKeys
+from celery_shim.gocraft.keys import ResultKeys, ShimKeys
 from celery_shim.result import GroupResult
-from celery_shim.task import Context
+from celery_shim.app.task import Context
 from tests.celery_shim.canvas_tasks import Seen, make_tasks
 from tests.celery_shim.conftest import app_on
 from work_compat import Job, Keys, decode_job

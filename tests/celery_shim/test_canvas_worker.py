@@ -18,9 +18,9 @@ import redis
 from celery_shim import Celery, states
 from celery_shim.canvas import chain, chord, group
 from celery_shim.exceptions import ChordError
-from celery_shim.keys import ShimKeys
+from celery_shim.gocraft.keys import ShimKeys
 from celery_shim.result import GroupResult
-from celery_shim.worker import WorkController
+from celery_shim.worker.worker import WorkController
 from tests.celery_shim import canvas_prefork_app
 from tests.celery_shim.canvas_tasks import Seen, make_tasks
 from tests.celery_shim.conftest import app_on

@@ -24,7 +24,7 @@ import pytest
 import redis
 
 from celery_shim import Celery
-from celery_shim.keys import ShimKeys
+from celery_shim.gocraft.keys import ShimKeys
 from tests.redis_server import RedisServer
 from tests.work_compat.conftest import wait_until
 from work_compat import Keys
@@ -222,7 +222,7 @@ def test_celery_alias_runs_a_module_written_for_celery(url: str, namespace: str,
             "--celery-alias", "-A", "alias_proj", "--result-backend", url, "-b", url,
             "result", sent.stdout.strip(), "--timeout", "20", namespace=namespace,
         )  # fmt: skip
-        assert got.stdout == "hello ada from celery_shim.app\n", got.stderr
+        assert got.stdout == "hello ada from celery_shim.app.base\n", got.stderr
         assert proc.stop() == 0
     finally:
         proc.close()

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from celery_shim import signals
-from celery_shim.bin.logsetup import DEFAULT_FORMAT, setup_logging
-from celery_shim.config import Settings
+from celery_shim.app.log import DEFAULT_FORMAT, setup_logging
+from celery_shim.app.config import Settings
 
 
 @pytest.fixture

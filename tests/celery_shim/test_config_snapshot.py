@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from celery_shim import Celery
-from celery_shim.backend import DisabledBackend, RedisBackend
-from celery_shim.config import LIVE_SOURCES_PERIOD
-from celery_shim.worker import WorkController
+from celery_shim.backends.base import DisabledBackend
+from celery_shim.backends.redis import RedisBackend
+from celery_shim.app.config import LIVE_SOURCES_PERIOD
+from celery_shim.worker.worker import WorkController
 from tests.celery_shim.worker_helpers import (  # noqa: F401  fixtures
     clock,
     gclient,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import uuid
 
-from celery_shim.ids import new_task_id
+from celery_shim.utils.ids import new_task_id
 
 
 def test_ids_are_uuid4_strings_and_unique() -> None:

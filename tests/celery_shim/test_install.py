@@ -78,8 +78,8 @@ def test_submodules_of_celery_packages_import_by_either_spelling() -> None:
         celery_shim.install()
         import celery.app.task
         from celery.app import task, Celery
-        import celery_shim.task, celery_shim.app
-        assert task is celery_shim.task and celery.app.task is celery_shim.task
+        import celery_shim.app.task, celery_shim.app
+        assert task is celery_shim.app.task and celery.app.task is celery_shim.app.task
         assert Celery is celery_shim.Celery
         # Aliasing never rebinds celery_shim's own attributes.
         assert celery_shim.app.__name__ == "celery_shim.app"

@@ -14,10 +14,10 @@ import pytest
 import redis
 
 from celery_shim import Celery
-from celery_shim.app import InvalidTaskNameError
-from celery_shim.arguments import call_from_args
+from celery_shim.app.taskdef import InvalidTaskNameError
+from celery_shim.gocraft.arguments import call_from_args
 from celery_shim.exceptions import EncodeError, ImproperlyConfigured
-from celery_shim.memory import memory_connection
+from celery_shim.backends.memory import memory_connection
 from tests.celery_shim.conftest import T0
 from work_compat import Enqueuer, Job, Keys, decode_job
 

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from celery_shim import Celery
-from celery_shim.publish import Publisher
+from celery_shim.gocraft.publish import Publisher
 from tests.redis_server import RedisServer
 from work_compat import Enqueuer, Job, Keys, connect, decode_job
 from work_compat.direct_push import DirectPush

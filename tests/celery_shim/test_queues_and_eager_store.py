@@ -6,7 +6,7 @@ from __future__ import annotations
 from kombu import Queue
 
 from celery_shim import Celery
-from celery_shim.worker import WorkController
+from celery_shim.worker.worker import WorkController
 
 
 def _app(**settings: object) -> Celery:

@@ -560,7 +560,7 @@ def test_a_task_sent_through_the_implicit_default_app_is_named_in_a_warning(
 ) -> None:
     # A web process that never imports the project's app publishes through the default app, whose
     # namespace is not the worker's: Celery users get no error, so the shim says where it went.
-    import celery_shim.app as app_module
+    import celery_shim._state as app_module
     from celery_shim import shared_task
 
     monkeypatch.setattr(app_module, "_current", None)
@@ -569,7 +569,7 @@ def test_a_task_sent_through_the_implicit_default_app_is_named_in_a_warning(
     @shared_task(name="orphan_ping")
     def orphan_ping() -> None: ...
 
-    caplog.set_level("WARNING", logger="celery_shim.app")
+    caplog.set_level("WARNING", logger="celery_shim.app.base")
     orphan_ping.delay()
     orphan_ping.delay()
     warned = [r.getMessage() for r in caplog.records if "default app" in r.getMessage()]

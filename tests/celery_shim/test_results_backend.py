@@ -21,10 +21,11 @@ import redis
 from celery.app.task import Context as CeleryContext
 
 from celery_shim import Celery, states
-from celery_shim.backend import DisabledBackend, RedisBackend
+from celery_shim.backends.base import DisabledBackend
+from celery_shim.backends.redis import RedisBackend
 from celery_shim.exceptions import ImproperlyConfigured
 from celery_shim.result import AsyncResult, GroupResult
-from celery_shim.task import Context
+from celery_shim.app.task import Context
 from tests.celery_shim.conftest import app_on
 
 

@@ -16,15 +16,9 @@ import pytest
 import redis
 
 from celery_shim import Celery, states
-from celery_shim.backend import RedisBackend
+from celery_shim.backends.redis import RedisBackend
 from celery_shim.exceptions import TimeoutError
-from celery_shim.result import (
-    AsyncResult,
-    GroupResult,
-    ResultSet,
-    allow_join_result,
-    denied_join_result,
-)
+from celery_shim.result import AsyncResult, GroupResult, ResultSet, allow_join_result, denied_join_result
 from tests.celery_shim.conftest import app_on
 from tests.celery_shim.worker_helpers import running_worker
 

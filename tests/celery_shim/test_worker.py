@@ -16,8 +16,8 @@ import redis
 
 from celery_shim import Celery, signals, states
 from celery_shim.exceptions import Ignore, ImproperlyConfigured, Reject, SoftTimeLimitExceeded
-from celery_shim.keys import ShimKeys
-from celery_shim.worker import HEARTBEAT_FIELD, IDLE_POLL_BACKOFFS, WorkController
+from celery_shim.gocraft.keys import ShimKeys
+from celery_shim.worker.worker import HEARTBEAT_FIELD, IDLE_POLL_BACKOFFS, WorkController
 from tests.celery_shim.worker_helpers import (  # noqa: F401  fixtures
     T0,
     Clock,
@@ -688,7 +688,7 @@ def test_inspect_names_the_node(wapp: Celery, start_worker: Start, namespace: st
 
 
 def test_control_messages_for_other_nodes_are_ignored() -> None:
-    from celery_shim.remote import ControlListener
+    from celery_shim.worker.pidbox import ControlListener
 
     class Node:
         hostname = "me@host"

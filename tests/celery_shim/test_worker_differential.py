@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from celery_shim import Celery as ShimCelery
-from celery_shim.worker import WorkController
+from celery_shim.worker.worker import WorkController
 from tests.redis_server import RedisServer
 from tests.work_compat.conftest import FAST, FAST_SLEEP_BACKOFFS, wait_until
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis
 
-from celery_shim.worker import HEARTBEAT_FIELD
+from celery_shim.worker.worker import HEARTBEAT_FIELD
 from tests.redis_server import RedisServer
 from tests.work_compat.conftest import wait_until
 from work_compat import Keys

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from celery_shim import signals, states
-from celery_shim.keys import ShimKeys
-from celery_shim.worker import WorkController
+from celery_shim.gocraft.keys import ShimKeys
+from celery_shim.worker.worker import WorkController
 from tests.celery_shim import worker_tasks
 from tests.celery_shim.worker_helpers import gclient, started_workers  # noqa: F401  gclient: a fixture
 from tests.redis_server import RedisServer

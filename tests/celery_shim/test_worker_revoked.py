@@ -9,9 +9,9 @@ from collections.abc import Callable
 import redis
 
 from celery_shim import Celery, states
-from celery_shim.keys import ShimKeys
-from celery_shim.revoked import RevokedIds
-from celery_shim.worker import WorkController
+from celery_shim.gocraft.keys import ShimKeys
+from celery_shim.worker.revoked import RevokedIds
+from celery_shim.worker.worker import WorkController
 from tests.celery_shim.worker_helpers import (  # noqa: F401  fixtures
     T0,
     clock,

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from celery_shim import Celery
-from celery_shim.annotations import annotations_for
-from celery_shim.autoretry import backoff_countdown
-from celery_shim.ratelimit import RateLimits, TokenBucket, parse_rate
-from celery_shim.routes import priority_weight, queue_of, queues_of
-from celery_shim.timelimits import Limits, effective_limits, parse_runtime_limits
-from celery_shim.worker import default_hostname
+from celery_shim.app.annotations import annotations_for
+from celery_shim.app.autoretry import backoff_countdown
+from celery_shim.utils.time import parse_rate
+from celery_shim.worker.ratelimit import RateLimits, TokenBucket
+from celery_shim.app.routes import priority_weight, queue_of, queues_of
+from celery_shim.worker.timelimits import Limits, effective_limits, parse_runtime_limits
+from celery_shim.worker.worker import default_hostname
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from celery_shim import Celery
-from celery_shim.worker import WorkController
+from celery_shim.worker.worker import WorkController
 from tests.redis_server import RedisServer
 from tests.work_compat.conftest import FAST, FAST_SLEEP_BACKOFFS, wait_until
 from work_compat import Client, Enqueuer

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from celery_shim.backend import RedisBackend
+from celery_shim.backends.redis import RedisBackend
 from tests.webui.conftest import T0, WebTestCase
 from tests.work_compat.conftest import FAST, FAST_SLEEP_BACKOFFS, wait_until
 from webui import WebSettings

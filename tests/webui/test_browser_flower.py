@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Page, expect
 
-from celery_shim.backend import RedisBackend
+from celery_shim.backends.redis import RedisBackend
 from tests.interop.driver import GoDriver
 from tests.redis_server import RedisServer
 from tests.webui.browser import (  # noqa: F401 (fixtures)

@@ -7,7 +7,7 @@ import time
 from urllib.parse import quote
 
 from celery_shim import states
-from celery_shim.keys import ShimKeys
+from celery_shim.gocraft.keys import ShimKeys
 from tests.webui.flower_fixtures import T0, FlowerTestCase
 from work_compat import Job
 

@@ -8,7 +8,7 @@ import uuid
 from urllib.parse import quote
 
 from celery_shim import states
-from celery_shim.keys import ShimKeys
+from celery_shim.gocraft.keys import ShimKeys
 from tests.webui.conftest import WebTestCase
 from tests.webui.flower_fixtures import T0, FlowerTestCase
 from tests.work_compat.conftest import wait_until
@@ -118,3 +118,23 @@ class TestRevoke(FlowerTestCase):
         listener.close()
         assert messages[-1]["command"] == "revoke"
         assert messages[-1]["arguments"] == {"task_id": ["nope"], "terminate": True, "signal": "SIGKILL"}
+
+    def test_terminate_and_signal_in_the_form_body_as_flowers_documented_curl(self) -> None:
+        # curl -X POST -d 'terminate=True' http://localhost:5555/api/task/revoke/<id>: Flower reads the body too.
+        listener = self.r.pubsub()
+        listener.subscribe(ShimKeys(self.ns).control())
+        wait_until(lambda: listener.get_message(timeout=0.1) is not None, what="the subscription")
+        body = "terminate=True&signal=SIGKILL"
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        assert self.post_json("/api/task/revoke/busy", body, headers=headers)["message"] == "Revoked 'busy'"
+        messages: list[dict[str, object]] = []
+
+        def a_message() -> bool:
+            m = listener.get_message(timeout=0.1)
+            if m is not None and m["type"] == "message":
+                messages.append(json.loads(m["data"]))
+            return bool(messages)
+
+        wait_until(a_message, what="the revoke control message")
+        listener.close()
+        assert messages[0]["arguments"] == {"task_id": ["busy"], "terminate": True, "signal": "SIGKILL"}

@@ -63,7 +63,7 @@ class FlowerHandler(BaseHandler):
         self.finish(body)
 
     def flag(self, name: str) -> bool:
-        raw = (self.get_query_argument(name, "") or "").strip().lower()
+        raw = (self.get_argument(name, "") or "").strip().lower()  # query string or form body, as Flower reads
         if raw in _TRUE:
             return True
         if raw in _FALSE:
@@ -71,7 +71,7 @@ class FlowerHandler(BaseHandler):
         raise ApiError(400, f"{name} must be true or false, got {raw!r}")
 
     def query_arg(self, name: str) -> str | None:
-        return self.get_query_argument(name, None)
+        return self.get_argument(name, None)
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -253,7 +253,8 @@ def _ready(meta: dict[str, Any] | None) -> bool:
 
 
 class TaskRevokeHandler(FlowerHandler):
-    """``POST /api/task/revoke/<id>?terminate=&signal=``: spec D17, as celery_shim's
+    """``POST /api/task/revoke/<id>`` with ``terminate``/``signal`` in the query or the form body (Flower's
+    documented curl): spec D17, as celery_shim's
     ``app.control.revoke``. The job leaves ``scheduled``, ``retry`` and its queue (so no pool runs
     it) and its id joins the revoked set Python workers check; a job removed gets a REVOKED result
     when results are kept. ``terminate`` reaches a Python worker running it; Go workers finish."""

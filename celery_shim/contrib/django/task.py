@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ...task import Task
+from ...app.task import Task
 
 __all__ = ["DjangoTask"]
 

@@ -6,7 +6,7 @@ check that the embedded worker runs tasks.
 
 from __future__ import annotations
 
-from ...app import shared_task
+from ...app.taskdef import shared_task
 
 __all__ = ["ping"]
 

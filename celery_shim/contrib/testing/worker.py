@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 from work_compat import PoolSettings
 
 from ... import states
-from ...backend import DisabledBackend
+from ...backends.base import DisabledBackend
 from ...signals import Signal
-from ...worker import WorkController
+from ...worker.worker import WorkController
 
 if TYPE_CHECKING:
-    from ...app import Celery
+    from ...app.base import Celery
 
 __all__ = ["TEST_POOL_SETTINGS", "start_worker", "test_worker_started", "test_worker_starting", "test_worker_stopped"]
 
