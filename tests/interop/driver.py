@@ -29,11 +29,8 @@ def require_go(why: str) -> str:
     return go
 
 
-def build(lib: str, out_dir: Path | None = None, go: str | None = None) -> Path:
-    """The driver of ``lib`` (tests/interop/<lib>), built against the pinned library (see golibs).
-
-    ``out_dir`` is accepted for older callers; the binary lives in golibs' build directory.
-    """
+def build(lib: str, go: str | None = None) -> Path:
+    """The driver of ``lib`` (tests/interop/<lib>), built once per session against the pinned library (see golibs)."""
     return go_binary(lib, HERE / lib, go=go)
 
 

@@ -166,10 +166,10 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture(scope="module")
-def go_driver(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> GoDriver:
+def go_driver(redis_server: RedisServer) -> GoDriver:
     """The interop driver built against gocraft/work (fails without Go, as the interop tests do)."""
     go = require_go("the browser tests (jobs enqueued, failed and run by the Go library)")
-    binary = build("orig", tmp_path_factory.mktemp("go-driver"), go)
+    binary = build("orig", go=go)
     return GoDriver("orig", binary, redis_server.url)
 
 

@@ -5,7 +5,7 @@ work_compat (tests/webui/fork_world.py). Every route of the fork's webui.go is a
 of both, valid and invalid, and status, content type and body must be the same bytes; changes must
 also leave the same keys. The differences that are on purpose are listed in ``DIFFERENCES`` and in
 docs/dashboard.md ("Where the dashboard differs from workwebui, on purpose"), and asserted here as
-Go's answer and ours. The fork's source comes from ``WORK_COMPAT_FORK_SRC`` (see gofork.py).
+Go's answer and ours. The fork's source comes from ``WORK_COMPAT_FORK_SRC`` (see tests/interop/golibs.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from urllib.parse import quote
 import pytest
 import redis
 
-from tests.interop.driver import GoDriver, require_go
+from tests.interop.driver import GoDriver, LibraryUnavailable, require_go
 from tests.redis_server import RedisServer
 from tests.webui.differential import (
     Answer,
@@ -36,7 +36,7 @@ from tests.webui.differential import (
     now_masked,
 )
 from tests.webui.fork_world import add_go_schedule, frozen_pools, write_go_data, write_python_data
-from tests.webui.gofork import ForkUnavailable, build_fork_driver, build_workwebui, running_webui, running_workwebui
+from tests.webui.gofork import build_fork_programs, running_webui, running_workwebui
 from tests.webui.workwebui_differences import DIFFERENCES, JSON, Differs, Prefix, err
 from work_compat import Client, Job
 from work_compat.embedded import free_port
@@ -47,13 +47,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def fork_programs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def fork_programs() -> tuple[Path, Path]:
     """The fork's workwebui and the fork interop driver, built once per session."""
     go = require_go("the workwebui differential tests")
-    work = tmp_path_factory.mktemp("fork-build")
     try:
-        return build_workwebui(work, go), build_fork_driver(work, go)
-    except ForkUnavailable as err:
+        return build_fork_programs(go)
+    except LibraryUnavailable as err:
         pytest.skip(str(err))
 
 
