@@ -4,6 +4,15 @@ A pool whose heartbeat is more than ``dead_after`` seconds old is dead, Go's or 
 in-progress jobs go back to their queues (bytes unchanged), its lock counts are taken out of the
 shared counters, and its heartbeat entries are removed. With history on (the fork), entries older
 than the retention are cleaned at the end of every run.
+
+Go's reaper first runs ``dead_after`` after its pool starts, then every 10 minutes, so a lone pool
+restarted after a crash left the crashed pool's jobs in progress for 10 s or more. Here a pool
+reaps when it starts, and once more ``dead_after`` + 1 s later: a pool that died before this one
+started is stale by then at the latest, so its jobs are back in their queues within ``dead_after``
++ 1 s of the start (at once when it died more than ``dead_after`` ago). When Redis itself started
+less than ``dead_after`` ago, the pass at start leaves pools whose last beat predates that start
+to the second pass: they may be alive and not have beaten again yet, as after an outage this pool
+saw.
 """
 
 from __future__ import annotations
@@ -12,6 +21,8 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Any
+
+import redis
 
 from .clock import Clock
 from .job import HistoryJob
@@ -72,9 +83,11 @@ class Reaper(BackgroundLoop):
         self.clock = clock
         self.dead_after = dead_after
         self.history_retention = history_retention
+        self._ticks = 0
 
-    def dead_pools(self) -> dict[str, list[str] | None]:
-        """Pool id -> its job names (None when its heartbeat hash is gone) for every dead pool."""
+    def dead_pools(self, beat_since: int | None = None) -> dict[str, list[str] | None]:
+        """Pool id -> its job names (None when its heartbeat hash is gone) for every dead pool;
+        with ``beat_since``, only pools that beat at or after that second."""
         dead: dict[str, list[str] | None] = {}
         now = self.clock.now()
         for raw_id in self.client.smembers(self.keys.worker_pools()):
@@ -86,7 +99,7 @@ class Reaper(BackgroundLoop):
                 dead[pool_id] = None
                 continue
             try:
-                if int(beat) + self.dead_after > now:
+                if int(beat) + self.dead_after > now or (beat_since is not None and int(beat) < beat_since):
                     continue
             except ValueError:
                 logger.warning("pool %s has a heartbeat_at that is not a number: %r", pool_id, beat)
@@ -95,10 +108,11 @@ class Reaper(BackgroundLoop):
             dead[pool_id] = [n for n in _text(names).split(",") if n]
         return dead
 
-    def reap(self) -> int:
-        """One pass over every dead pool; returns how many jobs went back to their queues."""
+    def reap(self, beat_since: int | None = None) -> int:
+        """One pass over every dead pool (see ``dead_pools``); returns how many jobs went back to
+        their queues."""
         requeued = 0
-        for pool_id, names in self.dead_pools().items():
+        for pool_id, names in self.dead_pools(beat_since).items():
             # Go requeues nothing for a pool whose heartbeat hash is gone; our own names at least
             # cover the jobs this pool handles, which are then not orphaned.
             job_names = names if names is not None else self.known_names()
@@ -150,7 +164,25 @@ class Reaper(BackgroundLoop):
         for start in range(0, len(stale), 500):
             self.client.hdel(self.keys.history_index(), *stale[start : start + 500])
 
+    def next_wait(self) -> float:
+        if self._ticks == 1:  # the pass at start: a pool that died just before is stale by then
+            return self.dead_after + 1
+        return super().next_wait()
+
+    def _redis_started_at(self) -> int | None:
+        """When Redis started, if that was less than ``dead_after`` ago (in Redis's clock, which
+        the hosts writing heartbeats share within their skew); None otherwise, and when INFO is
+        unavailable (renamed, a cluster's per-node reply), so that this pass reaps as any other."""
+        try:
+            uptime = int(self.client.info("server").get("uptime_in_seconds", 0))
+            if uptime >= self.dead_after:
+                return None
+            return int(self.client.time()[0]) - uptime
+        except (TypeError, ValueError, AttributeError, IndexError, redis.ResponseError):
+            return None
+
     def tick(self) -> bool | None:
+        self._ticks += 1
         outage = self.outage
         if outage is not None and outage.seconds_since_recovery() < self.dead_after:
             # Redis was unreachable a moment ago: every pool's heartbeat went stale with ours, and the
@@ -158,7 +190,10 @@ class Reaper(BackgroundLoop):
             # jobs twice; the next run judges on fresh beats.
             logger.info("reaper: Redis was unreachable until just now; this run is skipped")
             return False
-        self.reap()
+        restarted_at = self._redis_started_at() if self._ticks == 1 else None
+        if restarted_at is not None:
+            logger.info("reaper: Redis started at %d; pools that last beat before are judged later", restarted_at)
+        self.reap(beat_since=restarted_at)
         return None
 
     def stop(self) -> None:

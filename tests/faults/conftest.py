@@ -23,6 +23,7 @@ import pytest
 import redis
 
 from tests.faults.jobs import FAST_BACKOFFS, SETTINGS
+from tests.interop.driver import GoDriver, build, require_go
 from work_compat import Keys, PoolSettings, WorkerPool
 from work_compat.embedded import EmbeddedRedis
 
@@ -81,6 +82,16 @@ def wait_for(
             seen = f"; state: {state()}" if state is not None else ""
             raise AssertionError(f"timed out after {timeout}s waiting for {what}{seen}")
         time.sleep(interval)
+
+
+# -- the Go pool -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="package")
+def go_driver(fault_redis: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> GoDriver:
+    """The interop driver built against gocraft/work (tests/interop/orig), on the suite's Redis."""
+    go = require_go("the fault scenarios with a Go pool")
+    return GoDriver("orig", build("orig", tmp_path_factory.mktemp("go-driver"), go), fault_redis.url)
 
 
 # -- Redis --------------------------------------------------------------------------------------------
@@ -188,8 +199,9 @@ class Workers:
     def keys(self) -> Keys:
         return Keys(self.ns)
 
-    def start(self, concurrency: int, *, processes: bool = False) -> WorkerProc:
-        cmd = [sys.executable, "-m", "work_compat", "worker", "tests.faults.jobs:pool", "-c", str(concurrency)]
+    def start(self, concurrency: int, *, processes: bool = False, pool: str = "pool") -> WorkerProc:
+        """Start ``python -m work_compat worker tests.faults.jobs:<pool>``."""
+        cmd = [sys.executable, "-m", "work_compat", "worker", f"tests.faults.jobs:{pool}", "-c", str(concurrency)]
         cmd += ["--redis", self.url, "--ns", self.ns]
         if processes:
             cmd.append("--processes")
