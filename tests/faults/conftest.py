@@ -130,7 +130,10 @@ def pool_ids_by_pid(rc: redis.Redis, keys: Keys) -> dict[int, str]:
     out: dict[int, str] = {}
     for raw in rc.smembers(keys.worker_pools()):
         pool_id = _s(raw)
-        pid = rc.hget(keys.heartbeat(pool_id), "pid")
+        try:
+            pid = rc.hget(keys.heartbeat(pool_id), "pid")
+        except redis.ResponseError:  # a heartbeat key of the wrong type, planted by a scenario
+            continue
         if pid is not None:
             out[int(pid)] = pool_id
     return out

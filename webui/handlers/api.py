@@ -23,6 +23,8 @@ from work_compat import (
     gojson,
 )
 
+from work_compat.gojson import encode_string
+
 from ..jsonfmt import array, obj
 from .base import ApiError, BaseHandler
 
@@ -125,6 +127,10 @@ class DashboardHandler(BaseHandler):
         def total(count_fn: Any) -> int:
             return int(_ignore_failures(count_fn, 0))
 
+        # Not in Go's dashboard, and only when there is one: keys of the wrong type these reads
+        # skipped, one sentence each (work_compat.badkeys); otherwise the payload is Go's.
+        warnings = c.warnings()
+        extra = [("warnings", array(encode_string(w) for w in warnings))] if warnings else []
         return obj(
             [
                 ("queues", count([("total", len(queues)), ("jobs", sum(q.count for q in queues))])),
@@ -143,6 +149,7 @@ class DashboardHandler(BaseHandler):
                     ),
                 ),
                 ("schedules", count([("count", len(_ignore_failures(c.periodic_schedules, [])))])),
+                *extra,
             ]
         )
 
