@@ -277,8 +277,13 @@ class Client(NamespaceBound):
             return int(self.bad_keys.guard(key, "sorted set", "a count", 0, lambda: self._redis.zcard(key)))
 
     def _delete_single(self, key: str, score: int, job_id: str) -> bytes:
-        with self._conn.errors():
-            count, member = self._scripts.delete_single(keys=[key], args=[int(score), job_id])
+        count, member = self._script_once(
+            self._scripts.delete_single,
+            [key],
+            [int(score), job_id],
+            f"the delete of job {job_id} from {key}",
+            f"see whether job {job_id} is still in {key}",
+        )
         if int(count) == 0:
             raise NotDeletedError()
         return bytes(member)
@@ -317,10 +322,13 @@ class Client(NamespaceBound):
         back to dead 5 s ahead with ``err`` "unknown job when requeueing", as in Go).
         """
         keys = self._dead_requeue_keys()
-        with self._conn.errors():
-            n = self._scripts.requeue_dead(
-                keys=keys, args=[self.keys.jobs_prefix(), self._clock.now(), int(died_at), job_id]
-            )
+        n = self._script_once(
+            self._scripts.requeue_dead,
+            keys,
+            [self.keys.jobs_prefix(), self._clock.now(), int(died_at), job_id],
+            f"the retry of dead job {job_id}",
+            f"see whether job {job_id} is still in {self.keys.dead()} or back in its queue",
+        )
         if int(n) == 0:
             raise NotRetriedError()
 
@@ -329,12 +337,13 @@ class Client(NamespaceBound):
         keys = self._dead_requeue_keys()
         now = self._clock.now()
         total = 0
-        with self._conn.errors():
-            for _ in range(DEAD_REQUEUE_MAX_BATCHES):
-                n = int(self._scripts.requeue_dead(keys=keys, args=[self.keys.jobs_prefix(), now, DEAD_REQUEUE_BATCH]))
-                if n == 0:
-                    break
-                total += n
+        for _ in range(DEAD_REQUEUE_MAX_BATCHES):
+            args = [self.keys.jobs_prefix(), now, DEAD_REQUEUE_BATCH]
+            check = f"{total} were requeued before this batch; count {self.keys.dead()} to see what is left"
+            n = int(self._script_once(self._scripts.requeue_dead, keys, args, "a batch of dead-job retries", check))
+            if n == 0:
+                break
+            total += n
         return total
 
     def delete_all_dead_jobs(self) -> None:
