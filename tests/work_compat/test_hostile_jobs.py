@@ -2,21 +2,27 @@
 DecodeError and nothing else, a decoded job encodes again, and every listing shows the entry (as raw
 text when it is not a job) instead of failing: the Client's pages and the dashboard's routes.
 
-The real-pool half (a poison job goes to dead and the pool keeps working) is in
+A pool in this process runs the same hostile bytes: each entry either runs or goes to dead, and
+nothing stays in progress. Worker processes with the issue's poison job are in
 tests/faults/test_poison_jobs.py.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.webui.conftest import WebTestCase
-from work_compat import DecodeError, Job, decode_job
+from tests.work_compat.conftest import FAST
+from work_compat import DecodeError, Job, Keys, Semantics, WorkerPool, decode_job
 from work_compat.gojson import MAX_DEPTH
 
 ID = "0123456789abcdef01234567"
@@ -146,6 +152,44 @@ def test_lone_surrogate_escapes_decode_to_the_replacement_character_as_in_go() -
 def test_numbers_out_of_the_float64_range_are_refused_as_go_refuses_them() -> None:
     with pytest.raises(DecodeError, match="out of the float64 range"):
         decode_job(_job_with_args(b"1e400"))
+
+
+@pytest.fixture
+def hostile_pool(make_pool: Callable[..., WorkerPool]) -> Iterator[tuple[WorkerPool, list[str]]]:
+    """A started pool of 2 workers handling ``hostile`` (ORIG semantics: a job of another name in
+    its queue is dead at once); the list collects the ids its handler ran."""
+    ran: list[str] = []
+    lock = threading.Lock()
+
+    def handler(job: Job) -> None:
+        with lock:
+            ran.append(job.id)
+
+    pool = make_pool(2, settings=replace(FAST, semantics=Semantics.ORIG))
+    pool.job("hostile", handler)
+    pool.start()
+    yield pool, ran
+
+
+@given(entries=st.lists(hostile_bytes(), min_size=1, max_size=8, unique=True))  # equal dead members would merge
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_pool_runs_or_buries_any_bytes(
+    entries: list[bytes], hostile_pool: tuple[WorkerPool, list[str]], redis_client: redis.Redis
+) -> None:
+    pool, ran = hostile_pool
+    k: Keys = pool.keys
+    redis_client.delete(k.dead(), k.history(), k.jobs_lock("hostile"), k.jobs_lock_info("hostile"))
+    ran.clear()
+    redis_client.rpush(k.jobs("hostile"), *entries)
+    assert pool.drain(20)
+    assert redis_client.llen(k.jobs("hostile")) == 0
+    assert redis_client.llen(k.jobs_in_progress("hostile", pool.pool_id)) == 0
+    assert int(redis_client.get(k.jobs_lock("hostile")) or 0) == 0
+    assert redis_client.zcard(k.retry()) == 0
+    dead = [decode_job(raw) for raw in redis_client.zrange(k.dead(), 0, -1)]
+    assert len(ran) + len(dead) == len(entries)
+    for job in dead:  # not a job, or a job no handler here takes: the reason is kept
+        assert job.last_err
 
 
 class TestListings(WebTestCase):
