@@ -92,7 +92,8 @@ class _PoolSender:
         resp2 = self.pool.connection_kwargs.get("protocol") in (None, 2, "2")
         # RESP3 connections may carry push messages between commands: those go back to the pool,
         # whose checkout reads them, instead of being held.
-        self._idle_max = min(_IDLE_MAX, _idle_share(self.pool)) if resp2 else 0
+        checks = hasattr(self.pool, "ensure_connection")  # how a held connection is checked before use
+        self._idle_max = min(_IDLE_MAX, _idle_share(self.pool)) if resp2 and checks else 0
         weakref.finalize(self, _release, self.pool, self._held)
 
     def _take(self) -> Any:
@@ -116,7 +117,9 @@ class _PoolSender:
         back as the ResponseError in its place. Unanswered when the replies did not all come."""
         conn = self._take()  # raises redis' ConnectionError when nothing could be sent
         try:
-            conn.send_packed_command((packed,))  # a sequence of chunks; bytes alone would be iterated
+            # A sequence of chunks (bytes alone would be iterated); no health-check PING first: the
+            # checkout just checked the connection, and a failed PING would read as a sent write.
+            conn.send_packed_command((packed,), check_health=False)
             out: list[Any] = []
             for _ in range(replies):
                 try:
