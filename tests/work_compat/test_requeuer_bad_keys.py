@@ -1,7 +1,7 @@
 """The requeuers next to keys of the wrong Redis type: a queue that is not a list refuses its due
 jobs, which stay in their set (they were lost before: the script removed the member, then failed
 to push it); other names' jobs move; a set that is not a sorted set is skipped. Each bad key is
-logged once."""
+logged once. Retrying a dead job onto such a queue fails and keeps the job in dead."""
 
 from __future__ import annotations
 
@@ -59,3 +59,21 @@ def test_a_set_of_the_wrong_type_is_skipped(
     assert requeuer.run_once() == 1  # the retry set still moves
     assert requeuer.run_once() == 0
     assert caplog.text.count(repr(k.scheduled())) == 1
+
+
+def test_retrying_a_dead_job_onto_a_queue_of_the_wrong_type_fails_and_keeps_it(
+    redis_client: redis.Redis, namespace: str, clock: ManualClock
+) -> None:
+    from work_compat import Client
+
+    k = Keys(namespace)
+    job = Job("bad", "b" * 24, T0 - 10, {"n": 2}, fails=4, last_err="boom", failed_at=T0 - 10)
+    redis_client.zadd(k.dead(), {job.to_bytes(): T0 - 10})
+    redis_client.sadd(k.known_jobs(), "bad")
+    redis_client.set(k.jobs("bad"), "not a list")
+    with Client(namespace, redis_client, clock=clock) as client:
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            client.retry_dead_job(T0 - 10, job.id)
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            client.retry_all_dead_jobs()
+    assert redis_client.zrange(k.dead(), 0, -1) == [job.to_bytes()]  # still there: not lost
