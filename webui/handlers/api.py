@@ -23,8 +23,6 @@ from work_compat import (
     gojson,
 )
 
-from work_compat.gojson import encode_string
-
 from ..jsonfmt import array, obj
 from .base import ApiError, BaseHandler
 
@@ -130,7 +128,7 @@ class DashboardHandler(BaseHandler):
         # Not in Go's dashboard, and only when there is one: keys of the wrong type these reads
         # skipped, one sentence each (work_compat.badkeys); otherwise the payload is Go's.
         warnings = c.warnings()
-        extra = [("warnings", array(encode_string(w) for w in warnings))] if warnings else []
+        extra = [("warnings", array(gojson.encode_string(w) for w in warnings))] if warnings else []
         return obj(
             [
                 ("queues", count([("total", len(queues)), ("jobs", sum(q.count for q in queues))])),
