@@ -2,7 +2,7 @@
 
 Flower reads results through the Celery app's backend and answers 503 without one; here the
 backend is named by ``WebSettings.result_backend`` (a Redis URL, ``--result-backend``), and the
-keys are Celery's own ``celery-task-meta-<id>`` (celery_shim.keys.ResultKeys).
+keys are Celery's own ``celery-task-meta-<id>`` (celery_shim.gocraft.keys.ResultKeys).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Flower's task-calling body (``args``, ``kwargs`` and apply_async options) as one gocraft job.
 
 The job is the one celery_shim's ``send_task`` publishes for a task with no local code, built by
-``celery_shim.call_job.unbound_call``: a new UUID as id, the args object built by D1's rule for
+``celery_shim.gocraft.call_job.unbound_call``: a new UUID as id, the args object built by D1's rule for
 unknown names (keyword arguments by name, positional ones under ``"*args"``, which Go handlers
 cannot read by name: call Go jobs with ``kwargs``), and Celery's options through celery_shim's
 option table: ``countdown`` or ``eta`` schedule it (D8), ``expires`` goes in the ``"celery"``

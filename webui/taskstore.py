@@ -16,9 +16,8 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
-
-import redis
 
 from celery_shim.app.revoke import revoke_ids
 from celery_shim.backends.redis import RedisBackend
@@ -134,6 +133,7 @@ class TaskStore(NamespaceBound):
         self.client = Client(namespace, self._conn, clock=clock)
         self.shim_keys = ShimKeys(namespace)
         self.lookup_budget = LOOKUP_BUDGET
+        self._bad = self._conn.bad_keys  # the Client's too: the dashboard's warnings list them all
 
     @classmethod
     def beside(cls, client: Client) -> TaskStore:
@@ -156,9 +156,10 @@ class TaskStore(NamespaceBound):
                 pipe = self._redis.pipeline(transaction=False)
                 for name, pool in pairs:
                     pipe.lrange(self.keys.jobs_in_progress(name, pool), 0, CHUNK - 1)
-                lists = pipe.execute()
+                in_progress = [self.keys.jobs_in_progress(name, pool) for name, pool in pairs]
+                lists = self._bad.pipeline_results(pipe, in_progress, "list", "the task listing")
             for members in lists:
-                for raw in members:
+                for raw in members or []:
                     job = _decode(raw, "an in-progress list")
                     if job is not None:
                         jobs.setdefault(job.id, job)
@@ -193,7 +194,12 @@ class TaskStore(NamespaceBound):
             pipe.zrevrangebyscore(self.keys.run_times(), "+inf", "-inf", start=0, num=window, withscores=True)
             for name in names:
                 pipe.lrange(self.keys.jobs(name), 0, per_queue - 1)
-            history, scheduled, retry, dead, revoked, runs, *queues = pipe.execute()
+            read = [history_key, self.keys.scheduled(), self.keys.retry(), self.keys.dead(), self.shim_keys.revoked()]
+            read += [self.keys.run_times()]
+            read += [self.keys.jobs(name) for name in names]
+            history, scheduled, retry, dead, revoked, runs, *queues = [
+                r or [] for r in self._bad.pipeline_results(pipe, read, "sorted set or list", "the task listing")
+            ]
         snap = Snapshot()
         for raw in history:
             try:
@@ -252,7 +258,8 @@ class TaskStore(NamespaceBound):
                 pipe = self._redis.pipeline(transaction=False)
                 for task_id in missing:
                     pipe.zscore(self.shim_keys.revoked(), task_id)
-                scores = pipe.execute()
+                keys = [self.shim_keys.revoked()] * len(missing)
+                scores = self._bad.pipeline_results(pipe, keys, "sorted set", "the task listing")
             snap.revoked.update({i: float(s) for i, s in zip(missing, scores) if s is not None})
 
     def latest_history(self, ids: Iterable[str]) -> dict[str, HistoryJob]:
@@ -261,11 +268,12 @@ class TaskStore(NamespaceBound):
         out: dict[str, HistoryJob] = {}
         for start in range(0, len(wanted), _HMGET_CHUNK):
             chunk = wanted[start : start + _HMGET_CHUNK]
-            try:
-                with self._conn.errors():
-                    values = self._redis.hmget(self.keys.history_index(), chunk)
-            except redis.ResponseError as err:  # WRONGTYPE: a job named "index" took the key
-                logger.warning("history index unreadable: %s", err)
+            index = self.keys.history_index()
+            with self._conn.errors():  # a job named "index" may have taken the key (the fork's collision)
+                values = self._bad.guard(
+                    index, "hash", "the task listing", None, partial(self._redis.hmget, index, chunk)
+                )
+            if values is None:
                 return out
             for task_id, raw in zip(chunk, values):
                 if raw is None:
@@ -282,12 +290,15 @@ class TaskStore(NamespaceBound):
             pipe = self._redis.pipeline(transaction=False)
             for score in scores:
                 pipe.zcount(self.keys.history(), score, score)
-            return [int(n) for n in pipe.execute()]
+            counts = self._bad.pipeline_results(pipe, [self.keys.history()] * len(scores), "sorted set", "metrics")
+            return [int(n or 0) for n in counts]
 
     def history_between(self, low: str, high: str, offset: int, count: int) -> list[tuple[bytes, float]]:
         """History entries with ``low <= score <= high`` (Redis score syntax), oldest first, a slice."""
+        key = self.keys.history()
+        read = partial(self._redis.zrangebyscore, key, low, high, start=offset, num=count, withscores=True)
         with self._conn.errors():
-            rows = self._redis.zrangebyscore(self.keys.history(), low, high, start=offset, num=count, withscores=True)
+            rows = self._bad.guard(key, "sorted set", "metrics", [], read)
         return [(bytes(raw), float(score)) for raw, score in rows]
 
     def paused(self, names: list[str]) -> dict[str, bool]:
@@ -316,7 +327,7 @@ class TaskStore(NamespaceBound):
         snap = Snapshot()
         pools = self.client.worker_pool_heartbeats()
         snap.sightings.extend(s for s in self.running(pools) if s.job.id == task_id)
-        held = find_in_progress(self._conn, self.keys, task_id, pools)
+        held = find_in_progress(self._conn, self.keys, task_id, pools)  # these skip wrong-type keys
         snap.sightings.extend(Sighting("inprogress", job, pool=hb.worker_pool_id) for hb, job in held)
         total = self.lookup_budget if budget is None else budget
         left = ReadBudget(total)
@@ -341,8 +352,11 @@ class TaskStore(NamespaceBound):
 
     def _fill_in_one(self, snap: Snapshot, task_id: str) -> None:
         snap.history.update(self.latest_history([task_id]))
+        revoked = self.shim_keys.revoked()
         with self._conn.errors():
-            score = self._redis.zscore(self.shim_keys.revoked(), task_id)
+            score = self._bad.guard(
+                revoked, "sorted set", "the task lookup", None, partial(self._redis.zscore, revoked, task_id)
+            )
         if score is not None:
             snap.revoked[task_id] = float(score)
 

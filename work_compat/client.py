@@ -1,8 +1,9 @@
 """Client: read and administer a namespace, as the fork's ``work.Client`` does (protocol §6).
 
 Reads return what Go's client returns; writes leave what Go's client leaves. Where Go's client
-fails a whole call on one bad entry (a malformed heartbeat field, an undecodable job), this one
-logs the entry and goes on, so a dashboard built on it keeps working. Where §8 lists a Go defect,
+fails a whole call on one bad entry (a malformed heartbeat field, an undecodable job, a key of the
+wrong Redis type), this one logs the entry and goes on, so a dashboard built on it keeps working;
+``warnings()`` lists the wrong-type keys it skipped (see ``badkeys``). Where §8 lists a Go defect,
 this client does the right thing and says so in the method's docstring.
 """
 
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 
 import redis
 
+from .badkeys import BadKeys
 from .client_types import PeriodicSchedule, Queue, RedisStats, WorkerObservation, WorkerPoolHeartbeat
 from .clock import SYSTEM_CLOCK, Clock
 from .connection import RedisTarget
@@ -72,17 +74,28 @@ class Client(NamespaceBound):
     ) -> None:
         super().__init__(namespace, redis, clock=clock)
         self._zone = zone
+        self.bad_keys: BadKeys = self._conn.bad_keys  # shared with stores built on this connection
+
+    def warnings(self) -> list[str]:
+        """Keys of the wrong Redis type that reads skipped in the last minutes, one line each."""
+        return self.bad_keys.warnings()
+
+    def _items(self, pipe: Any, keys: Sequence[str], expected: str, what: str) -> list[Any]:
+        return self.bad_keys.pipeline_results(pipe, keys, expected, what)
 
     # -- pools and workers -----------------------------------------------------------------------
     def worker_pool_heartbeats(self) -> list[WorkerPoolHeartbeat]:
         """Every pool in ``worker_pools``, sorted by id; a pool whose hash is gone has only its id."""
+        key = self.keys.worker_pools()
         with self._conn.errors():
-            ids = sorted(_text(x) for x in self._redis.smembers(self.keys.worker_pools()))
+            members = self.bad_keys.guard(key, "set", "the pool listing", set(), lambda: self._redis.smembers(key))
+            ids = sorted(_text(x) for x in members)
             pipe = self._redis.pipeline(transaction=False)
             for pool_id in ids:
                 pipe.hgetall(self.keys.heartbeat(pool_id))
-            hashes = pipe.execute() if ids else []
-        return [self._heartbeat(pool_id, h) for pool_id, h in zip(ids, hashes)]
+            keys = [self.keys.heartbeat(i) for i in ids]
+            hashes = self._items(pipe, keys, "hash", "the pool listing") if ids else []
+        return [self._heartbeat(pool_id, h) for pool_id, h in zip(ids, hashes) if h is not None]
 
     def _heartbeat(self, pool_id: str, h: dict[bytes, bytes]) -> WorkerPoolHeartbeat:
         f = {_text(k): _text(v) for k, v in h.items()}
@@ -120,9 +133,12 @@ class Client(NamespaceBound):
             pipe = self._redis.pipeline(transaction=False)
             for wid in worker_ids:
                 pipe.hgetall(self.keys.worker_observation(wid))
-            hashes = pipe.execute()
+            keys = [self.keys.worker_observation(w) for w in worker_ids]
+            hashes = self._items(pipe, keys, "hash", "the worker listing")
         out = []
         for wid, h in zip(worker_ids, hashes):
+            if h is None:
+                continue
             f = {_text(k): _text(v) for k, v in h.items()}
             out.append(
                 WorkerObservation(
@@ -141,8 +157,10 @@ class Client(NamespaceBound):
     # -- queues -----------------------------------------------------------------------------------
     def known_job_names(self) -> list[str]:
         """Every name in ``known_jobs``, sorted."""
+        key = self.keys.known_jobs()
         with self._conn.errors():
-            return sorted(_text(x) for x in self._redis.smembers(self.keys.known_jobs()))
+            members = self.bad_keys.guard(key, "set", "the job name listing", set(), lambda: self._redis.smembers(key))
+        return sorted(_text(x) for x in members)
 
     def queues(self) -> list[Queue]:
         """Every known job name with its queue length and latency (now minus the oldest job's t)."""
@@ -153,7 +171,8 @@ class Client(NamespaceBound):
             pipe = self._redis.pipeline(transaction=False)
             for name in names:
                 pipe.llen(self.keys.jobs(name))
-            counts = pipe.execute()
+            listed = self._items(pipe, [self.keys.jobs(n) for n in names], "list", "the queue listing")
+            names, counts = [n for n, c in zip(names, listed) if c is not None], [c for c in listed if c is not None]
             busy = [n for n, c in zip(names, counts) if c > 0]
             oldest: dict[str, Any] = {}
             if busy:
@@ -201,8 +220,9 @@ class Client(NamespaceBound):
 
     def max_concurrency(self, job_name: str) -> int:
         """The cap now in force for ``job_name`` (0 = none)."""
+        key = self.keys.jobs_max_concurrency(job_name)
         with self._conn.errors():
-            raw = self._redis.get(self.keys.jobs_max_concurrency(job_name))
+            raw = self.bad_keys.guard(key, "string", "max_concurrency", None, lambda: self._redis.get(key))
         try:
             return int(raw) if raw is not None else 0
         except ValueError:
@@ -215,7 +235,9 @@ class Client(NamespaceBound):
             pipe = self._redis.pipeline(transaction=False)
             pipe.zrangebyscore(key, "-inf", "+inf", start=offset, num=PAGE_SIZE, withscores=True)
             pipe.zcard(key)
-            members, total = pipe.execute()
+            members, total = self._items(pipe, [key, key], "sorted set", "the job listing")
+        if members is None or total is None:
+            return [], 0
         items = []
         for raw, score in members:
             try:
@@ -240,22 +262,28 @@ class Client(NamespaceBound):
 
     def scheduled_count(self) -> int:
         """How many jobs ``scheduled`` holds (the total of ``scheduled_jobs``, without a page)."""
-        with self._conn.errors():
-            return int(self._redis.zcard(self.keys.scheduled()))
+        return self._zcard(self.keys.scheduled())
 
     def retry_count(self) -> int:
         """How many jobs wait to retry."""
-        with self._conn.errors():
-            return int(self._redis.zcard(self.keys.retry()))
+        return self._zcard(self.keys.retry())
 
     def dead_count(self) -> int:
         """How many jobs are dead."""
+        return self._zcard(self.keys.dead())
+
+    def _zcard(self, key: str) -> int:
         with self._conn.errors():
-            return int(self._redis.zcard(self.keys.dead()))
+            return int(self.bad_keys.guard(key, "sorted set", "a count", 0, lambda: self._redis.zcard(key)))
 
     def _delete_single(self, key: str, score: int, job_id: str) -> bytes:
-        with self._conn.errors():
-            count, member = self._scripts.delete_single(keys=[key], args=[int(score), job_id])
+        count, member = self._script_once(
+            self._scripts.delete_single,
+            [key],
+            [int(score), job_id],
+            f"the delete of job {job_id} from {key}",
+            f"see whether job {job_id} is still in {key}",
+        )
         if int(count) == 0:
             raise NotDeletedError()
         return bytes(member)
@@ -294,10 +322,13 @@ class Client(NamespaceBound):
         back to dead 5 s ahead with ``err`` "unknown job when requeueing", as in Go).
         """
         keys = self._dead_requeue_keys()
-        with self._conn.errors():
-            n = self._scripts.requeue_dead(
-                keys=keys, args=[self.keys.jobs_prefix(), self._clock.now(), int(died_at), job_id]
-            )
+        n = self._script_once(
+            self._scripts.requeue_dead,
+            keys,
+            [self.keys.jobs_prefix(), self._clock.now(), int(died_at), job_id],
+            f"the retry of dead job {job_id}",
+            f"see whether job {job_id} is still in {self.keys.dead()} or back in its queue",
+        )
         if int(n) == 0:
             raise NotRetriedError()
 
@@ -306,12 +337,13 @@ class Client(NamespaceBound):
         keys = self._dead_requeue_keys()
         now = self._clock.now()
         total = 0
-        with self._conn.errors():
-            for _ in range(DEAD_REQUEUE_MAX_BATCHES):
-                n = int(self._scripts.requeue_dead(keys=keys, args=[self.keys.jobs_prefix(), now, DEAD_REQUEUE_BATCH]))
-                if n == 0:
-                    break
-                total += n
+        for _ in range(DEAD_REQUEUE_MAX_BATCHES):
+            args = [self.keys.jobs_prefix(), now, DEAD_REQUEUE_BATCH]
+            check = f"{total} were requeued before this batch; count {self.keys.dead()} to see what is left"
+            n = int(self._script_once(self._scripts.requeue_dead, keys, args, "a batch of dead-job retries", check))
+            if n == 0:
+                break
+            total += n
         return total
 
     def delete_all_dead_jobs(self) -> None:
@@ -334,12 +366,17 @@ class Client(NamespaceBound):
             pipe = self._redis.pipeline(transaction=False)
             pipe.zrevrangebyscore(key, "+inf", "-inf", start=offset, num=PAGE_SIZE)
             pipe.zcard(key)
-            members, total = pipe.execute()
+            members, total = self._items(pipe, [key, key], "sorted set", "the history listing")
+        if members is None or total is None:
+            return [], 0
         return self._history_items(members), int(total)
 
     def _history_filtered(self, offset: int, job_name: str) -> tuple[list[HistoryJob], int]:
+        key = self.keys.history()
         with self._conn.errors():
-            members = self._redis.zrevrangebyscore(self.keys.history(), "+inf", "-inf")
+            members = self.bad_keys.guard(
+                key, "sorted set", "the history listing", [], lambda: self._redis.zrevrangebyscore(key, "+inf", "-inf")
+            )
         matching = [h for h in self._history_items(members) if h.job.name == job_name]
         return matching[offset : offset + PAGE_SIZE], len(matching)
 
@@ -381,14 +418,14 @@ class Client(NamespaceBound):
 
     def history_count(self) -> int:
         """How many attempts the overall history holds."""
-        with self._conn.errors():
-            return int(self._redis.zcard(self.keys.history()))
+        return self._zcard(self.keys.history())
 
     # -- runtime schedules [FORK] -------------------------------------------------------------------
     def periodic_schedules(self) -> list[PeriodicSchedule]:
         """Every stored schedule that parses, sorted by name (Go returns hash order)."""
+        key = self.keys.periodic_schedules()
         with self._conn.errors():
-            stored = self._redis.hgetall(self.keys.periodic_schedules())
+            stored = self.bad_keys.guard(key, "hash", "the schedule listing", {}, lambda: self._redis.hgetall(key))
         out = []
         for field, raw in stored.items():
             try:

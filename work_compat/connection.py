@@ -8,7 +8,7 @@ address with the password redacted.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Union
 from urllib.parse import unquote, urlsplit
@@ -17,6 +17,7 @@ import redis
 import redis.cluster
 import redis.sentinel
 
+from .badkeys import BadKeys
 from .errors import ConfigurationError, RedisUnavailableError
 from .keys import has_hash_tag
 
@@ -37,6 +38,8 @@ class Connection:
     address: str
     cluster: bool = False
     owned: bool = True  # made here from a URL, so close() closes it; a client you passed stays open
+    # Wrong-type keys met by the objects sharing this connection (Client, the dashboard's stores).
+    bad_keys: BadKeys = field(default_factory=BadKeys, compare=False, repr=False)
 
     def require_namespace_fits(self, namespace: str) -> None:
         """On Redis Cluster the multi-key scripts need every key in one slot: a ``{tag}`` namespace."""

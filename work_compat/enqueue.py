@@ -3,6 +3,10 @@
 Commands, scripts, return values and ``known_jobs`` bookkeeping are Go's, so a Go pool and Go's
 client cannot tell these jobs from their own. ``enqueue_many`` is an addition: one round trip for
 a whole batch.
+
+Every write is sent once (``direct_push``): when Redis does not answer it, OutcomeUnknownError
+names the job ids, and no second copy exists (redis-py would send an LPUSH again on a new
+connection, and a unique enqueue sent again answers "duplicate" for its own job).
 """
 
 from __future__ import annotations
@@ -13,11 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import redis
-
 from .clock import SYSTEM_CLOCK, Clock
 from .connection import RedisTarget
-from .direct_push import DirectPush
+from .direct_push import Sender, pack
 from .errors import EncodeError
 from .job import BackoffStrategy, Job, ScheduledJob, make_identifier
 from .keys import validate_job_name
@@ -81,9 +83,6 @@ class Enqueuer(NamespaceBound):
         super().__init__(namespace, redis, clock=clock)
         self._make_id = make_id
         self._known_until: dict[str, int] = {}
-        # Plain LPUSHes of names already in known_jobs skip redis-py's per-command work (None for
-        # clients it does not suit: Cluster, fakeredis, RESP3, client-side caching).
-        self._direct = DirectPush.for_client(self._redis)
         self._lpush_heads: dict[str, bytes] = {}  # job name -> its packed "LPUSH <queue key>" head
 
     # -- plain ------------------------------------------------------------------------------------
@@ -106,45 +105,51 @@ class Enqueuer(NamespaceBound):
         validate_job_name(job.name)
         now = self._clock.now()
         data = job.to_bytes()
-        with self._conn.errors():
-            if run_at is not None:
-                self._redis.zadd(self.keys.scheduled(), {data: int(run_at)})
-                self._add_to_known_jobs(job.name, now)
-            elif self._known_due(job.name, now):
-                pipe = self._redis.pipeline(transaction=False)
-                pipe.lpush(self.keys.jobs(job.name), data)
-                pipe.sadd(self.keys.known_jobs(), job.name)
-                pipe.execute()
-                self._known_until[job.name] = now + KNOWN_JOBS_CACHE_SECONDS
-            else:
-                direct = self._direct
-                if direct is not None and self._push_direct(direct, job, data):
-                    return job
-                self._redis.lpush(self.keys.jobs(job.name), data)
+        if run_at is not None:
+            self._schedule(job, data, int(run_at), now)
+        else:
+            self._push(job, data, now)
         return job
 
-    def _push_direct(self, direct: DirectPush, job: Job, data: bytes) -> bool:
-        """LPUSH on a held connection; False when that failed (the caller sends it the usual way,
-        with redis-py's retries, and raises what that raises). An error reply is raised as is."""
-        head = self._lpush_heads.get(job.name)
-        if head is None:
-            key = self.keys.jobs(job.name).encode("utf-8")
-            head = self._lpush_heads[job.name] = b"*3\r\n$5\r\nLPUSH\r\n$%d\r\n%s\r\n$" % (len(key), key)
-        try:
-            direct.lpush(b"%s%d\r\n%s\r\n" % (head, len(data), data))
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as err:
-            logger.debug("direct LPUSH of job %s id %s failed (%s); sending it again", job.name, job.id, err)
-            return False
-        return True
+    def _schedule(self, job: Job, data: bytes, run_at: int, now: int) -> None:
+        """ZADD one job into ``scheduled`` (then the known_jobs SADD when due, as Go), sent once."""
+        sender = self._sender
+        if sender is None:
+            with self._conn.errors():
+                self._redis.zadd(self.keys.scheduled(), {data: run_at})
+        else:
+            command = pack("ZADD", self.keys.scheduled(), run_at, data)
+            self._send_once(sender, [command], *_lpush_outcome(self.keys.scheduled(), [job], "ZADD"))
+        with self._conn.errors():
+            self._add_to_known_jobs(job.name, now)
+
+    def _push(self, job: Job, data: bytes, now: int) -> None:
+        """LPUSH one job (with the known_jobs SADD when due), sent once."""
+        due = self._known_due(job.name, now)
+        sender = self._sender
+        if sender is None:
+            with self._conn.errors():
+                pipe = self._redis.pipeline(transaction=False)
+                pipe.lpush(self.keys.jobs(job.name), data)
+                if due:
+                    pipe.sadd(self.keys.known_jobs(), job.name)
+                pipe.execute()
+        else:
+            head = self._lpush_heads.get(job.name)
+            if head is None:
+                key = self.keys.jobs(job.name).encode("utf-8")
+                head = self._lpush_heads[job.name] = b"*3\r\n$5\r\nLPUSH\r\n$%d\r\n%s\r\n$" % (len(key), key)
+            commands = [b"%s%d\r\n%s\r\n" % (head, len(data), data)]
+            if due:
+                commands.append(pack("SADD", self.keys.known_jobs(), job.name))
+            self._send_once(sender, commands, *_lpush_outcome(self.keys.jobs(job.name), [job]))
+        if due:
+            self._known_until[job.name] = now + KNOWN_JOBS_CACHE_SECONDS
 
     def release_held_connections(self) -> None:
         """Give the connections held for plain LPUSHes back to the client's pool."""
-        if self._direct is not None:
-            self._direct.close()
-
-    def close(self) -> None:
-        self.release_held_connections()
-        super().close()
+        if self._sender is not None:
+            self._sender.close()
 
     # -- unique -----------------------------------------------------------------------------------
     def enqueue_unique(self, job_name: str, args: Mapping[str, Any] | None = None) -> Job | None:
@@ -206,12 +211,10 @@ class Enqueuer(NamespaceBound):
         job = Job(job_name, self._make_id(), now, _as_args(args))
         _apply_retry(job, options.retry)
         data = job.to_bytes()
-        with self._conn.errors():
-            if delay > 0:
-                self._redis.zadd(self.keys.scheduled(), {data: now + seconds})
-            else:
-                self._redis.lpush(self.keys.jobs(job_name), data)
-            self._add_to_known_jobs(job_name, now)
+        if delay > 0:
+            self._schedule(job, data, now + seconds, now)
+        else:
+            self._push(job, data, now)
         return job
 
     # -- batches ----------------------------------------------------------------------------------
@@ -238,18 +241,41 @@ class Enqueuer(NamespaceBound):
         if not built:
             return built
         due = [name for name in by_queue if self._known_due(name, now)]
-        with self._conn.errors():
-            pipe = self._redis.pipeline(transaction=not self._conn.cluster)
-            for job_name, values in by_queue.items():
-                key = self.keys.jobs(job_name)
-                for start in range(0, len(values), _LPUSH_CHUNK):
-                    pipe.lpush(key, *values[start : start + _LPUSH_CHUNK])
-            if due:
-                pipe.sadd(self.keys.known_jobs(), *due)
-            pipe.execute()
+        sender = self._sender
+        if sender is None:
+            with self._conn.errors():
+                pipe = self._redis.pipeline(transaction=not self._conn.cluster)
+                for job_name, values in by_queue.items():
+                    key = self.keys.jobs(job_name)
+                    for start in range(0, len(values), _LPUSH_CHUNK):
+                        pipe.lpush(key, *values[start : start + _LPUSH_CHUNK])
+                if due:
+                    pipe.sadd(self.keys.known_jobs(), *due)
+                pipe.execute()
+        else:
+            self._push_many(sender, by_queue, due, built)
         for name in due:
             self._known_until[name] = now + KNOWN_JOBS_CACHE_SECONDS
         return built
+
+    def _push_many(self, sender: Sender, by_queue: dict[str, list[bytes]], due: list[str], built: list[Job]) -> None:
+        """The batch's LPUSHes (and SADD) in one MULTI/EXEC on a single Redis, sent once."""
+        transaction = not self._conn.cluster
+        commands = [pack("MULTI")] if transaction else []
+        for job_name, values in by_queue.items():
+            key = self.keys.jobs(job_name)
+            for start in range(0, len(values), _LPUSH_CHUNK):
+                commands.append(pack("LPUSH", key, *values[start : start + _LPUSH_CHUNK]))
+        if due:
+            commands.append(pack("SADD", self.keys.known_jobs(), *due))
+        if transaction:
+            commands.append(pack("EXEC"))
+        keys = ", ".join(self.keys.jobs(n) for n in by_queue)
+        replies = self._send_once(sender, commands, *_lpush_outcome(keys, built))
+        if transaction:
+            for reply in replies[-1] or []:  # an error of one command comes back inside EXEC's reply
+                if isinstance(reply, Exception):
+                    raise reply
 
     # -- helpers ----------------------------------------------------------------------------------
     def _unique_job(
@@ -274,12 +300,17 @@ class Enqueuer(NamespaceBound):
         with self._conn.errors():
             # Go adds the name to known_jobs before the script, and enqueues nothing if that fails.
             self._add_to_known_jobs(job.name, job.enqueued_at)
-            if run_at is None:
-                res = self._scripts.enqueue_unique(keys=[self.keys.jobs(job.name), job.unique_key], args=[data, value])
-            else:
-                res = self._scripts.enqueue_unique_in(
-                    keys=[self.keys.scheduled(), job.unique_key], args=[data, value, run_at]
-                )
+        # Sent once: a resent script finds its own lock and answers "duplicate" for a queued job.
+        args: list[Any]
+        if run_at is None:
+            where = self.keys.jobs(job.name)
+            script, keys, args = self._scripts.enqueue_unique, [where, job.unique_key], [data, value]
+        else:
+            where = self.keys.scheduled()
+            script, keys, args = self._scripts.enqueue_unique_in, [where, job.unique_key], [data, value, run_at]
+        action, check, ids = _lpush_outcome(where, [job])
+        check += f"; its unique lock is {job.unique_key!r}"
+        res = self._script_once(script, keys, args, action.replace("LPUSH", "the unique enqueue"), check, ids)
         return res in (b"ok", "ok")
 
     def _known_due(self, job_name: str, now: int) -> bool:
@@ -290,6 +321,19 @@ class Enqueuer(NamespaceBound):
         if self._known_due(job_name, now):
             self._redis.sadd(self.keys.known_jobs(), job_name)
             self._known_until[job_name] = now + KNOWN_JOBS_CACHE_SECONDS
+
+
+def _lpush_outcome(where: str, jobs: list[Job], command: str = "LPUSH") -> tuple[str, str, tuple[str, ...]]:
+    """What OutcomeUnknownError says of a write of ``jobs`` to ``where``: the action, how to check."""
+    ids = tuple(j.id for j in jobs)
+    shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+    names = sorted({j.name for j in jobs})
+    action = f"the {command} of {len(ids)} job(s) {'/'.join(names)} (id {shown}) to {where}"
+    check = (
+        f"look for id {shown} in {where} (or, if a worker took it, in the in-progress lists, the "
+        "retry/dead sets or the history) before enqueueing again; or enqueue again if handlers are idempotent"
+    )
+    return action, check, ids
 
 
 def _apply_retry(job: Job, retry: RetryOptions | None) -> None:

@@ -16,6 +16,7 @@ __all__ = [
     "InvalidJobNameError",
     "NotDeletedError",
     "NotRetriedError",
+    "OutcomeUnknownError",
     "RedisUnavailableError",
     "ScheduleNotFoundError",
     "WorkCompatError",
@@ -61,6 +62,25 @@ class DecodeError(WorkCompatError, ValueError):
 
 class RedisUnavailableError(WorkCompatError, ConnectionError):
     """Redis could not be reached; the message names the address with any password redacted."""
+
+
+class OutcomeUnknownError(WorkCompatError, ConnectionError):
+    """A write was sent and Redis did not answer (a stall past the socket timeout, a dropped
+    connection): it ran once or not at all. It was not sent again, which could have made a second
+    copy of a job; the message says what to look for before sending it again.
+
+    Not a RedisUnavailableError on purpose: code that retries on that would make the copy.
+    ``job_ids`` names the jobs the write carried (empty for admin writes without a job).
+    """
+
+    def __init__(self, action: str, check: str, cause: BaseException, job_ids: tuple[str, ...] = ()) -> None:
+        super().__init__(
+            f"outcome unknown: {action} was sent and Redis did not answer ({cause}); it was not sent "
+            f"again, so it took effect once or not at all: {check}"
+        )
+        self.action = action
+        self.check = check
+        self.job_ids = job_ids
 
 
 class NotDeletedError(WorkCompatError):

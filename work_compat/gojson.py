@@ -22,6 +22,8 @@ except ImportError:  # pragma: no cover - PyPy and friends
     _c_encode_str = json.encoder.py_encode_basestring
 
 __all__ = [
+    "MAX_DEPTH",
+    "check_depth",
     "dumps",
     "dumps_bytes",
     "encode_string",
@@ -35,6 +37,31 @@ __all__ = [
 _HTML_RE = re.compile("[<>&\u2028\u2029]")
 _HTML_ESC = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
+_DEPTH_TOKEN_RE = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+
+# Nesting Python code can always decode, re-encode and hand to a handler, whatever the caller's
+# stack depth (the interpreter's recursion limit is 1000). Go's decoder accepts 10000; a job nested
+# deeper than this is refused here with a DecodeError, so a worker buries it instead of dying.
+MAX_DEPTH = 512
+
+
+def check_depth(text: str) -> None:
+    """Raise ValueError when JSON ``text`` nests arrays/objects more than MAX_DEPTH levels deep.
+
+    Counting brackets is C-speed, so only texts with that many of them are scanned token by token.
+    """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    depth = 0
+    for m in _DEPTH_TOKEN_RE.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested more than {MAX_DEPTH} levels deep (work_compat's limit)")
+        elif c in "]}":
+            depth -= 1
 
 
 def _html_sub(m: re.Match[str]) -> str:
@@ -130,8 +157,21 @@ def format_float_v(x: float) -> str:
 def encode_value(value: Any, path: str = "args") -> str:
     """Encode a JSON value (maps sorted by key, compact) as Go does for ``interface{}`` values.
 
-    ``path`` names the value in the EncodeError raised for anything JSON cannot carry.
+    ``path`` names the value in the EncodeError raised for anything JSON cannot carry, or nested
+    deeper than MAX_DEPTH (which no decoder here would take back).
     """
+    try:
+        text = _encode(value, path)
+    except RecursionError:
+        raise EncodeError(path, value, f"nested more than {MAX_DEPTH} levels deep") from None
+    try:
+        check_depth(text)
+    except ValueError as err:
+        raise EncodeError(path, value, str(err)) from None
+    return text
+
+
+def _encode(value: Any, path: str) -> str:
     t = type(value)
     if t is str:
         return encode_string(value)
@@ -155,7 +195,7 @@ def encode_value(value: Any, path: str = "args") -> str:
             elif tv is int:
                 append(_encode_key(k) + int.__repr__(v))
             else:
-                append(_encode_key(k) + encode_value(v, f"{path}[{k!r}]"))
+                append(_encode_key(k) + _encode(v, f"{path}[{k!r}]"))
         return "{" + ",".join(parts) + "}"
     if t is int:
         return int.__repr__(value)
@@ -169,7 +209,10 @@ def encode_value(value: Any, path: str = "args") -> str:
         except ValueError:
             raise EncodeError(path, value, "NaN and infinities cannot be encoded as JSON") from None
     if t is list or t is tuple:
-        return "[" + ",".join(encode_value(v, f"{path}[{i}]") for i, v in enumerate(value)) + "]"
+        items = []  # a loop, not a generator: one stack frame per level of nesting, not two
+        for i, v in enumerate(value):
+            items.append(_encode(v, f"{path}[{i}]"))
+        return "[" + ",".join(items) + "]"
     return _encode_subclass(value, path)
 
 
@@ -205,11 +248,11 @@ def _encode_subclass(value: Any, path: str) -> str:
     if isinstance(value, int):
         return int.__repr__(int(value))
     if isinstance(value, float):
-        return encode_value(float(value), path)
+        return _encode(float(value), path)
     if isinstance(value, Mapping):
-        return encode_value({k: value[k] for k in _bad_keys(value, path)}, path)
+        return _encode({k: value[k] for k in _bad_keys(value, path)}, path)
     if isinstance(value, (list, tuple)):
-        return encode_value(list(value), path)
+        return _encode(list(value), path)
     raise EncodeError(path, value, f"a {type(value).__name__} cannot be encoded as JSON")
 
 
@@ -235,18 +278,53 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON literal {name}")
 
 
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # Go's ParseFloat reports a range error; Python would make it inf
+        raise ValueError(f"number {text[:40]} is out of the float64 range")
+    return value
+
+
 def _int_or_negative_zero(text: str) -> int | float:
     return -0.0 if text == "-0" else int(text)
 
 
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)  # made once: one is built per call otherwise
+# made once: one is built per call otherwise
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_parse_float)
 # "-0" is a float64 negative zero to Go (encoded back as "-0"); Python's int would drop the sign.
-_NEGATIVE_ZERO_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_int=_int_or_negative_zero)
+_NEGATIVE_ZERO_DECODER = json.JSONDecoder(
+    parse_constant=_refuse_constant, parse_float=_parse_float, parse_int=_int_or_negative_zero
+)
 
 
 def loads(data: bytes | str) -> Any:
-    """Parse JSON as Go would: invalid UTF-8 becomes U+FFFD; NaN/Infinity literals are refused; a
-    ``-0`` stays a negative zero (a float), so it is written back as ``-0``."""
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        data = bytes(data).decode("utf-8", "replace")
-    return (_NEGATIVE_ZERO_DECODER if "-0" in data else _DECODER).decode(data)
+    """Parse JSON as Go would: invalid UTF-8 and lone UTF-16 surrogates become U+FFFD; NaN and
+    Infinity literals, out-of-range numbers and nesting deeper than MAX_DEPTH are refused; a ``-0``
+    stays a negative zero (a float), so it is written back as ``-0``.
+
+    Raises ValueError (json.JSONDecodeError for syntax) and nothing else, whatever the bytes.
+    """
+    try:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            data = bytes(data).decode("utf-8", "replace")
+        check_depth(data)
+        value = (_NEGATIVE_ZERO_DECODER if "-0" in data else _DECODER).decode(data)
+    except RecursionError:  # a deep stack at the call; MAX_DEPTH leaves room for the usual ones
+        raise ValueError("nested too deeply for this call stack") from None
+    except MemoryError:
+        raise ValueError(f"too large to decode in memory ({len(data)} characters)") from None
+    if _SURROGATE_ESCAPE_RE.search(data) is not None:
+        value = _replace_surrogates(value)
+    return value
+
+
+def _replace_surrogates(value: Any) -> Any:
+    """Lone ``\\udXXX`` escapes as Go decodes them: U+FFFD (Python keeps the bare surrogate)."""
+    t = type(value)
+    if t is str:
+        return _SURROGATE_RE.sub("\ufffd", value)
+    if t is dict:
+        return {_SURROGATE_RE.sub("\ufffd", k): _replace_surrogates(v) for k, v in value.items()}
+    if t is list:
+        return [_replace_surrogates(v) for v in value]
+    return value

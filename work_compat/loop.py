@@ -41,6 +41,10 @@ class BackgroundLoop:
         proves nothing about an outage)."""
         raise NotImplementedError
 
+    def next_wait(self) -> float:
+        """Seconds from the end of a tick to the next one: ``period`` plus up to ``jitter``."""
+        return self.period + (random.uniform(0, self.jitter) if self.jitter else 0.0)
+
     def on_error(self, err: redis.RedisError | RedisUnavailableError) -> None:
         """Called after a tick failed on Redis (and was logged), for a loop to undo or mark work."""
 
@@ -70,7 +74,7 @@ class BackgroundLoop:
                 self.on_error(err)
             except Exception:  # a bug in a tick must not end the loop for good
                 logger.exception("%s: tick failed", self.name)
-            wait = self.period + (random.uniform(0, self.jitter) if self.jitter else 0.0)
+            wait = self.next_wait()
 
     def stop_loop(self, timeout: float | None = None) -> None:
         """Stop the thread, waiting for a tick in progress (up to ``timeout``)."""

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+import redis
 
 from .clock import SYSTEM_CLOCK, Clock
 from .connection import Connection, RedisTarget, connect
+from .direct_push import Sender, Unanswered, pack
+from .errors import OutcomeUnknownError
 from .keys import Keys
 from .scripts import Scripts
 
@@ -30,6 +35,55 @@ class NamespaceBound:
         self._redis: Any = self._conn.client
         self._scripts = Scripts(self._redis)
         self._clock = clock
+        self._sender_made = False
+        self._sender_value: Sender | None = None
+
+    @property
+    def _sender(self) -> Sender | None:
+        """Sends writes at most once (see ``direct_push``); None for clients it does not suit."""
+        if not self._sender_made:
+            self._sender_value = Sender.for_client(self._redis)
+            self._sender_made = True
+        return self._sender_value
+
+    def _send_once(
+        self, sender: Sender, commands: Sequence[bytes], action: str, check: str, job_ids: tuple[str, ...] = ()
+    ) -> list[Any]:
+        """Send packed ``commands`` once and return their replies; an error reply is raised.
+
+        RedisUnavailableError when nothing could be sent; OutcomeUnknownError, saying ``action``
+        and ``check``, when they were sent and the replies did not come.
+        """
+        try:
+            with self._conn.errors():
+                replies = sender.call(commands, self.keys.prefix)
+        except Unanswered as err:
+            raise OutcomeUnknownError(action, check, err.cause, job_ids) from err.cause
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies
+
+    def _script_once(
+        self,
+        script: Any,
+        keys: Sequence[str],
+        args: Sequence[Any],
+        action: str,
+        check: str,
+        job_ids: tuple[str, ...] = (),
+    ) -> Any:
+        """Run a registered script once (EVALSHA; EVAL after a NOSCRIPT, which ran nothing) and
+        return its reply; through redis-py when there is no Sender (fakeredis)."""
+        sender = self._sender
+        if sender is None:
+            with self._conn.errors():
+                return script(keys=list(keys), args=list(args))
+        tail = (len(keys), *keys, *args)
+        try:
+            return self._send_once(sender, [pack("EVALSHA", script.sha, *tail)], action, check, job_ids)[0]
+        except redis.exceptions.NoScriptError:
+            return self._send_once(sender, [pack("EVAL", script.script, *tail)], action, check, job_ids)[0]
 
     @property
     def connection(self) -> Connection:
@@ -50,7 +104,9 @@ class NamespaceBound:
             self._redis.ping()
 
     def close(self) -> None:
-        """Close the connection this object made from a URL."""
+        """Close the connection this object made from a URL (after giving back held ones)."""
+        if self._sender_value is not None:
+            self._sender_value.close()
         self._conn.close()
 
     def __enter__(self) -> Self:

@@ -50,10 +50,12 @@ import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
+from functools import partial
 from typing import Any
 
 import redis
 
+from .badkeys import BadKeys
 from .client_types import PeriodicSchedule
 from .clock import Clock
 from .cron import ConstantDelaySchedule, CronSpecError, Schedule, go_duration, parse
@@ -256,11 +258,13 @@ class PeriodicEnqueuer(BackgroundLoop):
         self.clock = clock
         self.zone = zone
         self.horizon = horizon
+        self.bad_keys = BadKeys()  # a wrong-type key skips runtime schedules, not the code's jobs
 
     def should_enqueue(self) -> bool:
         """The gate: run unless ``last_periodic_enqueue`` is a number of at least ``now - 2``."""
-        raw = self.client.get(self.keys.last_periodic_enqueue())
-        if raw is None:
+        key = self.keys.last_periodic_enqueue()
+        raw = self.bad_keys.guard(key, "string", "the periodic enqueuer", None, partial(self.client.get, key))
+        if raw is None:  # (a wrong-type key is replaced by the SET at the end of the run)
             return True
         try:
             last = int(raw)
@@ -272,7 +276,8 @@ class PeriodicEnqueuer(BackgroundLoop):
     def runtime_jobs(self) -> list[PeriodicJob]:
         """The enabled runtime schedules as periodic jobs; bad ones are logged and skipped."""
         out = []
-        stored = self.client.hgetall(self.keys.periodic_schedules())
+        key = self.keys.periodic_schedules()
+        stored = self.bad_keys.guard(key, "hash", "the periodic enqueuer", {}, partial(self.client.hgetall, key))
         for field in sorted(stored):
             name = field.decode("utf-8", "replace") if isinstance(field, bytes) else str(field)
             try:

@@ -34,7 +34,7 @@ class PoolSettings:
     observer_period: float = 1.0
     requeue_period: float = 1.0
     requeue_batch: int = 100
-    reaper_first_delay: float = 10.0
+    reaper_first_delay: float = 0.0  # Go waits dead_after; see reaper.Reaper for why not here
     reaper_period: float = 600.0
     reaper_jitter: float = 30.0
     dead_after: float = 10.0

@@ -4,6 +4,20 @@ A pool whose heartbeat is more than ``dead_after`` seconds old is dead, Go's or 
 in-progress jobs go back to their queues (bytes unchanged), its lock counts are taken out of the
 shared counters, and its heartbeat entries are removed. With history on (the fork), entries older
 than the retention are cleaned at the end of every run.
+
+Go's reaper first runs ``dead_after`` after its pool starts, then every 10 minutes, so a lone pool
+restarted after a crash left the crashed pool's jobs in progress for 10 s or more. Here a pool
+reaps when it starts, and once more ``dead_after`` + 1 s later: a pool that died before this one
+started is stale by then at the latest, so its jobs are back in their queues within ``dead_after``
++ 1 s of the start (at once when it died more than ``dead_after`` ago). When Redis itself started
+less than ``dead_after`` ago, the pass at start leaves pools whose last beat predates that start
+to the second pass: they may be alive and not have beaten again yet, as after an outage this pool
+saw.
+
+A key of the wrong Redis type (a string where a heartbeat hash belongs, a hash for a lock counter)
+made Go's reaper, and this one, fail every pass. Here such a key is skipped and logged once (see
+``badkeys``): a dead pool with a bad key for one of its job names has its other names' jobs
+requeued and stays registered, so that a pass after the key is fixed takes the rest back.
 """
 
 from __future__ import annotations
@@ -11,8 +25,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+import redis
+
+from .badkeys import BadKeys
 from .clock import Clock
 from .job import HistoryJob
 from .keys import Keys
@@ -26,6 +44,8 @@ logger = logging.getLogger(__name__)
 def _text(v: bytes | str | None) -> str:
     return "" if v is None else v.decode("utf-8", "replace") if isinstance(v, bytes) else v
 
+
+_TYPE_NAMES = {"list": "list", "string": "string", "hash": "hash", "set": "set", "zset": "sorted set"}
 
 _COMPLETED_AT = re.compile(rb'^\{"completed_at":(-?\d+),')
 
@@ -72,21 +92,33 @@ class Reaper(BackgroundLoop):
         self.clock = clock
         self.dead_after = dead_after
         self.history_retention = history_retention
+        self._ticks = 0
+        self.bad_keys = BadKeys()
 
-    def dead_pools(self) -> dict[str, list[str] | None]:
-        """Pool id -> its job names (None when its heartbeat hash is gone) for every dead pool."""
+    def dead_pools(self, beat_since: int | None = None) -> dict[str, list[str] | None]:
+        """Pool id -> its job names (None when its heartbeat hash is gone) for every dead pool;
+        with ``beat_since``, only pools that beat at or after that second."""
         dead: dict[str, list[str] | None] = {}
         now = self.clock.now()
-        for raw_id in self.client.smembers(self.keys.worker_pools()):
+        pools_key = self.keys.worker_pools()
+        for raw_id in self.bad_keys.guard(
+            pools_key, "set", "the reaper", set(), partial(self.client.smembers, pools_key)
+        ):
             pool_id = _text(raw_id)
             if pool_id == self.own_pool_id:
                 continue  # we are running this: a clock jump must not make a pool reap itself
-            beat, names = self.client.hmget(self.keys.heartbeat(pool_id), "heartbeat_at", "job_names")
+            key = self.keys.heartbeat(pool_id)
+            fields = self.bad_keys.guard(
+                key, "hash", "the reaper", None, partial(self.client.hmget, key, "heartbeat_at", "job_names")
+            )
+            if fields is None:
+                continue  # not a heartbeat: the pool may be alive, its jobs are left alone
+            beat, names = fields
             if beat is None:
                 dead[pool_id] = None
                 continue
             try:
-                if int(beat) + self.dead_after > now:
+                if int(beat) + self.dead_after > now or (beat_since is not None and int(beat) < beat_since):
                     continue
             except ValueError:
                 logger.warning("pool %s has a heartbeat_at that is not a number: %r", pool_id, beat)
@@ -95,22 +127,54 @@ class Reaper(BackgroundLoop):
             dead[pool_id] = [n for n in _text(names).split(",") if n]
         return dead
 
-    def reap(self) -> int:
-        """One pass over every dead pool; returns how many jobs went back to their queues."""
+    def reap(self, beat_since: int | None = None) -> int:
+        """One pass over every dead pool (see ``dead_pools``); returns how many jobs went back to
+        their queues."""
         requeued = 0
-        for pool_id, names in self.dead_pools().items():
+        for pool_id, names in self.dead_pools(beat_since).items():
             # Go requeues nothing for a pool whose heartbeat hash is gone; our own names at least
             # cover the jobs this pool handles, which are then not orphaned.
             job_names = names if names is not None else self.known_names()
-            requeued += self._requeue(pool_id, job_names)
+            usable = [n for n in job_names if self._keys_usable(pool_id, n)]
+            count = self._requeue(pool_id, usable)
+            requeued += count
+            self._remove_stale_locks(pool_id, usable)
+            if len(usable) < len(job_names):
+                logger.warning(
+                    "dead pool %s: %d job(s) back in their queues; it stays registered until the keys of %s are fixed",
+                    pool_id,
+                    count,
+                    ", ".join(sorted(set(job_names) - set(usable))),
+                )
+                continue
             if names is not None:
                 self.client.delete(self.keys.heartbeat(pool_id))
             self.client.srem(self.keys.worker_pools(), pool_id)
-            self._remove_stale_locks(pool_id, job_names)
-            logger.info("reaped dead pool %s: %d job(s) back in their queues", pool_id, requeued)
+            logger.info("reaped dead pool %s: %d job(s) back in their queues", pool_id, count)
         if self.history_retention is not None:
             self.clean_history()
         return requeued
+
+    def _keys_usable(self, pool_id: str, name: str) -> bool:
+        """True when the keys the reaper's scripts touch for ``name`` are absent or of their type.
+
+        Checked first, because a script failing half-way keeps its earlier writes.
+        """
+        expected = {
+            self.keys.jobs_in_progress(name, pool_id): "list",
+            self.keys.jobs(name): "list",
+            self.keys.jobs_lock(name): "string",
+            self.keys.jobs_lock_info(name): "hash",
+        }
+        pipe = self.client.pipeline(transaction=False)
+        for key in expected:
+            pipe.type(key)
+        usable = True
+        for (key, want), got in zip(expected.items(), pipe.execute()):
+            if _text(got) not in ("none", want):
+                self.bad_keys.report(key, _TYPE_NAMES[want], "the reaper")
+                usable = False
+        return usable
 
     def _requeue(self, pool_id: str, names: list[str]) -> int:
         keys: list[str] = []
@@ -137,20 +201,43 @@ class Reaper(BackgroundLoop):
         """Remove history older than the retention (the fork's 15 days), as the fork's reaper does."""
         assert self.history_retention is not None
         cutoff = self.clock.now() - self.history_retention
-        self.client.zremrangebyscore(self.keys.history(), "-inf", cutoff)
-        for raw_name in self.client.smembers(self.keys.known_jobs()):
+        guard, what = self.bad_keys.guard, "history cleaning"
+        history_keys = [self.keys.history()]
+        known = self.keys.known_jobs()
+        for raw_name in guard(known, "set", what, set(), lambda: self.client.smembers(known)):
             name = _text(raw_name)
             if name != "index":  # that key is the id index, a hash (the fork's name collision)
-                self.client.zremrangebyscore(self.keys.history_for(name), "-inf", cutoff)
+                history_keys.append(self.keys.history_for(name))
+        for key in history_keys:
+            guard(key, "sorted set", what, 0, partial(self.client.zremrangebyscore, key, "-inf", cutoff))
         stale = []
-        for job_id, raw in self.client.hscan_iter(self.keys.history_index(), count=100):
+        index = self.keys.history_index()
+        for job_id, raw in guard(index, "hash", what, [], lambda: list(self.client.hscan_iter(index, count=100))):
             completed_at = _completed_at(raw)
             if completed_at is not None and completed_at < cutoff:
                 stale.append(job_id)
         for start in range(0, len(stale), 500):
             self.client.hdel(self.keys.history_index(), *stale[start : start + 500])
 
+    def next_wait(self) -> float:
+        if self._ticks == 1:  # the pass at start: a pool that died just before is stale by then
+            return self.dead_after + 1
+        return super().next_wait()
+
+    def _redis_started_at(self) -> int | None:
+        """When Redis started, if that was less than ``dead_after`` ago (in Redis's clock, which
+        the hosts writing heartbeats share within their skew); None otherwise, and when INFO is
+        unavailable (renamed, a cluster's per-node reply), so that this pass reaps as any other."""
+        try:
+            uptime = int(self.client.info("server").get("uptime_in_seconds", 0))
+            if uptime >= self.dead_after:
+                return None
+            return int(self.client.time()[0]) - uptime
+        except (TypeError, ValueError, AttributeError, IndexError, redis.ResponseError):
+            return None
+
     def tick(self) -> bool | None:
+        self._ticks += 1
         outage = self.outage
         if outage is not None and outage.seconds_since_recovery() < self.dead_after:
             # Redis was unreachable a moment ago: every pool's heartbeat went stale with ours, and the
@@ -158,7 +245,10 @@ class Reaper(BackgroundLoop):
             # jobs twice; the next run judges on fresh beats.
             logger.info("reaper: Redis was unreachable until just now; this run is skipped")
             return False
-        self.reap()
+        restarted_at = self._redis_started_at() if self._ticks == 1 else None
+        if restarted_at is not None:
+            logger.info("reaper: Redis started at %d; pools that last beat before are judged later", restarted_at)
+        self.reap(beat_since=restarted_at)
         return None
 
     def stop(self) -> None:

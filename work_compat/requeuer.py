@@ -7,14 +7,18 @@ numbers and turns ``[]`` into ``{}``). A unique job keeps even ``t``, so that a 
 of a by-key unique job (an LREM of the lock's value, the bytes as enqueued) still finds it. Jobs of
 names this pool does not know are left for a pool that knows them (as the fork does; the original
 kills them into dead), and the script looks past them, so one unknown name cannot block the set.
+A queue of the wrong Redis type refuses its jobs, which then stay in the set (logged once, see
+``badkeys``); a set of the wrong type is skipped.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from .badkeys import BadKeys
 from .clock import Clock
 from .job import make_identifier
 from .keys import Keys
@@ -51,6 +55,7 @@ class Requeuer(BackgroundLoop):
         self.known_names = known_names
         self.clock = clock
         self.batch = batch
+        self.bad_keys = BadKeys()
 
     def run_once(self) -> int:
         """Move everything due now; returns how many jobs moved."""
@@ -58,10 +63,18 @@ class Requeuer(BackgroundLoop):
         total = 0
         for zset in self.zset_keys:
             while True:
-                moved, _looked = self.script(
-                    keys=[zset, self.keys.dead(), *queues],
-                    args=[self.keys.jobs_prefix(), self.clock.now(), self.batch, make_identifier()],
-                )
+                args = [self.keys.jobs_prefix(), self.clock.now(), self.batch, make_identifier()]
+                call = partial(self.script, keys=[zset, self.keys.dead(), *queues], args=args)
+                reply = self.bad_keys.guard(zset, "sorted set", "the requeuer", None, call)
+                if reply is None:
+                    break
+                moved, _looked, refused = reply
+                if refused:
+                    self.bad_keys.report(
+                        refused.decode() if isinstance(refused, bytes) else refused,
+                        "list or sorted set",
+                        "the requeuer",
+                    )
                 total += int(moved)
                 if int(moved) < self.batch:
                     break

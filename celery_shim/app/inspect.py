@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from work_compat import Client, DecodeError, Job, Keys, WorkerPoolHeartbeat, decode_job
+from work_compat import Client, DecodeError, Job, Keys, WorkerPoolHeartbeat, decode_job, gojson
 
 from ..gocraft.arguments import VAR_ARGS_KEY, call_from_args
 from ..gocraft.keys import ShimKeys
@@ -157,7 +157,8 @@ class Inspect:
     def _request(self, node: Node, obs: dict[str, str]) -> dict[str, Any]:
         name = obs.get("job_name", "")
         try:
-            args = json.loads(obs.get("args") or "null")
+            # gojson: a Go pool's observation may nest deeper than Python's json.loads recurses
+            args = gojson.loads(obs.get("args") or "null")
         except ValueError:
             args = None
         call_args, call_kwargs = call_of(self.app, name, args)

@@ -1,4 +1,4 @@
-"""``import-backlog``: the command around ``celery_shim.backlog`` (options, progress bar, report).
+"""``import-backlog``: the command around ``celery_shim.gocraft.backlog`` (options, progress bar, report).
 
 Exit status 0 when every message was imported (or, with ``--dry-run``, would be), 1 when some stay
 in Celery's queues (they are listed with the reason), 2 for bad options or a missing kombu.

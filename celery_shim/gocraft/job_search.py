@@ -9,6 +9,7 @@ lets a caller that answers an HTTP request stop after a bounded number of entrie
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from functools import partial
 
 from work_compat import Connection, DecodeError, Job, Keys, WorkerPoolHeartbeat, decode_job
 from work_compat.gojson import encode_string
@@ -85,9 +86,16 @@ def find_in_zset(conn: Connection, key: str, job_id: str, budget: ReadBudget | N
     """
     budget = budget or ReadBudget()
     epoch = _periodic_epoch(job_id)
+    guard = conn.bad_keys.guard
     if epoch is not None:
         with conn.errors():
-            members = conn.client.zrangebyscore(key, epoch, epoch, withscores=True)
+            members = guard(
+                key,
+                "sorted set",
+                "a job search",
+                [],
+                partial(conn.client.zrangebyscore, key, epoch, epoch, withscores=True),
+            )
         budget.charge(len(members))
         found = [(int(s), job) for raw, s in members if (job := job_with_id(raw, job_id)) is not None]
         if found:
@@ -95,8 +103,9 @@ def find_in_zset(conn: Connection, key: str, job_id: str, budget: ReadBudget | N
     for needle in id_needles(job_id):
         cursor = 0
         while not budget.spent:
+            scan = partial(conn.client.zscan, key, cursor, match=f"*{_glob_escape(needle)}*", count=CHUNK)
             with conn.errors():
-                cursor, members = conn.client.zscan(key, cursor, match=f"*{_glob_escape(needle)}*", count=CHUNK)
+                cursor, members = guard(key, "sorted set", "a job search", (0, []), scan)
             budget.charge(CHUNK)
             found = [(int(s), job) for raw, s in members if (job := job_with_id(raw, job_id)) is not None]
             if found:
@@ -119,7 +128,9 @@ def scan_list(
     while not budget.spent:
         size = budget.allow(CHUNK)
         with conn.errors():
-            chunk = conn.client.lrange(key, start, start + size - 1)
+            chunk = conn.bad_keys.guard(
+                key, "list", "a job search", [], partial(conn.client.lrange, key, start, start + size - 1)
+            )
         budget.charge(len(chunk))
         for raw in chunk:
             if any(n in raw for n in needles):
@@ -153,7 +164,8 @@ def find_in_progress(
         pipe = conn.client.pipeline(transaction=False)
         for hb, name in pairs:
             pipe.lrange(keys.jobs_in_progress(name, hb.worker_pool_id), 0, CHUNK - 1)
-        lists = pipe.execute()
+        in_progress = [keys.jobs_in_progress(name, hb.worker_pool_id) for hb, name in pairs]
+        lists = [m or [] for m in conn.bad_keys.pipeline_results(pipe, in_progress, "list", "a job search")]
     needles = _byte_needles([job_id])
     found = []
     for (hb, _name), members in zip(pairs, lists):

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from work_compat import Connection, Enqueuer, Job, RedisUnavailableError
+from work_compat import Connection, Enqueuer, Job, OutcomeUnknownError, RedisUnavailableError
 
 from ..exceptions import OperationalError
 
@@ -26,11 +26,13 @@ def push_with_retries(enqueuer: Any, job: Job, run_at: int | None, policy: Mappi
 
     ``enqueuer`` is an Enqueuer or a Publisher. ``policy`` None means no retries; otherwise
     ``max_retries`` (None: forever), ``interval_start``, ``interval_step`` and ``interval_max`` in seconds.
+    Only a publish that reached no Redis is retried: one sent and unanswered (OutcomeUnknownError)
+    is raised as an OperationalError whose message says so and names the task id.
     """
     if policy is None:
         try:
             enqueuer.enqueue_job(job, run_at=run_at)
-        except RedisUnavailableError as err:
+        except (RedisUnavailableError, OutcomeUnknownError) as err:
             raise OperationalError(str(err)) from err
         return
     max_retries = policy.get("max_retries", 3)
@@ -42,6 +44,9 @@ def push_with_retries(enqueuer: Any, job: Job, run_at: int | None, policy: Mappi
         try:
             enqueuer.enqueue_job(job, run_at=run_at)
             return
+        except OutcomeUnknownError as err:
+            # Sent, unanswered: it may be queued already, and sending it again could run it twice.
+            raise OperationalError(str(err)) from err
         except RedisUnavailableError as err:
             if max_retries is not None and attempt >= max_retries:
                 raise OperationalError(str(err)) from err

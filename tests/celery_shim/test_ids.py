@@ -1,4 +1,4 @@
-"""Task ids (celery_shim.ids): UUID4 strings as str(uuid.uuid4()) writes them, never repeated, and a
+"""Task ids (celery_shim.utils.ids): UUID4 strings as str(uuid.uuid4()) writes them, never repeated, and a
 forked child never hands out the ids its parent will."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The worker's copy of the revoked set (celery_shim.revoked): a fetched job costs no Redis lookup,
+"""The worker's copy of the revoked set (celery_shim.worker.revoked): a fetched job costs no Redis lookup,
 yet a revoke is honoured at once when its control message arrives, and within the re-read period
 when only the set was written. Real Redis, real workers."""
 

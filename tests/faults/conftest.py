@@ -23,6 +23,7 @@ import pytest
 import redis
 
 from tests.faults.jobs import FAST_BACKOFFS, SETTINGS
+from tests.interop.driver import GoDriver, build, require_go
 from work_compat import Keys, PoolSettings, WorkerPool
 from work_compat.embedded import EmbeddedRedis
 
@@ -83,6 +84,16 @@ def wait_for(
         time.sleep(interval)
 
 
+# -- the Go pool -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="package")
+def go_driver(fault_redis: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> GoDriver:
+    """The interop driver built against gocraft/work (tests/interop/orig), on the suite's Redis."""
+    go = require_go("the fault scenarios with a Go pool")
+    return GoDriver("orig", build("orig", tmp_path_factory.mktemp("go-driver"), go), fault_redis.url)
+
+
 # -- Redis --------------------------------------------------------------------------------------------
 
 
@@ -119,7 +130,10 @@ def pool_ids_by_pid(rc: redis.Redis, keys: Keys) -> dict[int, str]:
     out: dict[int, str] = {}
     for raw in rc.smembers(keys.worker_pools()):
         pool_id = _s(raw)
-        pid = rc.hget(keys.heartbeat(pool_id), "pid")
+        try:
+            pid = rc.hget(keys.heartbeat(pool_id), "pid")
+        except redis.ResponseError:  # a heartbeat key of the wrong type, planted by a scenario
+            continue
         if pid is not None:
             out[int(pid)] = pool_id
     return out
@@ -188,8 +202,9 @@ class Workers:
     def keys(self) -> Keys:
         return Keys(self.ns)
 
-    def start(self, concurrency: int, *, processes: bool = False) -> WorkerProc:
-        cmd = [sys.executable, "-m", "work_compat", "worker", "tests.faults.jobs:pool", "-c", str(concurrency)]
+    def start(self, concurrency: int, *, processes: bool = False, pool: str = "pool") -> WorkerProc:
+        """Start ``python -m work_compat worker tests.faults.jobs:<pool>``."""
+        cmd = [sys.executable, "-m", "work_compat", "worker", f"tests.faults.jobs:{pool}", "-c", str(concurrency)]
         cmd += ["--redis", self.url, "--ns", self.ns]
         if processes:
             cmd.append("--processes")

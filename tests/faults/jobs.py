@@ -89,3 +89,12 @@ def hang(job: Job) -> None:
     """Record this process's pid under ``args["flag"]``, then sleep ``args["s"]`` seconds."""
     recorder().set(job.arg_string("flag"), os.getpid())
     time.sleep(job.arg_int64("s"))
+
+
+def default_reaper_pool() -> WorkerPool:
+    """``work`` on the library's default cadences (Go's 5 s beat and 10 s dead_after; the reaper
+    passes at start, dead_after + 1 s later, then every 10 minutes): a lone pool restarted after a
+    crash, with no other pool's reaper to help."""
+    p = WorkerPool(2, "faults", "redis://127.0.0.1:6379/0", settings=PoolSettings(), sleep_backoffs=FAST_BACKOFFS)
+    p.job("work", work)
+    return p

@@ -217,10 +217,10 @@ def test_plain_enqueues_of_a_known_name_go_on_a_held_connection_and_survive_its_
     # Once a name is in known_jobs, enqueue() sends its LPUSH on a connection held for it (skipping
     # redis-py's per-command work); if Redis dropped that connection, the job is sent the usual way.
     with Enqueuer(namespace, redis_server.url) as enq:
-        assert enq._direct is not None
+        assert enq._sender is not None
         first = enq.enqueue("mail", {"n": 1})  # LPUSH + SADD through redis-py
         second = enq.enqueue("mail", {"n": 2})  # direct
-        assert enq._direct.held == 1, "the direct LPUSH keeps its connection for the next one"
+        assert enq._sender.held == 1, "the direct LPUSH keeps its connection for the next one"
         redis_client.client_kill_filter(_type="normal", skipme=True)  # the held connection too
         third = enq.enqueue("mail", {"n": 3})
         fourth = enq.enqueue("mail", {"n": 4})

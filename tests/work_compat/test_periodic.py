@@ -551,3 +551,22 @@ def test_instants_missed_while_no_pool_ran_are_not_enqueued_and_a_restart_runs_n
     assert set(runs.values()) == {1}
     assert sorted(int(i.rsplit(":", 1)[1]) - T0 for i in runs) == list(range(20, 281, 20))
     assert instants_of(redis_client, third, "tick") == list(range(T0 + 1020, T0 + 1221, 20))
+
+
+def test_wrong_type_schedule_keys_skip_only_the_runtime_schedules(
+    make_pool: MakePool, redis_client: redis.Redis, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a string where the runtime schedules' hash belongs, and a hash where the gate's string does
+    pool = make_pool().job("noop", lambda job: None).periodically_enqueue("*/20 * * * * *", "tick")
+    redis_client.set(pool.keys.periodic_schedules(), "not a hash")
+    redis_client.hset(pool.keys.last_periodic_enqueue(), "not", "a string")
+    pe = enqueuer(redis_client, pool, clock)
+    # When the periodic enqueuer runs twice
+    assert pe.run_once() is True
+    clock.advance(120)
+    assert pe.run_once() is True
+    # Then the code's periodic job is scheduled all the same, the gate key is a number again, and
+    # the bad schedules key is logged once
+    assert instants_of(redis_client, pool, "tick")
+    assert redis_client.get(pool.keys.last_periodic_enqueue()) == str(T0 + 120).encode()
+    assert caplog.text.count(repr(pool.keys.periodic_schedules())) == 1

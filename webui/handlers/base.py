@@ -25,6 +25,7 @@ from work_compat import (
     InvalidJobNameError,
     NotDeletedError,
     NotRetriedError,
+    OutcomeUnknownError,
     RedisUnavailableError,
     ScheduleNotFoundError,
     gojson,
@@ -46,7 +47,7 @@ _STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 
 # What a failed Client or Enqueuer call means to an HTTP caller. Go answers 500 for all of them.
 _STATUS_OF: tuple[tuple[tuple[type[BaseException], ...], int], ...] = (
-    ((RedisUnavailableError, redis.ConnectionError, redis.TimeoutError), 503),
+    ((RedisUnavailableError, OutcomeUnknownError, redis.ConnectionError, redis.TimeoutError), 503),
     ((NotDeletedError, NotRetriedError), 409),  # the entry moved (or went) since it was listed
     ((ScheduleNotFoundError,), 404),
     ((InvalidJobNameError, EncodeError), 400),

@@ -92,6 +92,8 @@ class PageHandler(BaseHandler):
             "read_only": settings.read_only,
             "page_number": number,
             "problem": problem,
+            # keys of the wrong Redis type the dashboard's reads skipped lately (work_compat.badkeys)
+            "warnings": self.client.warnings(),
             # an embedding application (or a test) may set "page_refresh_ms" in the Tornado settings
             "refresh_ms": int(self.application.settings.get("page_refresh_ms", REFRESH_MS)),
         }

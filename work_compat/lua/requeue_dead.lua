@@ -24,7 +24,8 @@ local requeued = 0
 for _, member in ipairs(members) do
   local ok, job = pcall(cjson.decode, member)
   if ok and type(job) == 'table' and (single_id == nil or job['id'] == single_id) then
-    redis.call('zrem', KEYS[1], member)
+    -- The new copy first, then the removal: a queue of the wrong type fails the script with
+    -- the member still in dead, instead of after removing it.
     local queue = type(job['name']) == 'string' and (ARGV[1] .. job['name']) or nil
     if queue and known[queue] then
       job['t'] = now
@@ -32,10 +33,12 @@ for _, member in ipairs(members) do
       job['failed_at'] = nil
       job['err'] = nil
       redis.call('lpush', queue, cjson.encode(job))
+      redis.call('zrem', KEYS[1], member)
       requeued = requeued + 1
     else
       job['err'] = 'unknown job when requeueing'
       job['failed_at'] = now
+      redis.call('zrem', KEYS[1], member)
       redis.call('zadd', KEYS[1], now + 5, cjson.encode(job))
     end
   end
