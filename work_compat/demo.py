@@ -2,7 +2,8 @@
 Python's jobs; Go enqueues jobs; a Python pool runs what Go and Python enqueued.
 
 With no Redis URL it starts a private redis-server (see ``embedded``). The Go steps need `go` and
-the repository's ``examples/go_worker`` (a real gocraft/work program).
+the repository's ``examples/go_worker`` (a real gocraft/work program), built once per run by
+``demo_go``; without them they are skipped, in one line that says why.
 """
 
 from __future__ import annotations
