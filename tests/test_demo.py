@@ -44,8 +44,8 @@ def _go() -> str:
 def _gocraft_src() -> str:
     """The pinned gocraft/work's source tree, as the interop tests take it (--gocraft-src)."""
     value = os.environ.get("WORK_COMPAT_GOCRAFT_SRC", "")
-    if not value:
-        pytest.fail("name the source tree of gocraft/work 5959e69: --gocraft-src or WORK_COMPAT_GOCRAFT_SRC")
+    if not value:  # as the interop tests do where neither the proxy nor a source tree has it
+        pytest.skip("gocraft/work 5959e69's source tree is not named: set WORK_COMPAT_GOCRAFT_SRC to it")
     return value
 
 

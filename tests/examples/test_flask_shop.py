@@ -37,8 +37,8 @@ def _go_worker() -> str:
         pytest.fail("the flask_shop test needs the Go toolchain (examples/go_worker runs send_sms)")
     try:
         return str(go_binary("orig", GO_WORKER, go=go))
-    except LibraryUnavailable as e:
-        pytest.fail(f"examples/go_worker: {e}")
+    except LibraryUnavailable as e:  # one line saying how to provide it, as the interop tests skip
+        pytest.skip(f"examples/go_worker: {e}")
 
 
 @pytest.fixture
