@@ -23,6 +23,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .connection import RedisTarget
 from .cron import local_zone
 from .errors import ConfigurationError
+from .flusher import Flusher
 from .heartbeat import GO_HEARTBEAT_FIELDS, Heartbeater
 from .job import make_identifier
 from .job_options import JobOptions, JobType
@@ -99,7 +100,7 @@ class WorkerPool(NamespaceBound):
         self._held: Counter[bytes] = Counter()
         self._held_lock = threading.Lock()
         self._repair_lock = threading.Lock()
-        self._workers: list[Worker] = []
+        self.workers: list[Worker] = []
 
     # -- registration -------------------------------------------------------------------------------
     def job(self, name: str, handler: Handler) -> WorkerPool:
@@ -316,8 +317,10 @@ class WorkerPool(NamespaceBound):
         self._observer.start()
         self._requeuer.start()
         self._reaper.start()
-        self._workers = [Worker(self, slot) for slot in range(self.concurrency)]
-        for w in self._workers:
+        self.workers = [Worker(self, slot) for slot in range(self.concurrency)]
+        self.flusher = Flusher(self, s.fold_window)
+        self.flusher.start()
+        for w in self.workers:
             w.thread.start()
         self._periodic.start()  # its first run is done when start() returns
         logger.info(
@@ -431,11 +434,11 @@ class WorkerPool(NamespaceBound):
         with self._drain_cond:
             self.drain_round += 1
             target = self.drain_round
-        for w in self._workers:
+        for w in self.workers:
             w.wake.set()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._drain_cond:
-            while not all(w.drained_round >= target for w in self._workers):
+            while not all(w.drained_round >= target for w in self.workers):
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -447,7 +450,7 @@ class WorkerPool(NamespaceBound):
         their queues. Without it a worker deep in Go's idle backoff would start them up to 5 s late.
         (Not done when a worker finds work after a lull: under light steady load that would wake
         every worker for every job, and each empty fetch pushes it deeper into its backoff.)"""
-        for w in self._workers:
+        for w in self.workers:
             w.wake.set()
 
     def stop(self, timeout: float | None = None) -> None:
@@ -462,16 +465,17 @@ class WorkerPool(NamespaceBound):
             return
         limit = self.settings.stop_timeout if timeout is None else timeout
         self.stopping.set()
-        for w in self._workers:
+        for w in self.workers:
             w.wake.set()
         deadline = time.monotonic() + limit
-        for w in self._workers:
+        for w in self.workers:
             w.thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = [w.thread.name for w in self._workers if w.thread.is_alive()]
+        stuck = [w.thread.name for w in self.workers if w.thread.is_alive()]
         if stuck and self.processes:
             self._runner.kill_busy()
-            for w in self._workers:
+            for w in self.workers:
                 w.thread.join(5)
+        self.flusher.stop()  # what stuck workers fetched and never started goes back now
         if stuck:
             logger.warning("stop: %s still running after %.0fs; their jobs stay in progress for a reaper", stuck, limit)
         self._observer.stop()
@@ -488,16 +492,16 @@ class WorkerPool(NamespaceBound):
         """Wait for the workers left running by a ``stop()`` whose time ran out (a handler that
         hung); True once none is left. Their late completions change nothing a reaper did."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        for w in self._workers:
+        for w in self.workers:
             w.thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        return not any(w.thread.is_alive() for w in self._workers)
+        return not any(w.thread.is_alive() for w in self.workers)
 
     def abort(self) -> None:
         """Stop at once: stop beating but leave the pool's entries, so a reaper (Go's or ours)
         finds it dead and requeues its in-flight jobs. For a second SIGTERM; the process exits next
         (a later ``stop()`` only ends the remaining threads)."""
         self.stopping.set()
-        for w in self._workers:
+        for w in self.workers:
             w.wake.set()
         if self._started:
             self._aborted = True
