@@ -21,7 +21,7 @@ from .processor import Completion
 from .worker import Worker, hand_back, step_arguments
 
 if TYPE_CHECKING:
-    from .worker_pool import WorkerPool
+    from .worker_host import WorkerHost
 
 __all__ = ["Flusher"]
 
@@ -35,7 +35,7 @@ class Flusher:
     ``watch()`` unparks it.
     """
 
-    def __init__(self, pool: WorkerPool, window: float) -> None:
+    def __init__(self, pool: WorkerHost, window: float) -> None:
         self.pool = pool
         self.window = window
         self._wake = threading.Event()

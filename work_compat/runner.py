@@ -25,7 +25,7 @@ from .job import Job, decode_job
 from .job_options import JobType
 from .middleware import NO_CONTEXT, Handler, Middleware, run_chain, run_chain_async
 
-__all__ = ["AsyncRunner", "Outcome", "ProcessRunner", "ThreadRunner", "error_text"]
+__all__ = ["AsyncRunner", "Outcome", "ProcessRunner", "ThreadRunner", "error_text", "exit_with_parent"]
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def _child_main(conn: multiprocessing.connection.Connection, registry: bytes) ->
     # The parent decides when children stop; a Ctrl-C reaches the whole process group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _exit_with_parent()
+    exit_with_parent()
     handlers, middleware, context = pickle.loads(registry)
 
     def checkin(job_id: str, text: str) -> None:
@@ -160,7 +160,7 @@ def _send_quietly(conn: multiprocessing.connection.Connection, msg: tuple[Any, .
     return True
 
 
-def _exit_with_parent(interval: float = 1.0) -> None:
+def exit_with_parent(interval: float = 1.0) -> None:
     """End this child soon after its parent dies, even in the middle of a long handler.
 
     A parent killed with SIGKILL cannot stop its children, and its job is left in progress for a

@@ -24,7 +24,7 @@ from .keys import Keys
 from .processor import Completion, Fetched
 
 if TYPE_CHECKING:
-    from .worker_pool import WorkerPool
+    from .worker_host import WorkerHost
 
 __all__ = ["StepGate", "Worker", "step_arguments"]
 
@@ -106,7 +106,7 @@ class Worker:
     can take them when the job running now takes long.
     """
 
-    def __init__(self, pool: WorkerPool, slot: int) -> None:
+    def __init__(self, pool: WorkerHost, slot: int) -> None:
         self.pool = pool
         self.slot = slot
         self.wake = threading.Event()
