@@ -122,18 +122,22 @@ def test_a_go_pool_takes_the_jobs_fetched_behind_a_slow_python_job(
     print(f"held-job scenario: settled {settled * 1000:.1f} ms after the slow job started")
 
 
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
 def test_after_a_sigkill_no_finished_python_job_runs_again(
+    processes: bool,
     go_driver: GoDriver,
     redis_server: RedisServer,
     namespace: str,
     redis_client: redis.Redis,
     procs: list[subprocess.Popen[str]],
 ) -> None:
-    # Given a `work-compat worker` process of one worker running the slow ninth job
+    # Given a `work-compat worker` process of one worker (a thread, or a child process that
+    # fetches its own jobs) running the slow ninth job
     keys = Keys(namespace)
     rec = f"{namespace}:rec"
     jobs = enqueue_thirteen(redis_server.url, namespace, rec)
     argv = ["worker", "tests.interop.pyjobs:pool", "-c", "1", "--redis", redis_server.url, "--ns", namespace]
+    argv += ["--processes"] if processes else []
     worker = subprocess.Popen(
         [sys.executable, "-m", "work_compat", *argv],
         cwd=ROOT,
@@ -157,7 +161,8 @@ def test_after_a_sigkill_no_finished_python_job_runs_again(
         state=lambda: held_state(redis_client, keys, beat.worker_pool_id),
     )
 
-    # When it is SIGKILLed, and a Go pool starts (its reaper runs 10 s later)
+    # When it is SIGKILLed (a child ends within a second of its parent), and a Go pool starts
+    # (its reaper runs 10 s later)
     worker.kill()
     worker.communicate(timeout=10)
     out = go_driver.work(namespace, [HELD_JOB], expect=N - SLOW, timeout=40)
