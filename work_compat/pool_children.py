@@ -47,6 +47,7 @@ class _Child:
     deadline: Any  # RawArray('d', 1): 0 idle, else the monotonic time its job must end by (inf: none)
     shown: Any  # RawArray('c', DIGEST_SIZE): digest of the job it runs
     lock: threading.Lock
+    started: float
 
     def send(self, msg: tuple[Any, ...]) -> bool:
         with self.lock:
@@ -70,6 +71,8 @@ class PoolChildren:
         self._cond = threading.Condition()
         self._closing = False
         self._repair = False
+        self._crashes = [0] * pool.concurrency  # deaths in a row soon after start, per slot
+        self._respawn_at: dict[int, float] = {}  # slots whose next child waits (a crash loop)
         self._thread = threading.Thread(target=self._supervise, name="work-compat-children", daemon=True)
 
     # -- life cycle ---------------------------------------------------------------------------------
@@ -104,7 +107,7 @@ class PoolChildren:
         child.close()
         with self._cond:
             self.drained[slot] = -1
-        return _Child(process, parent, deadline, shown, threading.Lock())
+        return _Child(process, parent, deadline, shown, threading.Lock(), time.monotonic())
 
     def _live(self) -> list[tuple[int, _Child]]:
         return [(slot, c) for slot, c in enumerate(self.children) if c is not None]
@@ -186,6 +189,10 @@ class PoolChildren:
                     dead[slot] = "time"
             if self._closing:
                 continue
+            for slot, at in list(self._respawn_at.items()):
+                if at <= now:
+                    del self._respawn_at[slot]
+                    self.children[slot] = self._spawn(slot)
             if dead or self._repair:
                 self._repair = False
                 try:
@@ -197,7 +204,8 @@ class PoolChildren:
     def _wait_time(self, live: list[tuple[int, _Child]]) -> float:
         """Until the nearest time-limit deadline (at most 0.5 s, so that stop is noticed)."""
         now = time.monotonic()
-        nearest = min((c.deadline[0] for _, c in live if c.deadline[0] > 0), default=now + 0.5)
+        times = [c.deadline[0] for _, c in live if c.deadline[0] > 0] + list(self._respawn_at.values())
+        nearest = min(times, default=now + 0.5)
         return max(0.0, min(nearest - now, 0.5))
 
     def _handle(self, slot: int, msg: tuple[Any, ...]) -> None:
@@ -253,10 +261,26 @@ class PoolChildren:
             except redis.RedisError:
                 pass
             if not self._closing:
-                logger.warning(
-                    "pool %s: child of worker %d died (%s); starting another", pool.pool_id, slot, dead[slot]
-                )
-                self.children[slot] = self._spawn(slot)
+                self._replace(slot, child, dead[slot])
+
+    def _replace(self, slot: int, old: _Child, reason: str) -> None:
+        """Start the slot's next child: at once, or after a growing pause when children keep
+        dying soon after they start (a handler module that fails to import, say)."""
+        soon = time.monotonic() - old.started < 2.0
+        self._crashes[slot] = self._crashes[slot] + 1 if soon else 0
+        delay = 0.0 if self._crashes[slot] < 2 else min(0.1 * 2 ** self._crashes[slot], 10.0)
+        logger.warning(
+            "pool %s: child of worker %d died (%s, exit code %s); starting another%s",
+            self.pool.pool_id,
+            slot,
+            "time limit" if reason == "time" else "lost",
+            old.process.exitcode,
+            f" in {delay:.1f}s" if delay else "",
+        )
+        if delay:
+            self._respawn_at[slot] = time.monotonic() + delay
+        else:
+            self.children[slot] = self._spawn(slot)
 
     def _hold(self, dead: dict[int, str], running: dict[bytes, str]) -> tuple[Counter[bytes], list[_Child]]:
         """Close every live child's gate; what they hold, and the children that answered."""

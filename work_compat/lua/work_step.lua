@@ -17,6 +17,8 @@
 -- then one per job name to fetch: its quota, how many of the jobs it is asked for first
 -- returns     {completed, job bytes, queue key, in-progress key, ...}
 --
+-- LREM searches from the tail, where the oldest fetched jobs are (the fetch pushes to the head): a
+-- list shared by many workers is long, and the job completed is most often among the oldest.
 -- Completions are written in ARGV order: jobs handed back are given in reverse fetch order, so the
 -- first fetched ends at the front again. A completion writes only if its fetched bytes were still in progress (LREM removed one): a
 -- call repeated after a lost reply, or a job a reaper already requeued, does not change the lock
@@ -34,7 +36,7 @@ local done = 0
 for j = 0, completed - 1 do
   local k = 5 + j * 4
   local a = 4 + j * 7
-  if redis.call('lrem', KEYS[k], 1, ARGV[a]) == 1 then
+  if redis.call('lrem', KEYS[k], -1, ARGV[a]) == 1 then
     redis.call('decr', KEYS[k + 1])
     redis.call('hincrby', KEYS[k + 2], pool, -1)
     local fate = ARGV[a + 1]
