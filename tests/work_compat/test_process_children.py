@@ -58,6 +58,30 @@ def test_a_child_sigkilled_mid_job_has_only_that_job_run_again(
     print(f"dead child's job recovered {recovered * 1000:.0f} ms after the SIGKILL")
 
 
+def test_a_graceful_stop_leaves_no_fetched_job_of_a_child_in_progress(
+    make_pool: MakePool, enq: Enqueuer, redis_client: redis.Redis, redis_server: RedisServer
+) -> None:
+    # Given one child that fetched quick jobs in batches and now runs a slow one (the ninth)
+    key = "runs"
+    jobs = [{"url": redis_server.url, "key": key, "i": i} for i in range(13)]
+    jobs[8]["ms"] = 1500
+    enq.enqueue_many(("c", args) for args in jobs)
+    pool = make_pool(1, processes=True).job("c", procjobs.count_runs)
+    pool.start()
+    wait_until(lambda: redis_client.hexists(key, "8"), 30, "the slow job to start")
+
+    # When the pool stops gracefully
+    pool.stop()
+
+    # Then the slow job finished, the jobs after it wait in the queue, nothing is in progress
+    k = pool.keys
+    assert {int(i) for i in redis_client.hgetall(key)} == set(range(9))
+    assert redis_client.llen(k.jobs("c")) == 4
+    assert redis_client.llen(k.jobs_in_progress("c", pool.pool_id)) == 0
+    assert redis_client.get(k.jobs_lock("c")) == b"0"
+    assert redis_client.hget(k.jobs_lock_info("c"), pool.pool_id) == b"0"
+
+
 def pool_history(r: redis.Redis, pool: WorkerPool) -> list[HistoryJob]:
     return [HistoryJob.from_json(m) for m in r.zrange(pool.keys.history(), 0, -1)]
 
