@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from .job import decode_job
+from .outage import UNREACHABLE
 from .pool_child import DIGEST_SIZE, ChildSpec, child_main, digest
 from .processor import Completion, Fetched
 from .runner import Outcome
@@ -37,7 +38,10 @@ __all__ = ["PoolChildren"]
 
 logger = logging.getLogger(__name__)
 
-HOLD_TIMEOUT = 10.0  # seconds a live child has to answer "hold" before it is taken for hung
+# Seconds a live child has to answer "hold" before it is taken for hung and killed. Its control
+# thread answers even while a handler runs (pure Python gives up the GIL every few ms); only a
+# handler stuck in C code holding the GIL, or a step blocked on a Redis that never answers, is slower.
+HOLD_TIMEOUT = 30.0
 
 
 @dataclass
@@ -245,6 +249,9 @@ class PoolChildren:
                     back,
                     len(done) - back,
                 )
+        except UNREACHABLE as err:
+            pool.outage.failed(f"pool {pool.pool_id} recovery of in-progress jobs", err)
+            self._repair = True
         except redis.RedisError as err:
             logger.warning("pool %s: recovering in-progress jobs failed, will retry: %s", pool.pool_id, err)
             self._repair = True
