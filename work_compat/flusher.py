@@ -1,11 +1,12 @@
 """The flusher: what a worker holds never waits behind the job it is running.
 
-A worker writes its finished jobs' completions with its next fetch (one round trip for many
-jobs), and may fetch a few jobs at once when jobs are quick. When the job it runs now takes longer
-than ``settings.fold_window``, this thread takes what the worker holds: it writes the completions,
-and hands the fetched jobs the worker has not started back to the front of their queues, with
-their lock counters undone, where any pool (Go's too) can take them at once. One ``work_step``
-call (fetching nothing) covers every worker found so.
+A worker may fetch a few jobs at once when jobs are quick. While it runs the next one, this thread
+writes the completions of those it finished, for every worker in one ``work_step`` call (fetching
+nothing): a completion reaches Redis about one round trip after its handler returned, and the
+writes batch themselves (what finished during one write goes in the next). When the job a worker
+runs takes longer than ``settings.fold_window``, the flusher also hands the fetched jobs the
+worker has not started back to the front of their queues, with their lock counters undone, where
+any pool (Go's too) can take them at once.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ logger = logging.getLogger(__name__)
 
 
 class Flusher:
-    """Takes and writes what workers hold while their current job runs long.
+    """Takes and writes what workers hold while they run their next job.
 
-    It ticks every ``window`` seconds while some worker holds anything, and parks otherwise;
-    ``watch()`` unparks it.
+    It writes as long as there are completions, ticks every ``window`` seconds while some worker
+    holds unstarted jobs, and parks otherwise; ``watch()`` wakes it.
     """
 
     def __init__(self, pool: WorkerHost, window: float) -> None:
@@ -48,7 +49,7 @@ class Flusher:
         self.thread.start()
 
     def watch(self) -> None:
-        """A worker started a job while holding something: make sure the flusher is ticking."""
+        """A worker started a job while holding something: make sure the flusher runs."""
         if self._parked:
             self._parked = False
             self._wake.set()
@@ -64,7 +65,9 @@ class Flusher:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                if self.flush(self.window) or self._holding():
+                if self.flush(self.window):
+                    continue  # what finished during that write goes in the next one
+                if self._holding():
                     self._stop.wait(self.window)
                     continue
                 self._parked = True
@@ -85,18 +88,21 @@ class Flusher:
         return bool(self._failed)
 
     def flush(self, older_than: float) -> bool:
-        """Write what each worker holds whose current job started ``older_than`` seconds ago or
-        more (0: every worker, running or not). True if anything was written or is to be retried."""
+        """Write the completions of every worker running a job, and hand back the unstarted jobs
+        of those whose job started ``older_than`` seconds ago or more (0: every worker's, running
+        or not). True if anything was written or is to be retried."""
         now = time.monotonic()
         taken, self._failed = self._failed, []
         for w in self.pool.workers:
             with w.lock:
-                if older_than and not (w.running_since and now - w.running_since >= older_than):
+                long = not older_than or (w.running_since and now - w.running_since >= older_than)
+                if long and (w.pending or w.unstarted):
+                    done = w.pending + hand_back(w.unstarted)
+                    w.pending, w.unstarted = [], []
+                elif w.running_since and w.pending:
+                    done, w.pending = w.pending, []
+                else:
                     continue
-                if not w.pending and not w.unstarted:
-                    continue
-                done = w.pending + hand_back(w.unstarted)
-                w.pending, w.unstarted = [], []
                 w.flushing += len(done)
             taken.append((w, done))
         if not taken:

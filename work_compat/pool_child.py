@@ -168,7 +168,7 @@ class ChildPool(WorkerHost):
                             break
                         later.append(nxt)
             elif kind == "drain":
-                self.drain_round = msg[1]
+                self.drain_round = max(self.drain_round, msg[1])
                 self.wake()
             elif kind == "wake":
                 self.wake()

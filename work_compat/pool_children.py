@@ -87,7 +87,7 @@ class PoolChildren:
 
     def _spawn(self, slot: int) -> _Child:
         pool = self.pool
-        parent, child = self.mp.Pipe()
+        parent, child_end = self.mp.Pipe()
         deadline = self.mp.RawArray("d", 1)
         shown = self.mp.RawArray("c", DIGEST_SIZE)
         spec = ChildSpec(
@@ -103,15 +103,17 @@ class PoolChildren:
         )
         process = self.mp.Process(
             target=child_main,
-            args=(child, spec, self.registry, (deadline, shown)),
+            args=(child_end, spec, self.registry, (deadline, shown)),
             name=f"work-compat-child-{slot}",
             daemon=True,
         )
         process.start()
-        child.close()
+        child_end.close()
         with self._cond:
             self.drained[slot] = -1
-        return _Child(process, parent, deadline, shown, threading.Lock(), time.monotonic())
+        child = _Child(process, parent, deadline, shown, threading.Lock(), time.monotonic())
+        child.send(("drain", pool.drain_round))  # a drain begun while this child was being started
+        return child
 
     def _live(self) -> list[tuple[int, _Child]]:
         return [(slot, c) for slot, c in enumerate(self.children) if c is not None]
@@ -122,15 +124,22 @@ class PoolChildren:
 
     def drain(self, target: int, timeout: float | None) -> bool:
         """Tell the children a drain round began; wait until each reported it drained."""
-        self.broadcast(("drain", target))
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while not all(d >= target for d in self.drained):
+        told = 0.0
+        while True:
+            now = time.monotonic()
+            if now - told >= 0.5:  # again now and then: a child started meanwhile may have missed it
+                told = now
+                for slot, child in self._live():
+                    if self.drained[slot] < target:
+                        child.send(("drain", target))
+            with self._cond:
+                if all(d >= target for d in self.drained):
+                    return True
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
                 self._cond.wait(0.05 if left is None else min(left, 0.05))
-        return True
 
     def stop(self, timeout: float) -> list[str]:
         """Ask every child to finish its job, write what it holds and exit; the names of those

@@ -239,7 +239,7 @@ class Worker:
                 self.current = f
                 self.running_since = time.monotonic()
                 held = bool(self.pending or self.unstarted)
-            if held:
+            if held:  # the flusher writes what finished, and hands back the rest if this job runs long
                 pool.flusher.watch()
             c = pool.processor.process_safely(f, self.slot)
             with self.lock:

@@ -68,10 +68,12 @@ def fail(job: Job) -> None:
 
 
 def count_runs(job: Job) -> None:
-    """HINCRBY ``key`` ``i`` 1, then sleep ``ms`` if given; a job with ``slow`` set first records
-    its pid under ``key``:pid and sleeps 60 s (the test SIGKILLs that child); its retry runs at once."""
+    """HINCRBY ``key`` ``i`` 1 and HSET ``key``:by ``i`` pid, then sleep ``ms`` if given; a job
+    with ``slow`` set first records its pid under ``key``:pid and sleeps 60 s (the test SIGKILLs
+    that child); its retry runs at once."""
     with _redis(job) as r:
         r.hincrby(job.arg_string("key"), str(job.arg_int64("i")), 1)
+        r.hset(job.arg_string("key") + ":by", str(job.arg_int64("i")), os.getpid())
         if "ms" in job.args:
             time.sleep(job.arg_int64("ms") / 1000)
         if job.arg_bool("slow") and not job.fails:

@@ -32,8 +32,16 @@ def test_a_child_sigkilled_mid_job_has_only_that_job_run_again(
     pid = int(wait_until(lambda: redis_client.get(key + ":pid"), 30, "the slow job to start"))
     assert pid != os.getpid()
 
-    # When its child is SIGKILLed
+    # When its child is SIGKILLed, once the completions of the jobs it finished are written (about
+    # one round trip after each handler returned)
     in_progress = k.jobs_in_progress("c", pool.pool_id)
+
+    def finished_by_the_child_are_completed() -> bool:
+        by_child = {int(i) for i, p in redis_client.hgetall(key + ":by").items() if int(p) == pid} - {SLOW}
+        done = {h.job.arg_int64("i") for h in pool_history(redis_client, pool) if h.status == "success"}
+        return by_child <= done
+
+    wait_until(finished_by_the_child_are_completed, 1.0, "the child's finished jobs to be completed in Redis")
     os.kill(pid, signal.SIGKILL)
     killed_at = time.monotonic()
 
