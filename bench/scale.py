@@ -137,7 +137,7 @@ def render_targets(results: dict[str, Any], scale: dict[str, Any]) -> list[str]:
         ("one threads process vs Go fork pool", _ratio(main("work_compat"), main("go")), ">= 1.0x", 1.0, True),
     ]
     lines = [
-        "### Targets (ratios within this run)",
+        "### Targets (ratios within this run, of first→last-job throughput)",
         "",
         "| target | ratio | wanted | met |",
         "| --- | ---: | ---: | --- |",
