@@ -1,7 +1,9 @@
 """Where handlers run: in the worker thread, on the pool's event loop, or in a child process.
 
 Every runner turns one handler call into an Outcome, a plain value that crosses process
-boundaries. The pool does everything else (fetch, completion, heartbeats) in the parent.
+boundaries. ``ProcessRunner`` keeps fetch and completion in the parent and sends each job to a
+child: celery_shim's prefork pool uses it, and so does a ``processes=True`` pool given a client
+object; a pool given a URL runs children that fetch their own jobs (``pool_children``).
 """
 
 from __future__ import annotations

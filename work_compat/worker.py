@@ -2,10 +2,11 @@
 (gocraft ``worker.go``, protocol §4.4-4.8).
 
 Like a Go worker, each worker fetches for itself and backs off on its own when the queues are
-empty (10, 100, 1000, then 5000 ms). Unlike Go, it folds the completion of its last jobs and the
-next fetch into one ``work_step`` script call, and when jobs finish quickly it fetches a few at once
-(each fetched job counts in the lock counters as Go's fetch counts it). The effects in Redis are
-Go's, job for job.
+empty (10, 100, 1000, then 5000 ms). Unlike Go, when jobs finish quickly it fetches a few at once
+(each fetched job counts in the lock counters as Go's fetch counts it), and completions that the
+pool's flusher has not yet written go in its next ``work_step`` call with the fetch. The flusher
+(``flusher``) writes the others while the worker runs its next job, and hands back fetched jobs
+that would wait behind a slow one. The effects in Redis are Go's, job for job.
 """
 
 from __future__ import annotations
