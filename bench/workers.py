@@ -9,9 +9,10 @@ Run from the repository root::
 Systems, each with concurrency 8, one at a time, each in its own Redis database of ONE Redis (FLUSHDB
 before and after), each worker in its own subprocess (runner modules in ``bench/peers/``):
 
-- Go: ``github.com/gocraft/work`` v0.5.1 ``WorkerPool`` (``bench/go/workers``). The Go module proxy
-  here refuses the LarnTechKe/work fork and newer gocraft/work pseudo-versions, so v0.5.1 is what runs.
-  It enqueues nothing: work_compat's ``Enqueuer`` fills its queue.
+- Go: the ``WorkerPool`` of the fork ``github.com/LarnTechKe/work`` v0.0.3 (job history on, as
+  work_compat's), and of ``github.com/gocraft/work`` v0.5.1 (no history) beside it: one program,
+  ``bench/go/workers``, built against each (``bench/gobuild.py``). It enqueues nothing:
+  work_compat's ``Enqueuer`` fills its queue.
 - work_compat's ``WorkerPool`` (threads, and ``processes=True``); "not available yet" when
   ``from work_compat import WorkerPool`` fails.
 - Celery (prefork pool, threads pool), RQ, Dramatiq, arq, Huey, with their own enqueue APIs and
@@ -27,6 +28,10 @@ Workloads:
    start - that time. The lead-in wakes pollers that backed off while idle (gocraft/work sleeps up
    to 5 s); the first lead-in job's latency is reported as the wake-up latency.
 3. Memory: RSS (and PSS) summed over the worker's process tree right after the throughput run.
+4. Redis CPU per job: Redis's own ``used_cpu_sys + used_cpu_user`` (INFO cpu) over the throughput
+   run, from just before the worker starts to its last job, divided by the jobs.
+5. Scale-out (``--scale``): throughput of 1, 2 and 4 worker processes of each kind on one Redis
+   (``bench/scale.py``).
 
 Every handler, in every system, does the same thing: one 32-byte ``write`` to a FIFO this process
 reads (job ``i``, start ns, end ns, enqueue ns). Results: a Markdown table on stdout and in
@@ -57,17 +62,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
+from .gobuild import LIBRARIES, GoBuildError, build_workers
+from .scale import render_scale, render_targets, run_scale
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-GO_DIR = BENCH_DIR / "go" / "workers"
 BUILD_DIR = BENCH_DIR / ".build"
 ARQ_VENV = BUILD_DIR / "venv-arq"
 RESULTS_DIR = BENCH_DIR / "results"
 
-GO_LIBRARY = "github.com/gocraft/work v0.5.1"
 GO_NOTE = (
-    "The Go row runs github.com/gocraft/work v0.5.1: the Go module proxy here refuses the LarnTechKe/work "
-    "fork and newer gocraft/work pseudo-versions. v0.5.1 keeps no job history (the fork does)."
+    "The Go rows run the fork github.com/LarnTechKe/work v0.0.3 (job history on, as work_compat's; the ratios "
+    "are against it) and github.com/gocraft/work v0.5.1 (no history), the same program built against each."
 )
 NAMESPACE = "bench-workers"
 JOB_NAME = "noop"
@@ -92,19 +98,31 @@ class System:
     notes: str
     python: str = sys.executable
     version: dict[str, Any] = field(default_factory=dict)
+    go_lib: str = ""  # for kind "go": a key of bench.gobuild.LIBRARIES
 
 
 def all_systems(arq_python: str) -> list[System]:
     return [
         System(
             "go",
-            "Go gocraft/work WorkerPool",
+            "Go LarnTechKe/work WorkerPool (fork)",
             "go",
             "work_compat_pool",
             "enqueue-only",
             1,
-            "concurrency 8; redigo pool; enqueued with work_compat's Enqueuer (enqueue_many; enqueue for "
-            "latency); idle workers back off 0/10/100/1000/5000 ms between empty fetches",
+            "concurrency 8; redigo pool; job history on (the fork always keeps it); enqueued with work_compat's "
+            "Enqueuer (enqueue_many; enqueue for latency); idle workers back off 0/10/100/1000/5000 ms",
+            go_lib="fork",
+        ),
+        System(
+            "go_v051",
+            "Go gocraft/work WorkerPool",
+            "go",
+            "work_compat_pool",
+            "enqueue-only",
+            12,
+            "as the fork's row, with github.com/gocraft/work v0.5.1 (no job history)",
+            go_lib="v0.5.1",
         ),
         System(
             "work_compat",
@@ -375,10 +393,10 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, base_url: str, go_binary: Path | None, workdir: Path) -> None:
+    def __init__(self, args: argparse.Namespace, base_url: str, go_binaries: dict[str, Path], workdir: Path) -> None:
         self.args = args
         self.base_url = base_url
-        self.go_binary = go_binary
+        self.go_binaries = go_binaries
         self.workdir = workdir
         self.reporter = Reporter(workdir / "report.fifo")
 
@@ -423,7 +441,7 @@ class Bench:
 
     def check(self, s: System) -> str | None:
         """None when the system can run, else why not."""
-        if s.kind == "go" and self.go_binary is None:
+        if s.kind == "go" and s.go_lib not in self.go_binaries:
             return "not run: go not found or the build failed"
         doc = self.run_role(s, "check", 120)
         if "unavailable" in doc:
@@ -438,11 +456,10 @@ class Bench:
         finally:
             client.close()
 
-    def worker_cmd(self, s: System, expect: int) -> list[str]:
+    def worker_cmd(self, s: System, expect: int, concurrency: int) -> list[str]:
         if s.kind == "go":
-            assert self.go_binary is not None
             return [
-                str(self.go_binary),
+                str(self.go_binaries[s.go_lib]),
                 "-redis",
                 self.url(s),
                 "-ns",
@@ -450,7 +467,7 @@ class Bench:
                 "-job",
                 JOB_NAME,
                 "-concurrency",
-                str(self.args.concurrency),
+                str(concurrency),
                 "-n",
                 str(expect),
                 "-report",
@@ -458,11 +475,24 @@ class Bench:
                 "-timeout",
                 f"{int(self.args.timeout) + 120}s",
             ]
-        return self.peer_cmd(s, "worker", "--concurrency", str(self.args.concurrency))
+        return self.peer_cmd(s, "worker", "--concurrency", str(concurrency))
 
-    def run(self, s: System, r: int, with_latency: bool) -> dict[str, Any]:
-        """One throughput run (and the latency test after it when ``with_latency``)."""
+    def redis_cpu(self) -> float:
+        """Seconds of CPU the Redis server has used (user + system)."""
+        client = redis.Redis.from_url(self.base_url)
+        try:
+            info = client.info("cpu")
+        finally:
+            client.close()
+        return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
+
+    def run(
+        self, s: System, r: int, with_latency: bool, procs: int = 1, concurrency: int | None = None
+    ) -> dict[str, Any]:
+        """One throughput run (and the latency test after it when ``with_latency``), of ``procs``
+        worker processes of ``concurrency`` each (default ``--concurrency``)."""
         a, n = self.args, self.args.n
+        conc = a.concurrency if concurrency is None else concurrency
         lat_total = a.lead_in + a.latency_n if with_latency and a.latency_n > 0 else 0
         out: dict[str, Any] = {"run": r + 1, "loadavg_at_start": os.getloadavg()}
         self.flush(s)
@@ -477,21 +507,28 @@ class Bench:
                 self.flush(s)
             raise
 
-        log_path = self.workdir / f"{s.key}-{r}.log"
-        stdout_path = self.workdir / f"{s.key}-{r}.out"
+        log_path = self.workdir / f"{s.key}-{r}-{procs}x{conc}.log"
+        stdout_path = self.workdir / f"{s.key}-{r}-{procs}x{conc}.out"
+        cpu0 = self.redis_cpu()
+        workers: list[subprocess.Popen[bytes]] = []
         with open(log_path, "wb") as log, open(stdout_path, "wb") as stdout:
             t0_ns = time.time_ns()
-            proc = subprocess.Popen(
-                self.worker_cmd(s, n + lat_total),
-                cwd=REPO,
-                env=self.env(s, True),
-                stdin=subprocess.DEVNULL,
-                stdout=stdout if s.kind == "go" else log,
-                stderr=log,
-                start_new_session=True,
-            )
+            for _ in range(procs):
+                workers.append(
+                    subprocess.Popen(
+                        self.worker_cmd(s, n + lat_total, conc),
+                        cwd=REPO,
+                        env=self.env(s, True),
+                        stdin=subprocess.DEVNULL,
+                        stdout=stdout if s.kind == "go" else log,
+                        stderr=log,
+                        start_new_session=True,
+                    )
+                )
+        proc = workers[0]
         try:
             self.reporter.wait_distinct(n, time.monotonic() + a.timeout, proc, "throughput", t0_ns)
+            out["redis_cpu_us_per_job"] = (self.redis_cpu() - cpu0) / n * 1e6
             recs = self.reporter.snapshot()
             if any(rec[3] != 0 for rec in recs) or self.reporter.distinct != set(range(n)):
                 raise BenchError("throughput: the handlers reported jobs that were not enqueued")
@@ -506,7 +543,9 @@ class Bench:
             )
             out["jobs_per_s"] = n / out["wall_s"]
             out["jobs_per_s_first_to_last"] = n / out["processing_s"] if out["processing_s"] > 0 else None
-            out["memory"] = tree_memory(proc.pid)
+            trees = [tree_memory(w.pid) for w in workers]
+            out["memory"] = {k: sum(t[k] for t in trees) for k in ("processes", "rss_mb", "pss_mb")}
+            out["worker_processes"], out["concurrency"] = procs, conc
             print(
                 f"  {s.key} run {r + 1}: {out['jobs_per_s']:,.0f} jobs/s ({out['wall_s']:.2f}s, first job after "
                 f"{out['first_job_after_s']:.2f}s), RSS {out['memory']['rss_mb']:.0f} MB in "
@@ -515,9 +554,13 @@ class Bench:
             )
             if lat_total:
                 out["latency"] = self.latency(s, proc)
-            out["stopped"] = self.finish(s, proc, stdout_path, out)
+            if procs == 1:
+                out["stopped"] = self.finish(s, proc, stdout_path, out)
+            else:  # several Go programs never each see n jobs: stop them all
+                out["stopped"] = "; ".join(stop_group(w, a.grace) for w in workers)
         except BaseException as err:
-            stop_group(proc, 5)
+            for w in workers:
+                stop_group(w, 5)
             if isinstance(err, BenchError):
                 err.args = (f"{err.args[0]}; worker log: {tail(log_path.read_text(errors='replace'))}",)
             raise
@@ -608,20 +651,6 @@ def tail(text: str, lines: int = 12) -> str:
     return " | ".join(got[-lines:]) if got else "(empty)"
 
 
-# -- Go -----------------------------------------------------------------------------------------------
-
-
-def build_go(go: str) -> Path:
-    BUILD_DIR.mkdir(exist_ok=True)
-    binary = BUILD_DIR / "workers-go"
-    proc = subprocess.run(
-        [go, "build", "-buildvcs=false", "-o", str(binary), "."], cwd=GO_DIR, capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise BenchError(f"go build in {GO_DIR} failed:\n{proc.stderr.strip()}")
-    return binary
-
-
 def setup_arq() -> None:
     """A virtualenv with arq (which pins redis<6) beside the project's environment."""
     py = ARQ_VENV / "bin" / "python"
@@ -655,6 +684,7 @@ def summarize(systems: list[System], results: dict[str, dict[str, Any]]) -> None
             res["rss_mb"] = max(r["memory"]["rss_mb"] for r in runs)
             res["pss_mb"] = max(r["memory"]["pss_mb"] for r in runs)
             res["processes"] = runs[-1]["memory"]["processes"]
+            res["redis_cpu_us_per_job"] = best.get("redis_cpu_us_per_job")
             res["latency"] = next((r["latency"] for r in reversed(runs) if "latency" in r), None)
             if res["latency"]:
                 capacity = best["jobs_per_s_first_to_last"] or 0.0
@@ -667,6 +697,9 @@ def summarize(systems: list[System], results: dict[str, dict[str, Any]]) -> None
         res = results[s.key]
         rate = res.get("jobs_per_s")
         res["ratio_vs_go"] = rate / go if rate and go else None
+        go_cpu = results.get("go", {}).get("redis_cpu_us_per_job")
+        cpu = res.get("redis_cpu_us_per_job")
+        res["redis_cpu_ratio_vs_go"] = cpu / go_cpu if cpu and go_cpu else None
         res["ratio_vs_best_python_peer"] = rate / best_peer[0] if rate and best_peer else None
     results["_best_python_peer"] = {"key": best_peer[1], "jobs_per_s": best_peer[0]} if best_peer else {}
     # celery_shim against Celery itself: task throughput and delay() throughput, best of each side
@@ -721,14 +754,15 @@ def render_markdown(
         GO_NOTE,
         "",
         "| system | jobs/s | ratio vs Go pool | ratio vs best Python peer | p50 ms | p99 ms | RSS MB "
-        "| PSS MB | processes | first job after s | jobs/s first→last job | wake-up ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| PSS MB | processes | first job after s | jobs/s first→last job | wake-up ms | Redis CPU µs/job "
+        "| Redis CPU vs Go |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in systems:
         res = results[s.key]
         name = s.label + (f" {res['version_text']}" if res.get("version_text") else "")
         if res["status"] != "ok":
-            lines.append(f"| {name} | {res['status_text']} | | | | | | | | | | |")
+            lines.append(f"| {name} | {res['status_text']} | | | | | | | | | | | | |")
             continue
         lat = res.get("latency") or {}
         mark = " †" if lat.get("at_capacity") else ""
@@ -738,7 +772,8 @@ def render_markdown(
             f"| {fmt(lat.get('p99_ms'), ',.2f')}{mark} | {res['rss_mb']:.0f} | {res['pss_mb']:.0f} "
             f"| {res['processes']} "
             f"| {res['first_job_after_s']:.2f} | {fmt(res['jobs_per_s_first_to_last'], ',.0f')} "
-            f"| {fmt(lat.get('first_job_after_idle_ms'), ',.0f')} |"
+            f"| {fmt(lat.get('first_job_after_idle_ms'), ',.0f')} | {fmt(res.get('redis_cpu_us_per_job'), '.1f')} "
+            f"| {fmt(res.get('redis_cpu_ratio_vs_go'), '.2f', 'x')} |"
         )
     runs_text = "one run" if a.runs == 1 else f"best of {a.runs} runs (interleaved round-robin)"
     lines += [
@@ -758,6 +793,9 @@ def render_markdown(
         "- RSS: summed over the worker's process tree after the throughput run (shared pages count once per "
         "process); PSS splits shared pages between processes, so it adds up to what the tree really uses.",
         "- Every handler does the same: two `time_ns()` calls and one 32-byte write to a FIFO the runner reads.",
+        "- Redis CPU µs/job: the server's `used_cpu_sys + used_cpu_user` (INFO cpu) from just before the worker "
+        "starts to its last throughput job, over the jobs (heartbeats and polling included); vs Go: over the "
+        "fork's row.",
         "",
     ]
     shim = [s for s in systems if s.kind == "celery_shim" or (s.kind == "peer" and s.key.startswith("celery_"))]
@@ -802,7 +840,8 @@ def render_markdown(
 def version_text(s: System) -> str:
     v = s.version
     if s.kind == "go":
-        return f"v0.5.1 ({v['go_version']})" if v.get("go_version") else "v0.5.1"
+        tag = "v0.0.3" if s.go_lib == "fork" else "v0.5.1"
+        return f"{tag} ({v['go_version']})" if v.get("go_version") else tag
     if not v.get("version"):
         return ""
     text = str(v["version"])
@@ -816,7 +855,7 @@ def version_text(s: System) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.workers", description=__doc__.split("\n\n")[0])
-    p.add_argument("--redis", metavar="URL", help="use this Redis instead of a private one: databases 1-11 are FLUSHED")
+    p.add_argument("--redis", metavar="URL", help="use this Redis instead of a private one: databases 1-12 are FLUSHED")
     p.add_argument(
         "--only",
         metavar="LIST",
@@ -843,6 +882,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--arq-python", metavar="PATH", help=f"interpreter with arq (default {ARQ_VENV}/bin/python if it exists)"
     )
     p.add_argument("--setup-arq", action="store_true", help=f"make {ARQ_VENV} with arq first (pip)")
+    p.add_argument(
+        "--scale",
+        default="1,2,4",
+        metavar="LIST",
+        help="worker process counts for the scale-out table (default 1,2,4; empty: none)",
+    )
     p.add_argument("--results", type=Path, default=RESULTS_DIR, help="output directory (default bench/results)")
     args = p.parse_args(argv)
     if args.n <= 0 or args.runs <= 0 or args.concurrency <= 0 or args.rate <= 0:
@@ -850,6 +895,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.latency_n < 0 or args.lead_in_s < 0 or args.idle < 0:
         p.error("--latency-n, --lead-in-s and --idle must not be negative")
     args.lead_in = round(args.lead_in_s * args.rate)
+    try:
+        args.scale_ks = [int(k) for k in args.scale.split(",") if k.strip()]
+    except ValueError:
+        p.error("--scale takes a comma-separated list of process counts")
     return args
 
 
@@ -875,18 +924,18 @@ def main(argv: list[str] | None = None) -> int:
     systems = select(all_systems(args.arq_python or default_arq_python()), args.only)
 
     go = shutil.which("go") or (shutil.which("go", path="/usr/local/go/bin"))
-    go_binary: Path | None = None
-    build_error = None
-    if any(s.kind == "go" for s in systems):
-        if go:
-            print("building the Go worker ...", file=sys.stderr)
-            try:
-                go_binary = build_go(go)
-            except BenchError as err:
-                build_error = str(err)
-                print(build_error, file=sys.stderr)
-        else:
-            print("go not found: the Go row is skipped", file=sys.stderr)
+    go_binaries: dict[str, Path] = {}
+    build_errors: dict[str, str] = {}
+    for lib in sorted({s.go_lib for s in systems if s.kind == "go"}):
+        if not go:
+            print("go not found: the Go rows are skipped", file=sys.stderr)
+            break
+        print(f"building the Go worker against {LIBRARIES[lib]} ...", file=sys.stderr)
+        try:
+            go_binaries[lib] = build_workers(go, lib)
+        except GoBuildError as err:
+            build_errors[lib] = str(err)
+            print(err, file=sys.stderr)
 
     from work_compat.embedded import EmbeddedRedis
 
@@ -905,16 +954,16 @@ def main(argv: list[str] | None = None) -> int:
         client = redis.Redis.from_url(base_url)
         client.ping()
         databases = int(client.config_get("databases").get("databases") or 16)
-        if databases < 12:
-            raise SystemExit(f"this Redis has {databases} databases; the benchmark uses 1-11")
+        if databases < 13:
+            raise SystemExit(f"this Redis has {databases} databases; the benchmark uses 1-12")
         with tempfile.TemporaryDirectory(prefix="bench-workers-") as tmp:
-            bench = Bench(args, base_url, go_binary, Path(tmp))
+            bench = Bench(args, base_url, go_binaries, Path(tmp))
             print(f"Redis at {base_url}; {args.n:,} jobs, concurrency {args.concurrency}", file=sys.stderr)
             live: list[System] = []
             for s in systems:
                 res = results[s.key]
                 try:
-                    why = bench.check(s) if not (s.kind == "go" and build_error) else "go build failed"
+                    why = bench.check(s) if s.go_lib not in build_errors else "go build failed"
                 except BenchError as err:
                     why = f"failed: {err}"
                 if why is None:
@@ -936,6 +985,7 @@ def main(argv: list[str] | None = None) -> int:
                     except (BenchError, subprocess.SubprocessError, OSError, redis.RedisError) as err:
                         res["status"], res["status_text"], res["error"] = "failed", "failed", str(err)
                         print(f"  {s.key} FAILED: {err}", file=sys.stderr)
+            scale = run_scale(bench, live, args.scale_ks, results) if args.scale_ks else {}
             bench.reporter.close()
         for s in systems:
             results[s.key]["version"] = s.version
@@ -948,6 +998,7 @@ def main(argv: list[str] | None = None) -> int:
         machine["loadavg_start"], machine["loadavg_end"] = load_start, os.getloadavg()
         total_s = time.monotonic() - started
         md = render_markdown(systems, results, machine, args, total_s)
+        md += "\n".join(["", *render_scale(scale, args.scale_ks, args.n), *render_targets(results, scale)])
         failures = {k: v["error"] for k, v in results.items() if not k.startswith("_") and v.get("error")}
         if failures:
             md += "\nNot measured:\n\n" + "".join(f"- {k}: {v}\n" for k, v in failures.items())
@@ -980,6 +1031,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine,
             "best_python_peer": best_peer,
             "results": [results[s.key] for s in systems],
+            "scale_out": {key: {str(k): cell for k, cell in cells.items()} for key, cells in scale.items()},
         }
         args.results.mkdir(parents=True, exist_ok=True)
         (args.results / "workers.json").write_text(json.dumps(doc, indent=2) + "\n")

@@ -35,6 +35,10 @@ class ManualClock:
     def now(self) -> int:
         return self._now
 
+    def __reduce__(self) -> tuple[type[ManualClock], tuple[int]]:
+        """A copy in another process (a process pool's child) starts at this clock's time now."""
+        return (ManualClock, (self._now,))
+
     def set(self, value: int) -> None:
         with self._lock:
             self._now = value

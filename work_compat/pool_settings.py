@@ -28,7 +28,12 @@ class Semantics(str, Enum):
 
 @dataclass(frozen=True)
 class PoolSettings:
-    """Cadences (seconds unless named otherwise) and policies of a WorkerPool."""
+    """Cadences (seconds unless named otherwise) and policies of a WorkerPool.
+
+    ``fetch_batch``: the most jobs a worker fetches at once when jobs are quick. ``fold_window``:
+    how long a worker's written-later completions and fetched-but-unstarted jobs may wait behind
+    the job it runs before the pool writes them and hands those jobs back to their queues.
+    """
 
     heartbeat_period: float = 5.0
     observer_period: float = 1.0
@@ -39,6 +44,7 @@ class PoolSettings:
     reaper_jitter: float = 30.0
     dead_after: float = 10.0
     fetch_batch: int = 32
+    fold_window: float = 0.002
     completion_batch: int = 256
     semantics: Semantics = Semantics.FORK
     history: bool = True
@@ -52,6 +58,8 @@ class PoolSettings:
         for name in ("heartbeat_period", "observer_period", "requeue_period", "dead_after", "reaper_period"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{name} must be positive")
+        if self.fold_window <= 0:
+            raise ConfigurationError("fold_window must be positive")
         if self.fetch_batch < 1 or self.completion_batch < 1 or self.requeue_batch < 1:
             raise ConfigurationError("fetch_batch, completion_batch and requeue_batch must be 1 or more")
         if self.periodic_period <= 0 or self.periodic_jitter < 0:

@@ -1,7 +1,8 @@
 """One job's path once fetched (gocraft ``worker.go``, protocol §4.7-4.11):
 decode -> release the unique lock -> look up the handler -> run -> decide the fate.
 
-``process`` returns a Completion, which the worker writes with its next ``work_step`` call.
+``process`` returns a Completion, which the worker writes with its next ``work_step`` call (or the
+pool's flusher writes sooner, when the worker's next job runs long).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .job import Job, decode_job, make_identifier
 from .job_options import DEFAULT_MAX_FAILS, JobType
 from .keys import Keys
 from .pool_settings import PoolSettings, Semantics
-from .runner import Outcome
+from .runner import Outcome, error_text
 
 __all__ = ["STRAY_JOB_ERROR", "Completion", "Fetched", "JobProcessor"]
 
@@ -99,6 +100,21 @@ class JobProcessor:
             if outcome.kind == "error":
                 logger.warning("job %s %s (queue %s) failed: %s", job.name, job.id, fetched.queue_name, outcome.message)
         return self.decide(fetched, job, job_type, outcome)
+
+    def process_safely(self, fetched: Fetched, slot: int) -> Completion:
+        """``process``, where anything raised (SystemExit from a handler, a bug) fails the job
+        with that error rather than ending the worker; a job that cannot even be read is buried."""
+        try:
+            return self.process(fetched, slot)
+        except BaseException as err:
+            logger.exception("job from queue %s failed outside its handler", fetched.queue_name)
+            try:
+                job = decode_job(fetched.raw)
+            except DecodeError as bad:
+                return self._bury_undecodable(fetched, bad)
+            except Exception as bad:  # the decoder's own failure: the bytes are hostile
+                return self._bury_undecodable(fetched, DecodeError(fetched.raw, error_text(bad)))
+            return self.decide(fetched, job, self.job_types.get(job.name), Outcome("error", error_text(err)))
 
     def _release_unique(self, job: Job) -> Job:
         """Uniqueness ends when a job starts (§4.7): GET and DEL its lock; a by-key lock holding a

@@ -1,7 +1,9 @@
 """Where handlers run: in the worker thread, on the pool's event loop, or in a child process.
 
 Every runner turns one handler call into an Outcome, a plain value that crosses process
-boundaries. The pool does everything else (fetch, completion, heartbeats) in the parent.
+boundaries. ``ProcessRunner`` keeps fetch and completion in the parent and sends each job to a
+child: celery_shim's prefork pool uses it, and so does a ``processes=True`` pool given a client
+object; a pool given a URL runs children that fetch their own jobs (``pool_children``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .job import Job, decode_job
 from .job_options import JobType
 from .middleware import NO_CONTEXT, Handler, Middleware, run_chain, run_chain_async
 
-__all__ = ["AsyncRunner", "Outcome", "ProcessRunner", "ThreadRunner", "error_text"]
+__all__ = ["AsyncRunner", "Outcome", "ProcessRunner", "ThreadRunner", "error_text", "exit_with_parent"]
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +135,7 @@ def _child_main(conn: multiprocessing.connection.Connection, registry: bytes) ->
     # The parent decides when children stop; a Ctrl-C reaches the whole process group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _exit_with_parent()
+    exit_with_parent()
     handlers, middleware, context = pickle.loads(registry)
 
     def checkin(job_id: str, text: str) -> None:
@@ -163,7 +165,7 @@ def _send_quietly(conn: multiprocessing.connection.Connection, msg: tuple[Any, .
     return True
 
 
-def _exit_with_parent(interval: float = 1.0) -> None:
+def exit_with_parent(interval: float = 1.0) -> None:
     """End this child soon after its parent dies, even in the middle of a long handler.
 
     A parent killed with SIGKILL cannot stop its children, and its job is left in progress for a

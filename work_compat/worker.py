@@ -2,10 +2,11 @@
 (gocraft ``worker.go``, protocol §4.4-4.8).
 
 Like a Go worker, each worker fetches for itself and backs off on its own when the queues are
-empty (10, 100, 1000, then 5000 ms). Unlike Go, it folds the completion of its last jobs and the
-next fetch into one ``work_step`` script call, and when jobs finish quickly it fetches a few at once
-(each fetched job counts in the lock counters as Go's fetch counts it). The effects in Redis are
-Go's, job for job.
+empty (10, 100, 1000, then 5000 ms). Unlike Go, when jobs finish quickly it fetches a few at once
+(each fetched job counts in the lock counters as Go's fetch counts it), and completions that the
+pool's flusher has not yet written go in its next ``work_step`` call with the fetch. The flusher
+(``flusher``) writes the others while the worker runs its next job, and hands back fetched jobs
+that would wait behind a slow one. The effects in Redis are Go's, job for job.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .keys import Keys
 from .processor import Completion, Fetched
 
 if TYPE_CHECKING:
-    from .worker_pool import WorkerPool
+    from .worker_host import WorkerHost
 
 __all__ = ["StepGate", "Worker", "step_arguments"]
 
@@ -50,12 +51,11 @@ def step_arguments(
         entry = b""
         if job is not None and c.history_status:
             entry = HistoryJob(c.completed_at, c.history_status, job).to_json().encode("utf-8", "surrogatepass")
-        script_keys += [
-            f.inprogress_key,
-            keys.jobs_lock(f.queue_name),
-            keys.jobs_lock_info(f.queue_name),
-            keys.history_for(job.name if job is not None and job.name else f.queue_name),
-        ]
+        if c.kind == "put_back":  # back to its queue: the fourth key names the queue
+            last_key = f.queue_key
+        else:
+            last_key = keys.history_for(job.name if job is not None and job.name else f.queue_name)
+        script_keys += [f.inprogress_key, keys.jobs_lock(f.queue_name), keys.jobs_lock_info(f.queue_name), last_key]
         script_args += [f.raw, c.kind, c.score, member, entry, c.completed_at, job.id if job else ""]
     return script_keys + fetch_keys, script_args + quotas
 
@@ -100,14 +100,28 @@ class StepGate:
 
 
 class Worker:
-    """The loop of one worker slot of a pool."""
+    """The loop of one worker slot of a pool.
 
-    def __init__(self, pool: WorkerPool, slot: int) -> None:
+    What the worker holds between round trips (completions not yet written, jobs fetched but not
+    started) lives in ``pending`` and ``unstarted`` under ``lock``, so that the pool's ``Flusher``
+    can take them when the job running now takes long.
+    """
+
+    def __init__(self, pool: WorkerHost, slot: int) -> None:
         self.pool = pool
         self.slot = slot
         self.wake = threading.Event()
         self.drained_round = -1
-        self.thread = threading.Thread(target=self.run, name=f"work-compat-worker-{slot}", daemon=True)
+        self.lock = threading.Lock()
+        self.pending: list[Completion] = []  # finished, or to hand back; not yet written
+        self.unstarted: list[Fetched] = []  # fetched, in fetch order; not yet started
+        self.current: Fetched | None = None
+        self.running_since = 0.0  # time.monotonic() when the current job started; 0: none runs
+        self.flushing = 0  # how many of this worker's completions the flusher is writing
+        self.thread = self._new_thread()
+
+    def _new_thread(self) -> threading.Thread:
+        return threading.Thread(target=self.run, name=f"work-compat-worker-{self.slot}", daemon=True)
 
     def _step(self, done: list[Completion], want: int) -> list[Fetched]:
         """One round trip: write ``done``, fetch up to ``want``. Raises redis errors."""
@@ -123,52 +137,56 @@ class Worker:
             for i in range(1, len(reply), 3):
                 queue_key = _text(reply[i + 1])
                 fetched.append(Fetched(reply[i], queue_key, _text(reply[i + 2]), queue_key[prefix_len:]))
-            pool.held_add(f.raw for f in fetched)  # before the gate opens: a repair sees them held
+            with self.lock:  # before the gate opens: a repair sees them held, the flusher sees them
+                self.unstarted = fetched
+            pool.held_add(f.raw for f in fetched)
         pool.held_remove(c.fetched.raw for c in done)
         return fetched
 
-    def _put_back(self, done: list[Completion]) -> list[Completion]:
-        """Write the put-back completions (rare: they have their own script); return the others."""
-        back = [c for c in done if c.kind == "put_back"]
-        if not back:
-            return done
-        pool = self.pool
-        script_keys: list[str] = []
-        for c in back:
-            f = c.fetched
-            script_keys += [
-                f.inprogress_key,
-                f.queue_key,
-                pool.keys.jobs_lock(f.queue_name),
-                pool.keys.jobs_lock_info(f.queue_name),
-            ]
-        pool.scripts.put_back(keys=script_keys, args=[pool.pool_id, *(c.fetched.raw for c in back)])
-        pool.held_remove(c.fetched.raw for c in back)
-        return [c for c in done if c.kind != "put_back"]
-
     def run(self) -> None:
+        """Run the loop; if it ever fails (a bug, or a BaseException that escaped a handler), log
+        it, give back what this worker held, and run it again: a pool never loses a worker."""
+        while True:
+            try:
+                self._loop()
+                return
+            except BaseException:
+                logger.exception("worker %d failed; restarting it, its fetched jobs go back to their queues", self.slot)
+                with self.lock:
+                    back = [self.current] if self.current is not None else []
+                    back += self.unstarted
+                    self.pending += hand_back(back)
+                    self.unstarted, self.current, self.running_since = [], None, 0.0
+                time.sleep(0.01)  # a loop failing at once every time must not spin
+
+    def _take_pending(self) -> tuple[list[Completion], bool]:
+        """The completions to write now, and whether this worker holds none anywhere (drain)."""
+        with self.lock:
+            done, self.pending = self.pending, []
+            return done, not done and not self.flushing
+
+    def _loop(self) -> None:
         pool = self.pool
         backoffs = pool.sleep_backoffs
-        done: list[Completion] = []
         want = 1
         empty = 0
         errors = 0
         while True:
             stopping = pool.stopping.is_set()
+            drain_round = pool.drain_round
+            done, quiet = self._take_pending()
             if stopping and not done:
                 break
             if pool.needs_repair.is_set() and not stopping:
                 pool.repair_in_progress()
-            drain_round = pool.drain_round
-            quiet = not done
             try:
-                done = self._put_back(done)
                 fetched = self._step(done, 0 if stopping else want)
                 errors = 0
                 pool.outage.recovered()
             except (redis.ConnectionError, redis.TimeoutError) as err:
                 # The step may have run with its reply lost: completions are safe to send again,
                 # and jobs it may have fetched are found by the repair before the next fetch.
+                self._keep(done)
                 errors += 1
                 pool.needs_repair.set()
                 pool.outage.failed(f"worker {self.slot}", err)
@@ -176,19 +194,20 @@ class Worker:
                     logger.error(
                         "worker %d: giving up on %d completions; those jobs stay in progress", self.slot, len(done)
                     )
+                    pool.held_remove(c.fetched.raw for c in done)
+                    with self.lock:
+                        self.pending = []
                     break
                 self._sleep(min(0.01 * 2**errors, 2.0))
                 continue
             except redis.RedisError as err:
                 logger.error("worker %d: work step failed: %s; %d jobs stay in progress", self.slot, err, len(done))
                 pool.held_remove(c.fetched.raw for c in done)
-                done = []
                 self._sleep(0.1)
                 continue
-            done = []
             if not fetched:
                 if stopping:
-                    break
+                    continue  # writes what the flusher may have given back, then leaves
                 if quiet:
                     self.drained_round = drain_round
                     pool.worker_drained()
@@ -197,15 +216,38 @@ class Worker:
                 continue
             empty = 0
             started = time.monotonic()
-            for i, f in enumerate(fetched):
+            ran = self._run_fetched()
+            want = self._next_want(want, ran, time.monotonic() - started)
+
+    def _keep(self, done: list[Completion]) -> None:
+        """Completions whose write failed go first in the next one."""
+        with self.lock:
+            self.pending[:0] = done
+
+    def _run_fetched(self) -> int:
+        """Run the fetched jobs one by one until none is left (the flusher may take the rest)."""
+        pool = self.pool
+        ran = 0
+        while True:
+            with self.lock:
+                if not self.unstarted:
+                    return ran
                 if pool.stopping.is_set():  # hand back what was fetched but not started
-                    done += [Completion(rest, "put_back") for rest in fetched[i:]]
-                    break
-                c = pool.processor.process(f, self.slot)
-                if c.kind == "abandoned":  # left in progress for a reaper
-                    continue
-                done.append(c)
-            want = self._next_want(want, len(fetched), time.monotonic() - started)
+                    self.pending += hand_back(self.unstarted)
+                    self.unstarted = []
+                    return ran
+                f = self.unstarted.pop(0)
+                self.current = f
+                self.running_since = time.monotonic()
+                held = bool(self.pending or self.unstarted)
+            if held:  # the flusher writes what finished, and hands back the rest if this job runs long
+                pool.flusher.watch()
+            c = pool.processor.process_safely(f, self.slot)
+            with self.lock:
+                self.current, self.running_since = None, 0.0
+                if c.kind != "abandoned":  # abandoned: left in progress for a reaper
+                    self.pending.append(c)
+            ran += 1
 
     def _next_want(self, want: int, ran: int, seconds: float) -> int:
         if ran and seconds / ran < FAST_JOB_SECONDS:
@@ -215,3 +257,9 @@ class Worker:
     def _sleep(self, seconds: float) -> None:
         if self.wake.wait(seconds):
             self.wake.clear()
+
+
+def hand_back(fetched: list[Fetched]) -> list[Completion]:
+    """Completions that return unstarted jobs to the front of their queues, last fetched first,
+    so that the order they were fetched in is the order they are fetched again."""
+    return [Completion(f, "put_back") for f in reversed(fetched)]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import pickle
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta, tzinfo
 from typing import Any
 
@@ -23,6 +23,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .connection import RedisTarget
 from .cron import local_zone
 from .errors import ConfigurationError
+from .flusher import Flusher
 from .heartbeat import GO_HEARTBEAT_FIELDS, Heartbeater
 from .job import make_identifier
 from .job_options import JobOptions, JobType
@@ -32,20 +33,22 @@ from .namespace import NamespaceBound
 from .observer import Observer
 from .outage import UNREACHABLE, RedisOutage
 from .periodic import AlignedEvery, PeriodicEnqueuer, PeriodicJob, every_seconds, parse_spec, periodic_member
+from .pool_children import PoolChildren
 from .pool_settings import DEFAULT_SLEEP_BACKOFFS, PoolSettings
 from .processor import JobProcessor
 from .reaper import Reaper
 from .requeuer import Requeuer
 from .runner import AsyncRunner, Outcome, ProcessRunner, ThreadRunner
 from .sampler import PrioritySampler
-from .worker import StepGate, Worker
+from .worker import Worker
+from .worker_host import WorkerHost
 
 __all__ = ["WorkerPool"]
 
 logger = logging.getLogger(__name__)
 
 
-class WorkerPool(NamespaceBound):
+class WorkerPool(NamespaceBound, WorkerHost):
     """A pool of ``concurrency`` workers on one namespace, as ``work.NewWorkerPool`` makes.
 
     Register with ``job`` / ``job_with_options`` and ``middleware``, and periodic jobs with
@@ -78,6 +81,8 @@ class WorkerPool(NamespaceBound):
         self.context = context
         self.sleep_backoffs = tuple(sleep_backoffs)
         self.processes = processes
+        self._url = redis if isinstance(redis, str) else None  # what children connect with
+        self._children: PoolChildren | None = None
         self.settings = settings or PoolSettings()
         self.zone = zone if zone is not None else local_zone()
         self.periodic_jobs: list[PeriodicJob] = []
@@ -91,15 +96,9 @@ class WorkerPool(NamespaceBound):
         self._heartbeat_extra: dict[str, str] = {}
         self._started = False
         self._aborted = False
-        self.stopping = threading.Event()
-        self.needs_repair = threading.Event()
-        self.gate = StepGate()
-        self.drain_round = 0
+        self._init_host()
         self._drain_cond = threading.Condition()
-        self._held: Counter[bytes] = Counter()
-        self._held_lock = threading.Lock()
         self._repair_lock = threading.Lock()
-        self._workers: list[Worker] = []
 
     # -- registration -------------------------------------------------------------------------------
     def job(self, name: str, handler: Handler) -> WorkerPool:
@@ -212,6 +211,8 @@ class WorkerPool(NamespaceBound):
             settings=self.settings,
             clock=self._clock,
         )
+        if redis is None:
+            pool._url = self._url
         pool.job_types = dict(self.job_types)
         pool._middleware = list(self._middleware)
         pool._extra_known = set(self._extra_known)
@@ -322,9 +323,14 @@ class WorkerPool(NamespaceBound):
         self._observer.start()
         self._requeuer.start()
         self._reaper.start()
-        self._workers = [Worker(self, slot) for slot in range(self.concurrency)]
-        for w in self._workers:
-            w.thread.start()
+        if self._children is not None:
+            self._children.start()
+        else:
+            self.workers = [Worker(self, slot) for slot in range(self.concurrency)]
+            self.flusher = Flusher(self, s.fold_window)
+            self.flusher.start()
+            for w in self.workers:
+                w.thread.start()
         self._periodic.start()  # its first run is done when start() returns
         logger.info(
             "worker pool %s started: %d workers on namespace %r for %s",
@@ -335,7 +341,17 @@ class WorkerPool(NamespaceBound):
         )
 
     def _make_runner(self) -> Any:
-        if self.processes:
+        if self.processes and self._url is not None:
+            # Children fetch and complete their own jobs; the parent runs no handler.
+            try:
+                registry = pickle.dumps((self.job_types, self._middleware, self.context, self._fetch_filter))
+            except (pickle.PicklingError, AttributeError, TypeError) as err:
+                raise ConfigurationError(
+                    f"a process pool needs module-level handlers, job options, middleware and context: {err}"
+                ) from None
+            self._children = PoolChildren(self, registry, self._url)
+            return ThreadRunner(self._middleware, self.context)
+        if self.processes:  # a client object given: children cannot rebuild it, the parent fetches for them
             runner = ProcessRunner(
                 self.job_types, self._middleware, self.context, self.concurrency, self._child_checkin
             )
@@ -355,36 +371,7 @@ class WorkerPool(NamespaceBound):
     def _child_checkin(self, slot: int, job_id: str, message: str) -> None:
         self._observer.checkin(slot, job_id, message)
 
-    def fetch_plan(self, want: int) -> tuple[list[str], list[int]]:
-        """KEYS of a fetch (six per job name, in a freshly sampled priority order) and each name's quota."""
-        keys: list[str] = []
-        quotas: list[int] = []
-        k = self.keys
-        for name, quota in self._sampler.plan(want, self._fetch_filter):
-            keys += [
-                k.jobs(name),
-                k.jobs_in_progress(name, self.pool_id),
-                k.jobs_paused(name),
-                k.jobs_lock(name),
-                k.jobs_lock_info(name),
-                k.jobs_max_concurrency(name),
-            ]
-            quotas.append(quota)
-        return keys, quotas
-
-    # -- jobs held in memory, and the repair after a lost reply ------------------------------------
-    def held_add(self, values: Iterable[bytes]) -> None:
-        with self._held_lock:
-            for v in values:
-                self._held[v] += 1
-
-    def held_remove(self, values: Iterable[bytes]) -> None:
-        with self._held_lock:
-            for v in values:
-                self._held[v] -= 1
-                if self._held[v] <= 0:
-                    del self._held[v]
-
+    # -- the repair after a lost reply ------------------------------------------------------------
     def repair_in_progress(self) -> None:
         """Put back jobs in this pool's in-progress lists that no worker holds.
 
@@ -396,8 +383,7 @@ class WorkerPool(NamespaceBound):
                 return
             with self.gate.closed():
                 try:
-                    with self._held_lock:
-                        held = Counter(self._held)
+                    held = self.held_now()
                     back_keys: list[str] = []
                     back_raw: list[bytes] = []
                     for name in self.job_types:
@@ -437,11 +423,13 @@ class WorkerPool(NamespaceBound):
         with self._drain_cond:
             self.drain_round += 1
             target = self.drain_round
-        for w in self._workers:
+        if self._children is not None:
+            return self._children.drain(target, timeout)
+        for w in self.workers:
             w.wake.set()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._drain_cond:
-            while not all(w.drained_round >= target for w in self._workers):
+            while not all(w.drained_round >= target for w in self.workers):
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -453,7 +441,9 @@ class WorkerPool(NamespaceBound):
         their queues. Without it a worker deep in Go's idle backoff would start them up to 5 s late.
         (Not done when a worker finds work after a lull: under light steady load that would wake
         every worker for every job, and each empty fetch pushes it deeper into its backoff.)"""
-        for w in self._workers:
+        if self._children is not None:
+            self._children.broadcast(("wake",))
+        for w in self.workers:
             w.wake.set()
 
     def stop(self, timeout: float | None = None) -> None:
@@ -468,16 +458,20 @@ class WorkerPool(NamespaceBound):
             return
         limit = self.settings.stop_timeout if timeout is None else timeout
         self.stopping.set()
-        for w in self._workers:
+        for w in self.workers:
             w.wake.set()
         deadline = time.monotonic() + limit
-        for w in self._workers:
+        for w in self.workers:
             w.thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = [w.thread.name for w in self._workers if w.thread.is_alive()]
-        if stuck and self.processes:
+        stuck = [w.thread.name for w in self.workers if w.thread.is_alive()]
+        if self._children is not None:
+            stuck = self._children.stop(limit)  # the stuck ones are killed
+        elif stuck and self.processes:
             self._runner.kill_busy()
-            for w in self._workers:
+            for w in self.workers:
                 w.thread.join(5)
+        if self.workers:
+            self.flusher.stop()  # what stuck workers fetched and never started goes back now
         if stuck:
             logger.warning("stop: %s still running after %.0fs; their jobs stay in progress for a reaper", stuck, limit)
         self._observer.stop()
@@ -494,17 +488,21 @@ class WorkerPool(NamespaceBound):
         """Wait for the workers left running by a ``stop()`` whose time ran out (a handler that
         hung); True once none is left. Their late completions change nothing a reaper did."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        for w in self._workers:
+        if self._children is not None:
+            return self._children.join(timeout)
+        for w in self.workers:
             w.thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        return not any(w.thread.is_alive() for w in self._workers)
+        return not any(w.thread.is_alive() for w in self.workers)
 
     def abort(self) -> None:
         """Stop at once: stop beating but leave the pool's entries, so a reaper (Go's or ours)
         finds it dead and requeues its in-flight jobs. For a second SIGTERM; the process exits next
         (a later ``stop()`` only ends the remaining threads)."""
         self.stopping.set()
-        for w in self._workers:
+        for w in self.workers:
             w.wake.set()
+        if self._children is not None and self._started:
+            self._children.kill_all()
         if self._started:
             self._aborted = True
             self._heartbeater.stop(deregister=False)

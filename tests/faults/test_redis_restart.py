@@ -20,6 +20,7 @@ import pytest
 
 from tests.faults.conftest import leftovers, wait_for
 from tests.faults.proxy import LossyProxy
+from tests.work_compat.procjobs import count_runs
 from work_compat import Enqueuer, Job, WorkerPool
 from work_compat.embedded import EmbeddedRedis
 from work_compat.scripts import source
@@ -162,3 +163,44 @@ def test_lost_fetch_reply_does_not_strand_jobs(
         pool.stop(timeout=5)
         proxy.close()
         rc.close()
+
+
+def test_lost_fetch_reply_in_a_process_pool_child_does_not_strand_jobs(
+    fault_redis: EmbeddedRedis,
+    make_pool: Callable[..., WorkerPool],
+    ns: str,
+    fault_report: Callable[[str], None],
+) -> None:
+    """The same in a process pool: a child's fetch runs in Redis but its reply is lost. The jobs sit
+    in the pool's in-progress list, shared with the other children; the child asks the parent,
+    which puts back what no live child holds."""
+    proxy = LossyProxy(fault_redis.port)
+    n = 40
+    key = f"{ns}:runs"
+    pool = make_pool(2, ns, proxy.url, processes=True)
+    pool.job("work", count_runs)
+    keys = pool.keys
+    rc = fault_redis.client()
+    try:
+        with Enqueuer(ns, fault_redis.url) as enq:
+            enq.enqueue_many(("work", {"i": i, "url": fault_redis.url, "key": key}) for i in range(n))
+        sha = rc.script_load(source("work_step"))
+        proxy.lose_reply_to(sha.encode())
+        pool.start()
+        assert proxy.lost.wait(30), "no fetch went through the proxy"
+        wait_for(
+            f"all {n} jobs to run after a child's lost fetch reply",
+            lambda: rc.hlen(key) == n,
+            15,
+            interval=0.1,
+            state=lambda: (f"{rc.hlen(key)} ran", leftovers(rc, keys, ["work"])),
+        )
+        assert pool.drain(timeout=15)
+        assert leftovers(rc, keys, ["work"]) == {}
+        runs = {int(i): int(c) for i, c in rc.hgetall(key).items()}
+        assert runs == dict.fromkeys(range(n), 1)
+        fault_report(f"process pool, lost fetch reply in a child: all {n} ran once, nothing stranded in progress")
+    finally:
+        pool.stop(timeout=5)
+        rc.close()
+        proxy.close()

@@ -65,3 +65,22 @@ def record_context(ctx: Context, job: Job) -> None:
 
 def fail(job: Job) -> None:
     raise ValueError(f"failed in {os.getpid()}")
+
+
+def count_runs(job: Job) -> None:
+    """HINCRBY ``key`` ``i`` 1 and HSET ``key``:by ``i`` pid, then sleep ``ms`` if given; a job
+    with ``slow`` set first records its pid under ``key``:pid and sleeps 60 s (the test SIGKILLs
+    that child); its retry runs at once."""
+    with _redis(job) as r:
+        r.hincrby(job.arg_string("key"), str(job.arg_int64("i")), 1)
+        r.hset(job.arg_string("key") + ":by", str(job.arg_int64("i")), os.getpid())
+        if "ms" in job.args:
+            time.sleep(job.arg_int64("ms") / 1000)
+        if job.arg_bool("slow") and not job.fails:
+            r.set(job.arg_string("key") + ":pid", os.getpid())
+            time.sleep(60)
+
+
+def no_backoff(job: Job) -> int:
+    """Retry at once (module-level, so that children can load the job options)."""
+    return 0

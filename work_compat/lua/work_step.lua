@@ -3,19 +3,24 @@
 -- redisLuaFetchJob (§4.6), taking up to ARGV[3] jobs (1 = exactly Go's fetch).
 -- KEYS[1..4]  P retry, P dead, P history, P history:index
 -- then four per completed job: its in-progress key, P jobs:N:lock, P jobs:N:lock_info,
---             P history:M (N: the queue it was fetched from; M: its name)
+--             P history:M (N: the queue it was fetched from; M: its name), or for a job handed
+--             back unstarted, its queue P jobs:N instead of the history key
 -- then six per job name to fetch, in the sampled order: P jobs:N, P jobs:N:POOL:inprogress,
 --             P jobs:N:paused, P jobs:N:lock, P jobs:N:lock_info, P jobs:N:max_concurrency
 -- ARGV[1]     the pool id
 -- ARGV[2]     the number of completed jobs
 -- ARGV[3]     the most jobs to fetch (0: only complete)
 -- then seven per completed job: the exact fetched bytes, the fate ("success", "retry", "dead" or
---             "discard"), the fate's score, the fate's member (job JSON, or ""), the history
+--             "discard", or "put_back": back to the front of its queue, bytes unchanged, as
+--             if never fetched), the fate's score, the fate's member (job JSON, or ""), the history
 --             entry (or ""), completed_at, the job id
 -- then one per job name to fetch: its quota, how many of the jobs it is asked for first
 -- returns     {completed, job bytes, queue key, in-progress key, ...}
 --
--- A completion writes only if its fetched bytes were still in progress (LREM removed one): a
+-- LREM searches from the tail, where the oldest fetched jobs are (the fetch pushes to the head): a
+-- list shared by many workers is long, and the job completed is most often among the oldest.
+-- Completions are written in ARGV order: jobs handed back are given in reverse fetch order, so the
+-- first fetched ends at the front again. A completion writes only if its fetched bytes were still in progress (LREM removed one): a
 -- call repeated after a lost reply, or a job a reaper already requeued, does not change the lock
 -- counters twice. History writes use pcall: a job named "index" collides with the fork's id index
 -- and must not stop the other writes. A fetch group is eligible when its queue is not empty, its
@@ -31,11 +36,13 @@ local done = 0
 for j = 0, completed - 1 do
   local k = 5 + j * 4
   local a = 4 + j * 7
-  if redis.call('lrem', KEYS[k], 1, ARGV[a]) == 1 then
+  if redis.call('lrem', KEYS[k], -1, ARGV[a]) == 1 then
     redis.call('decr', KEYS[k + 1])
     redis.call('hincrby', KEYS[k + 2], pool, -1)
     local fate = ARGV[a + 1]
-    if fate == 'retry' then
+    if fate == 'put_back' then
+      redis.call('rpush', KEYS[k + 3], ARGV[a])
+    elseif fate == 'retry' then
       redis.call('zadd', KEYS[1], ARGV[a + 2], ARGV[a + 3])
     elseif fate == 'dead' then
       redis.call('zadd', KEYS[2], ARGV[a + 2], ARGV[a + 3])

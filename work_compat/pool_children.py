@@ -1,0 +1,368 @@
+"""The parent side of a process pool (``processes=True``): start the children, watch them, and
+put a dead child's jobs back within a second, with the counters Go's reaper would leave.
+
+Each child (``pool_child``) fetches and completes its own jobs under the pool's id, so Go's
+client, workwebui and Go's reaper see one pool. When a child dies or overruns its job's time
+limit, the parent kills it, asks the live children what they hold (their gates closed, so no
+fetch is under way), and reads the pool's in-progress lists: what no live child holds was the
+dead child's. The job it was running (known by the digest it showed in shared memory) fails with
+WorkerLost or TimeLimitExceeded, so retry and dead rules apply; the others go back to the front of
+their queues unchanged. The same pass repairs the lists after a child lost a reply. A whole pool
+SIGKILLed leaves everything in the shared lists, where any reaper finds it.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.connection
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from .job import decode_job
+from .outage import UNREACHABLE
+from .pool_child import DIGEST_SIZE, ChildSpec, child_main, digest
+from .processor import Completion, Fetched
+from .runner import Outcome
+from .worker import hand_back, step_arguments
+
+if TYPE_CHECKING:
+    from .worker_pool import WorkerPool
+
+__all__ = ["PoolChildren"]
+
+logger = logging.getLogger(__name__)
+
+# Seconds a live child has to answer "hold" before it is taken for hung and killed. Its control
+# thread answers even while a handler runs (pure Python gives up the GIL every few ms); only a
+# handler stuck in C code holding the GIL, or a step blocked on a Redis that never answers, is slower.
+HOLD_TIMEOUT = 30.0
+
+
+@dataclass
+class _Child:
+    process: multiprocessing.process.BaseProcess
+    conn: multiprocessing.connection.Connection
+    deadline: Any  # RawArray('d', 1): 0 idle, else the monotonic time its job must end by (inf: none)
+    shown: Any  # RawArray('c', DIGEST_SIZE): digest of the job it runs
+    lock: threading.Lock
+    started: float
+
+    def send(self, msg: tuple[Any, ...]) -> bool:
+        with self.lock:
+            try:
+                self.conn.send(msg)
+            except OSError:
+                return False
+        return True
+
+
+class PoolChildren:
+    """The children of one process pool, one per worker slot, and the thread that watches them."""
+
+    def __init__(self, pool: WorkerPool, registry: bytes, redis_url: str) -> None:
+        self.pool = pool
+        self.registry = registry
+        self.redis_url = redis_url
+        self.mp = multiprocessing.get_context("spawn")
+        self.children: list[_Child | None] = [None] * pool.concurrency
+        self.drained = [-1] * pool.concurrency
+        self._cond = threading.Condition()
+        self._closing = False
+        self._repair = False
+        self._crashes = [0] * pool.concurrency  # deaths in a row soon after start, per slot
+        self._respawn_at: dict[int, float] = {}  # slots whose next child waits (a crash loop)
+        self._thread = threading.Thread(target=self._supervise, name="work-compat-children", daemon=True)
+
+    # -- life cycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        for slot in range(len(self.children)):
+            self.children[slot] = self._spawn(slot)
+        self._thread.start()
+
+    def _spawn(self, slot: int) -> _Child:
+        pool = self.pool
+        parent, child_end = self.mp.Pipe()
+        deadline = self.mp.RawArray("d", 1)
+        shown = self.mp.RawArray("c", DIGEST_SIZE)
+        spec = ChildSpec(
+            pool.namespace,
+            self.redis_url,
+            pool.pool_id,
+            slot,
+            list(pool.worker_ids),
+            pool.settings,
+            pool.sleep_backoffs,
+            pool.clock,
+            pool.drain_round,
+        )
+        process = self.mp.Process(
+            target=child_main,
+            args=(child_end, spec, self.registry, (deadline, shown)),
+            name=f"work-compat-child-{slot}",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        with self._cond:
+            self.drained[slot] = -1
+        child = _Child(process, parent, deadline, shown, threading.Lock(), time.monotonic())
+        child.send(("drain", pool.drain_round))  # a drain begun while this child was being started
+        return child
+
+    def _live(self) -> list[tuple[int, _Child]]:
+        return [(slot, c) for slot, c in enumerate(self.children) if c is not None]
+
+    def broadcast(self, msg: tuple[Any, ...]) -> None:
+        for _, child in self._live():
+            child.send(msg)
+
+    def drain(self, target: int, timeout: float | None) -> bool:
+        """Tell the children a drain round began; wait until each reported it drained."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        told = 0.0
+        while True:
+            now = time.monotonic()
+            if now - told >= 0.5:  # again now and then: a child started meanwhile may have missed it
+                told = now
+                for slot, child in self._live():
+                    if self.drained[slot] < target:
+                        child.send(("drain", target))
+            with self._cond:
+                if all(d >= target for d in self.drained):
+                    return True
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(0.05 if left is None else min(left, 0.05))
+
+    def stop(self, timeout: float) -> list[str]:
+        """Ask every child to finish its job, write what it holds and exit; the names of those
+        still running after ``timeout`` (killed: their running jobs stay in progress for a reaper)."""
+        self._closing = True
+        self.broadcast(("stop",))
+        deadline = time.monotonic() + timeout
+        for _, child in self._live():
+            child.process.join(max(0.0, deadline - time.monotonic()))
+        stuck = [c.process.name for _, c in self._live() if c.process.is_alive()]
+        self.kill_all()
+        return stuck
+
+    def kill_all(self) -> None:
+        """Kill every child now (a stop whose time is up, or an abort); what they held stays in
+        progress, for a reaper."""
+        self._closing = True
+        for _, child in self._live():
+            if child.process.is_alive():
+                child.process.kill()
+        for _, child in self._live():
+            child.process.join(5)
+        self._thread.join(5)
+        for slot, child in self._live():
+            child.conn.close()
+            self.children[slot] = None
+
+    def join(self, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for _, child in self._live():
+            child.process.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(c.process.is_alive() for _, c in self._live())
+
+    # -- watching -----------------------------------------------------------------------------------
+    def _supervise(self) -> None:
+        while True:
+            live = self._live()
+            if self._closing and not any(c.process.is_alive() for _, c in live):
+                return
+            by_conn = {c.conn: slot for slot, c in live}
+            by_sentinel = {c.process.sentinel: slot for slot, c in live}
+            try:
+                ready = multiprocessing.connection.wait([*by_conn, *by_sentinel], timeout=self._wait_time(live))
+            except OSError:  # a connection closed under us by kill_all
+                ready = []
+            dead: dict[int, str] = {}
+            for r in ready:
+                if r in by_conn:
+                    slot = by_conn[r]
+                    try:
+                        self._handle(slot, r.recv())
+                    except (EOFError, OSError):
+                        dead[slot] = "lost"
+                else:
+                    dead[by_sentinel[r]] = "lost"  # type: ignore[index]
+            now = time.monotonic()
+            for slot, child in live:
+                if 0 < child.deadline[0] < now and child.process.is_alive():
+                    child.process.kill()
+                    dead[slot] = "time"
+            if self._closing:
+                continue
+            for slot, at in list(self._respawn_at.items()):
+                if at <= now:
+                    del self._respawn_at[slot]
+                    self.children[slot] = self._spawn(slot)
+            if dead or self._repair:
+                self._repair = False
+                try:
+                    self._recover(dead)
+                except Exception:
+                    logger.exception("pool %s: recovering the jobs of dead children failed", self.pool.pool_id)
+                    self._repair = True
+
+    def _wait_time(self, live: list[tuple[int, _Child]]) -> float:
+        """Until the nearest time-limit deadline (at most 0.5 s, so that stop is noticed)."""
+        now = time.monotonic()
+        times = [c.deadline[0] for _, c in live if c.deadline[0] > 0] + list(self._respawn_at.values())
+        nearest = min(times, default=now + 0.5)
+        return max(0.0, min(nearest - now, 0.5))
+
+    def _handle(self, slot: int, msg: tuple[Any, ...]) -> None:
+        kind = msg[0]
+        if kind == "drained":
+            with self._cond:
+                self.drained[slot] = max(self.drained[slot], msg[1])
+                self._cond.notify_all()
+        elif kind == "repair":
+            self._repair = True
+
+    # -- recovery -----------------------------------------------------------------------------------
+    def _recover(self, dead: dict[int, str]) -> None:
+        pool = self.pool
+        running: dict[bytes, str] = {}
+        for slot, reason in dead.items():
+            child = self.children[slot]
+            assert child is not None
+            child.process.join(5)
+            code = child.process.exitcode
+            if child.deadline[0] != 0:  # it died running a job
+                running[bytes(child.shown.raw)] = reason if reason == "time" else f"lost:{code}"
+        held: Counter[bytes] = Counter()
+        answered: list[_Child] = []
+        try:
+            held_by_live = self._hold(dead, running)
+            answered = held_by_live[1]
+            held = held_by_live[0]
+            done = self._orphans(held, running)
+            if done:
+                script_keys, script_args = step_arguments(pool.keys, pool.pool_id, done, [], [], 0)
+                pool.scripts.work_step(keys=script_keys, args=script_args)
+                back = sum(1 for c in done if c.kind == "put_back")
+                logger.warning(
+                    "pool %s: %d job(s) no child holds went back to their queues, %d failed with their child",
+                    pool.pool_id,
+                    back,
+                    len(done) - back,
+                )
+        except UNREACHABLE as err:
+            pool.outage.failed(f"pool {pool.pool_id} recovery of in-progress jobs", err)
+            self._repair = True
+        except redis.RedisError as err:
+            logger.warning("pool %s: recovering in-progress jobs failed, will retry: %s", pool.pool_id, err)
+            self._repair = True
+        finally:
+            for child in answered:
+                child.send(("resume",))
+        for slot in dead:
+            child = self.children[slot]
+            assert child is not None
+            child.conn.close()
+            self.children[slot] = None
+            try:
+                pool._redis.delete(pool.keys.worker_observation(pool.worker_ids[slot]))
+            except redis.RedisError:
+                pass
+            if not self._closing:
+                self._replace(slot, child, dead[slot])
+
+    def _replace(self, slot: int, old: _Child, reason: str) -> None:
+        """Start the slot's next child: at once, or after a growing pause when children keep
+        dying soon after they start (a handler module that fails to import, say)."""
+        soon = time.monotonic() - old.started < 2.0
+        self._crashes[slot] = self._crashes[slot] + 1 if soon else 0
+        delay = 0.0 if self._crashes[slot] < 2 else min(0.1 * 2 ** self._crashes[slot], 10.0)
+        logger.warning(
+            "pool %s: child of worker %d died (%s, exit code %s); starting another%s",
+            self.pool.pool_id,
+            slot,
+            "time limit" if reason == "time" else "lost",
+            old.process.exitcode,
+            f" in {delay:.1f}s" if delay else "",
+        )
+        if delay:
+            self._respawn_at[slot] = time.monotonic() + delay
+        else:
+            self.children[slot] = self._spawn(slot)
+
+    def _hold(self, dead: dict[int, str], running: dict[bytes, str]) -> tuple[Counter[bytes], list[_Child]]:
+        """Close every live child's gate; what they hold, and the children that answered."""
+        live = [(slot, c) for slot, c in self._live() if slot not in dead]
+        for _, child in live:
+            child.send(("hold",))
+        held: Counter[bytes] = Counter()
+        answered: list[_Child] = []
+        deadline = time.monotonic() + HOLD_TIMEOUT
+        for slot, child in live:
+            jobs = self._await_held(slot, child, deadline)
+            if jobs is None:  # hung or dead: take it for dead, its jobs are recovered with the rest
+                logger.error("pool %s: child of worker %d did not answer; killing it", self.pool.pool_id, slot)
+                child.process.kill()
+                child.process.join(5)
+                dead[slot] = "lost"
+                if child.deadline[0] != 0:
+                    running[bytes(child.shown.raw)] = f"lost:{child.process.exitcode}"
+                continue
+            held.update(jobs)
+            answered.append(child)
+        return held, answered
+
+    def _await_held(self, slot: int, child: _Child, deadline: float) -> list[bytes] | None:
+        while True:
+            try:
+                if not child.conn.poll(max(0.0, deadline - time.monotonic())):
+                    return None
+                msg = child.conn.recv()
+            except (EOFError, OSError):
+                return None
+            if msg[0] == "held":
+                jobs: list[bytes] = msg[1]
+                return jobs
+            self._handle(slot, msg)
+
+    def _orphans(self, held: Counter[bytes], running: dict[bytes, str]) -> list[Completion]:
+        """Completions for what the pool's in-progress lists hold and no live child does."""
+        pool = self.pool
+        failed: list[Completion] = []
+        back: list[Fetched] = []
+        for name in pool.job_types:
+            inprogress = pool.keys.jobs_in_progress(name, pool.pool_id)
+            for raw in pool._redis.lrange(inprogress, 0, -1):
+                if held[raw] > 0:
+                    held[raw] -= 1
+                    continue
+                fetched = Fetched(raw, pool.keys.jobs(name), inprogress, name)
+                reason = running.pop(digest(raw), None)
+                if reason is None:
+                    back.append(fetched)
+                else:
+                    failed.append(self._failed(fetched, reason))
+        return failed + hand_back(back)
+
+    def _failed(self, fetched: Fetched, reason: str) -> Completion:
+        """The job a dead child was running fails, as Celery's WorkerLostError / time limits do."""
+        pool = self.pool
+        try:
+            job = decode_job(fetched.raw)
+        except Exception:  # undecodable: the child would have buried it; put it back for that
+            return Completion(fetched, "put_back")
+        job_type = pool.job_types.get(job.name)
+        if reason == "time":
+            limit = job_type.options.time_limit if job_type else None
+            text = f"TimeLimitExceeded: the job ran over its hard time limit of {limit}s"
+        else:
+            text = f"WorkerLost: the worker process died (exit code {reason.split(':', 1)[1]}) while running the job"
+        return pool.processor.decide(fetched, job, job_type, Outcome("error", text))
