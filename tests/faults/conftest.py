@@ -91,7 +91,7 @@ def wait_for(
 def go_driver(fault_redis: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> GoDriver:
     """The interop driver built against gocraft/work (tests/interop/orig), on the suite's Redis."""
     go = require_go("the fault scenarios with a Go pool")
-    return GoDriver("orig", build("orig", tmp_path_factory.mktemp("go-driver"), go), fault_redis.url)
+    return GoDriver("orig", build("orig", go=go), fault_redis.url)
 
 
 # -- Redis --------------------------------------------------------------------------------------------

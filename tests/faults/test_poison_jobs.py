@@ -73,7 +73,7 @@ def test_poison_jobs_go_to_dead_and_the_pool_keeps_working(workers: Workers, rc:
         wait_for("a job pushed after the poison ones to run", lambda: rc.hexists(rec + ":done", "100"), 10)
         assert proc.alive()
         assert workers.terminate(proc) == 0
-        assert rc.sismember(keys.worker_pools(), pool_id) == 0
+        assert rc.sismember(keys.worker_pools(), pool_id) == 0, workers.logs()
         assert leftovers(rc, keys, ["work"]) == {keys.dead(): len(POISON)}
     finally:
         enq.close()
