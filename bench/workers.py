@@ -69,6 +69,7 @@ REPO = BENCH_DIR.parent
 BUILD_DIR = BENCH_DIR / ".build"
 ARQ_VENV = BUILD_DIR / "venv-arq"
 RESULTS_DIR = BENCH_DIR / "results"
+OUTPUTS = ("workers.md", "workers.json")  # what a run writes into --results
 
 GO_NOTE = (
     "The Go rows run the fork github.com/LarnTechKe/work v0.0.3 (job history on, as work_compat's; the ratios "
@@ -1042,6 +1043,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(md)
         print(f"total {total_s:.0f} s", file=sys.stderr)
+        print("results: " + ", ".join(str(args.results / name) for name in OUTPUTS), file=sys.stderr)
         return 0
     finally:
         if server is not None:
