@@ -13,4 +13,6 @@ const libraryModule = "github.com/LarnTechKe/work"
 // workQ is the args map of Enqueue.
 type workQ = work.Q
 
-func newEnqueuer(namespace string, pool *redis.Pool) *work.Enqueuer { return work.NewEnqueuer(namespace, pool) }
+func newEnqueuer(namespace string, pool *redis.Pool) *work.Enqueuer {
+	return work.NewEnqueuer(namespace, pool)
+}
