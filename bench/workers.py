@@ -10,9 +10,9 @@ Systems, each with concurrency 8, one at a time, each in its own Redis database 
 before and after), each worker in its own subprocess (runner modules in ``bench/peers/``):
 
 - Go: the ``WorkerPool`` of the fork ``github.com/LarnTechKe/work`` v0.0.3 (job history on, as
-  work_compat's), and of ``github.com/gocraft/work`` v0.5.1 (no history) beside it: one program,
-  ``bench/go/workers``, built against each (``bench/gobuild.py``). It enqueues nothing:
-  work_compat's ``Enqueuer`` fills its queue.
+  work_compat's), and of ``github.com/gocraft/work`` at 5959e69 (no history) beside it: one program,
+  ``bench/go/workers`` and ``bench/go/workers-fork``, built against each (``bench/gobuild.py``). It
+  enqueues nothing: work_compat's ``Enqueuer`` fills its queue.
 - work_compat's ``WorkerPool`` (threads, and ``processes=True``); "not available yet" when
   ``from work_compat import WorkerPool`` fails.
 - Celery (prefork pool, threads pool), RQ, Dramatiq, arq, Huey, with their own enqueue APIs and
@@ -47,7 +47,6 @@ import fcntl
 import json
 import math
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -62,7 +61,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from .gobuild import LIBRARIES, GoBuildError, build_workers
+from .gobuild import LIBRARIES, GoBuildError, build, find_go
 from .scale import render_scale, render_targets, run_scale
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -70,10 +69,11 @@ REPO = BENCH_DIR.parent
 BUILD_DIR = BENCH_DIR / ".build"
 ARQ_VENV = BUILD_DIR / "venv-arq"
 RESULTS_DIR = BENCH_DIR / "results"
+OUTPUTS = ("workers.md", "workers.json")  # what a run writes into --results
 
 GO_NOTE = (
     "The Go rows run the fork github.com/LarnTechKe/work v0.0.3 (job history on, as work_compat's; the ratios "
-    "are against it) and github.com/gocraft/work v0.5.1 (no history), the same program built against each."
+    "are against it) and github.com/gocraft/work 5959e69 (no history), the same program built against each."
 )
 NAMESPACE = "bench-workers"
 JOB_NAME = "noop"
@@ -115,14 +115,14 @@ def all_systems(arq_python: str) -> list[System]:
             go_lib="fork",
         ),
         System(
-            "go_v051",
+            "go_gocraft",
             "Go gocraft/work WorkerPool",
             "go",
             "work_compat_pool",
             "enqueue-only",
             12,
-            "as the fork's row, with github.com/gocraft/work v0.5.1 (no job history)",
-            go_lib="v0.5.1",
+            "as the fork's row, with github.com/gocraft/work at 5959e69 (no job history)",
+            go_lib="gocraft",
         ),
         System(
             "work_compat",
@@ -840,7 +840,7 @@ def render_markdown(
 def version_text(s: System) -> str:
     v = s.version
     if s.kind == "go":
-        tag = "v0.0.3" if s.go_lib == "fork" else "v0.5.1"
+        tag = LIBRARIES[s.go_lib].label.split()[-1]
         return f"{tag} ({v['go_version']})" if v.get("go_version") else tag
     if not v.get("version"):
         return ""
@@ -923,16 +923,18 @@ def main(argv: list[str] | None = None) -> int:
         setup_arq()
     systems = select(all_systems(args.arq_python or default_arq_python()), args.only)
 
-    go = shutil.which("go") or (shutil.which("go", path="/usr/local/go/bin"))
+    go = find_go()
     go_binaries: dict[str, Path] = {}
+    go_sources: dict[str, str] = {}
     build_errors: dict[str, str] = {}
     for lib in sorted({s.go_lib for s in systems if s.kind == "go"}):
         if not go:
             print("go not found: the Go rows are skipped", file=sys.stderr)
             break
-        print(f"building the Go worker against {LIBRARIES[lib]} ...", file=sys.stderr)
+        print(f"building the Go worker against {LIBRARIES[lib].label} ...", file=sys.stderr)
         try:
-            go_binaries[lib] = build_workers(go, lib)
+            built = build("workers", lib)
+            go_binaries[lib], go_sources[lib] = built.binary, built.source
         except GoBuildError as err:
             build_errors[lib] = str(err)
             print(err, file=sys.stderr)
@@ -992,6 +994,8 @@ def main(argv: list[str] | None = None) -> int:
             results[s.key]["version_text"] = version_text(s)
             results[s.key]["notes"] = s.notes
             results[s.key]["python"] = s.python if s.kind != "go" else None
+            if s.kind == "go":
+                results[s.key]["go_library_source"] = go_sources.get(s.go_lib)
         summarize(systems, results)
         go_doc = next((r["go_program"] for r in results.get("go", {}).get("runs", []) if "go_program" in r), None)
         machine = machine_info(client, go, go_doc["go_version"] if go_doc else None)
@@ -1039,6 +1043,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(md)
         print(f"total {total_s:.0f} s", file=sys.stderr)
+        print("results: " + ", ".join(str(args.results / name) for name in OUTPUTS), file=sys.stderr)
         return 0
     finally:
         if server is not None:

@@ -129,8 +129,11 @@ def _refused(stderr: str) -> bool:
     )
 
 
-def _prepare(library: Library, tree: Path | None, module_dir: Path | None, work: Path, go: str) -> Path:
-    """A writable copy of the module to build in, set to use the library's source tree if one is named."""
+def _prepare(
+    library: Library, tree: Path | None, module_dir: Path | None, work: Path, go: str, version: str | None = None
+) -> Path:
+    """A writable copy of the module to build in, set to use the library's source tree if one is named
+    (or, with ``version``, to require that published version instead of the pinned one)."""
     if module_dir is None:  # the library's own module (e.g. its cmd/workwebui)
         if tree is None:
             work.mkdir(parents=True)
@@ -144,17 +147,25 @@ def _prepare(library: Library, tree: Path | None, module_dir: Path | None, work:
             raise RuntimeError(f"go mod tidy in a copy of {tree} failed:\n{proc.stderr}")
         return work
     shutil.copytree(module_dir, work)  # links (fork/main.go) become files
-    if tree is not None:
+    if version is not None:
+        proc = _go(go, ["mod", "edit", f"-require={library.module}@{version}"], work, 60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"go mod edit in a copy of {module_dir} failed:\n{proc.stderr}")
+    elif tree is not None:
         proc = _go(go, ["mod", "edit", f"-replace={library.module}={tree}"], work, 60)
         if proc.returncode != 0:
             raise RuntimeError(f"go mod edit in a copy of {module_dir} failed:\n{proc.stderr}")
     return work
 
 
-def go_binary(lib: str, module_dir: Path | None = None, package: str = ".", *, go: str | None = None) -> Path:
+def go_binary(
+    lib: str, module_dir: Path | None = None, package: str = ".", *, go: str | None = None, version: str | None = None
+) -> Path:
     """Build ``package`` of the Go module ``module_dir`` (which requires ``lib``) and return the binary.
 
     ``module_dir=None`` builds a command of the library's own module (``package="./cmd/workwebui"``).
+    ``version`` builds ``module_dir`` against another published version of the library (e.g. an older
+    tag to compare with), from the module proxy only: a source tree is of the pinned version.
     The first call per (lib, source, module, package) builds; later calls return the same binary.
     Raises LibraryUnavailable (one line: how to provide the library) when neither a source tree nor
     the proxy has it, and RuntimeError with Go's output for any other failure.
@@ -163,13 +174,15 @@ def go_binary(lib: str, module_dir: Path | None = None, package: str = ".", *, g
     go = go or find_go()
     if go is None:
         raise RuntimeError("the Go toolchain is not installed (https://go.dev/dl, or Debian's golang)")
-    tree = source_tree(lib)
+    if version is not None and module_dir is None:
+        raise ValueError("version= needs module_dir: the library's own commands build at the pinned version")
+    tree = None if version is not None else source_tree(lib)
     module = module_dir.resolve() if module_dir is not None else None
-    key = (lib, str(tree or ""), str(module or ""), package)
+    key = (lib, version or str(tree or ""), str(module or ""), package)
     if key in _built:
         return _built[key]
     scratch = Path(tempfile.mkdtemp(prefix=f"{lib}-", dir=_scratch()))
-    work = _prepare(library, tree, module, scratch / "module", go)
+    work = _prepare(library, tree, module, scratch / "module", go, version)
     target = package
     if module is None and tree is None:  # built from the module cache: name the package in full
         target = library.module if package == "." else f"{library.module}/{package.removeprefix('./')}"
@@ -177,8 +190,11 @@ def go_binary(lib: str, module_dir: Path | None = None, package: str = ".", *, g
     # -mod=mod: the copy's go.mod/go.sum may be completed (the replace, or the pinned module's sums)
     proc = _go(go, ["build", "-mod=mod", "-buildvcs=false", "-o", str(binary), target], work, 900)
     if proc.returncode != 0:
+        if version is not None and _refused(proc.stderr):
+            raise LibraryUnavailable(f"{library.module} {version}: the Go module proxy did not serve it")
         if tree is None and _refused(proc.stderr):
             raise LibraryUnavailable(_how_to_provide(library))
-        raise RuntimeError(f"go build {target} ({library.pinned}) failed:\n{proc.stderr}")
+        wanted = f"{library.module} {version}" if version is not None else library.pinned
+        raise RuntimeError(f"go build {target} ({wanted}) failed:\n{proc.stderr}")
     _built[key] = binary
     return binary

@@ -3,8 +3,8 @@ module workcompat/bench/enqueue
 go 1.22
 
 require (
-	github.com/gocraft/work v0.5.1
-	github.com/gomodule/redigo v1.9.2
+	github.com/gocraft/work v0.5.2-0.20200429214246-5959e69ad211
+	github.com/gomodule/redigo v2.0.0+incompatible
 )
 
-require github.com/robfig/cron v1.2.0 // indirect
+require github.com/robfig/cron/v3 v3.0.1 // indirect

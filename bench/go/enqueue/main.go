@@ -1,4 +1,7 @@
-// Command enqueue times github.com/gocraft/work's Enqueuer.Enqueue: one call per job, one goroutine.
+// Command enqueue times a work library's Enqueuer.Enqueue: one call per job, one goroutine.
+//
+// This file serves two modules: ../enqueue (github.com/gocraft/work at 5959e69) and ../enqueue-fork
+// (github.com/LarnTechKe/work v0.0.3) link to one copy; each module's compat.go imports its library.
 //
 // Each run FLUSHes the Redis database, makes a fresh Enqueuer (so its known_jobs cache starts empty,
 // as a fresh Python Enqueuer's does) and enqueues -n jobs named bench_job with args
@@ -12,10 +15,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
-	"github.com/gocraft/work"
 	"github.com/gomodule/redigo/redis"
 )
 
@@ -54,19 +57,19 @@ func main() {
 	defer pool.Close()
 
 	filler := strings.Repeat("x", 32)
-	out := output{Library: "github.com/gocraft/work v0.5.1", GoVersion: runtime.Version(), Namespace: *ns, N: *n}
+	out := output{Library: library(), GoVersion: runtime.Version(), Namespace: *ns, N: *n}
 	queue := *ns + ":jobs:" + jobName
 
 	for r := 0; r < *runs; r++ {
 		if err := do(pool, "FLUSHDB"); err != nil { // also warms the pool: the timed loop reuses this connection
 			fail(err)
 		}
-		enq := work.NewEnqueuer(*ns, pool)
+		enq := newEnqueuer(*ns, pool)
 		runtime.GC()
 
 		start := time.Now()
 		for k := 0; k < *n; k++ {
-			if _, err := enq.Enqueue(jobName, work.Q{"i": k, "s": filler}); err != nil {
+			if _, err := enq.Enqueue(jobName, workQ{"i": k, "s": filler}); err != nil {
 				fail(err)
 			}
 		}
@@ -102,4 +105,24 @@ func do(pool *redis.Pool, cmd string, args ...interface{}) error {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "enqueue:", err)
 	os.Exit(1)
+}
+
+// library names the work library this binary was built against, as Go recorded it: module, version
+// and, when a replace pointed the build at a local source tree, that tree.
+func library() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return libraryModule
+	}
+	for _, dep := range info.Deps {
+		if dep.Path != libraryModule {
+			continue
+		}
+		name := dep.Path + " " + dep.Version
+		if dep.Replace != nil {
+			name += " (replaced by " + dep.Replace.Path + ")"
+		}
+		return name
+	}
+	return libraryModule
 }

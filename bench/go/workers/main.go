@@ -1,4 +1,7 @@
-// Command workers runs a github.com/gocraft/work worker pool with a no-op handler, for bench/workers.py.
+// Command workers runs a work library's worker pool with a no-op handler, for bench/workers.py.
+//
+// This file serves two modules: ../workers (github.com/gocraft/work at 5959e69) and ../workers-fork
+// (github.com/LarnTechKe/work v0.0.3) link to one copy; each module's compat.go imports its library.
 //
 // It enqueues nothing: the runner fills the queue with work_compat's Enqueuer. The pool (concurrency
 // -concurrency, job name -job, namespace -ns) runs until it has seen -n jobs, then stops and prints one
@@ -20,16 +23,14 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/gocraft/work"
 	"github.com/gomodule/redigo/redis"
 )
-
-const library = "github.com/gocraft/work v0.5.1"
 
 type throughput struct {
 	Count        int64 `json:"count"`
@@ -98,7 +99,7 @@ func main() {
 	done := make(chan struct{})
 	var once sync.Once
 
-	handler := func(job *work.Job) error {
+	handler := func(job *workJob) error {
 		start := time.Now().UnixNano()
 		var i, enq int64
 		if v, ok := job.Args["i"].(float64); ok {
@@ -128,7 +129,7 @@ func main() {
 		return nil
 	}
 
-	pool := work.NewWorkerPool(struct{}{}, *concurrency, *ns, redisPool)
+	pool := newWorkerPool(*concurrency, *ns, redisPool)
 	pool.Job(*jobName, handler)
 	poolStart := time.Now().UnixNano()
 	pool.Start()
@@ -147,7 +148,7 @@ func main() {
 	pool.Stop()
 
 	out := output{
-		Library: library, GoVersion: runtime.Version(), Namespace: *ns, Concurrency: *concurrency,
+		Library: library(), GoVersion: runtime.Version(), Namespace: *ns, Concurrency: *concurrency,
 		Want: *n, Complete: complete, Reason: reason, PoolStartNs: poolStart,
 	}
 	got := atomic.LoadInt64(&seen)
@@ -185,4 +186,24 @@ func main() {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "workers:", err)
 	os.Exit(1)
+}
+
+// library names the work library this binary was built against, as Go recorded it: module, version
+// and, when a replace pointed the build at a local source tree, that tree.
+func library() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return libraryModule
+	}
+	for _, dep := range info.Deps {
+		if dep.Path != libraryModule {
+			continue
+		}
+		name := dep.Path + " " + dep.Version
+		if dep.Replace != nil {
+			name += " (replaced by " + dep.Replace.Path + ")"
+		}
+		return name
+	}
+	return libraryModule
 }

@@ -1,0 +1,1 @@
+../enqueue/main.go
