@@ -23,6 +23,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .connection import RedisTarget
 from .cron import local_zone
 from .errors import ConfigurationError
+from .fetch_guard import FetchGuard
 from .flusher import Flusher
 from .heartbeat import GO_HEARTBEAT_FIELDS, Heartbeater
 from .job import make_identifier
@@ -267,6 +268,7 @@ class WorkerPool(NamespaceBound, WorkerHost):
             run_times_retention=s.history_retention if s.history else None,
         )
         self.scripts = self._scripts
+        self.fetch_guard = FetchGuard(self._redis, self.keys, self.pool_id)
         self.processor = JobProcessor(
             self._redis, self.keys, self.job_types, self._run, self._observer, clock=self._clock, settings=s
         )
@@ -339,6 +341,14 @@ class WorkerPool(NamespaceBound, WorkerHost):
             self.namespace,
             ", ".join(sorted(self.job_types)),
         )
+
+    def warnings(self) -> list[str]:
+        """The keys of the wrong Redis type this pool skipped lately (its fetch, completions, its
+        children's, the requeuers, reaper and periodic enqueuer), one line each (see ``badkeys``)."""
+        if not self._started:
+            return []
+        loops = (self.fetch_guard, self._requeuer, self._reaper, self._periodic)
+        return sorted({line for loop in loops for line in loop.bad_keys.warnings()})
 
     def _make_runner(self) -> Any:
         if self.processes and self._url is not None:
