@@ -5,7 +5,7 @@ whole ``work_step`` call, so before this every job name of the pool stopped with
 checked while fetches succeed; after a failed fetch the guard asks Redis for the TYPE of each key
 the fetch named, leaves out the names with a key of the wrong type (logged once and listed in
 ``warnings()``, as ``badkeys`` does elsewhere), and checks them again every ``recheck`` seconds,
-so a name resumes once its key is fixed.
+so a name resumes once its key is fixed (``PoolSettings.bad_key_recheck``, 15 s).
 
 Completions that ``work_step`` could not write (a fate key of the wrong type: the job is still in
 progress) are parked here and sent again at the same pace, never dropped silently.
@@ -25,11 +25,9 @@ from .keys import Keys
 if TYPE_CHECKING:
     from .processor import Completion
 
-__all__ = ["FETCH_KEY_TYPES", "RECHECK_SECONDS", "FetchGuard"]
+__all__ = ["FETCH_KEY_TYPES", "FetchGuard"]
 
 logger = logging.getLogger(__name__)
-
-RECHECK_SECONDS = 15.0
 
 # The Redis type each key of one fetch group must have (or not exist), in work_step's order.
 FETCH_KEY_TYPES = ("list", "list", "string", "string", "hash", "string")
@@ -49,7 +47,7 @@ class FetchGuard:
         keys: Keys,
         pool_id: str,
         *,
-        recheck: float = RECHECK_SECONDS,
+        recheck: float,
         monotonic: Callable[[], float] = time.monotonic,
         on_report: Callable[[str, str, str, str | None], None] | None = None,
     ) -> None:
@@ -63,6 +61,7 @@ class FetchGuard:
         self._excluded: dict[str, float] = {}  # job name -> when to check its keys again
         self._parked: list[tuple[float, Completion]] = []
         self._on_report = on_report
+        self._types: dict[str, tuple[str, float]] = {}  # key -> (type, when asked), for write_failed
 
     def _report(self, key: str, expected: str, what: str, found: str) -> None:
         self.bad_keys.report(key, expected, what, found=found)
@@ -173,10 +172,18 @@ class FetchGuard:
         return due
 
     def _type_of(self, key: str) -> str:
+        """The key's type, asked at most once per ``recheck`` seconds (a bad history key would
+        otherwise cost a round trip per completion)."""
+        now = self._monotonic()
+        known = self._types.get(key)
+        if known is not None and now - known[1] < self.recheck:
+            return known[0]
         try:
-            return _text(self._redis.type(key))
-        except Exception:  # only for the log line
-            return "unknown"
+            kind = _text(self._redis.type(key))
+        except Exception:  # only for the report
+            kind = "unknown"
+        self._types[key] = (kind, now)
+        return kind
 
 
 def _expected_type(keys: Keys, completion: Completion, key: str) -> str:

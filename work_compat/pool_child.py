@@ -91,7 +91,9 @@ class ChildPool(WorkerHost):
         self._conn = connect(spec.redis_url)
         self.outage = RedisOutage(self._conn.address)
         self.scripts = Scripts(self._conn.client)
-        self.fetch_guard = FetchGuard(self._conn.client, self.keys, self.pool_id, on_report=self._report)
+        self.fetch_guard = FetchGuard(
+            self._conn.client, self.keys, self.pool_id, recheck=spec.settings.bad_key_recheck, on_report=self._report
+        )
         self._fetch_filter = fetch_filter
         self._sampler = PrioritySampler([(n, jt.options.priority) for n, jt in job_types.items()])
         self.job_types = job_types

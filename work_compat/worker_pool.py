@@ -268,7 +268,7 @@ class WorkerPool(NamespaceBound, WorkerHost):
             run_times_retention=s.history_retention if s.history else None,
         )
         self.scripts = self._scripts
-        self.fetch_guard = FetchGuard(self._redis, self.keys, self.pool_id)
+        self.fetch_guard = FetchGuard(self._redis, self.keys, self.pool_id, recheck=s.bad_key_recheck)
         self.processor = JobProcessor(
             self._redis, self.keys, self.job_types, self._run, self._observer, clock=self._clock, settings=s
         )
