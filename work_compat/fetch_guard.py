@@ -116,6 +116,15 @@ class FetchGuard:
             k.jobs_max_concurrency(name),
         ]
 
+    def in_progress(self, name: str) -> list[bytes]:
+        """This pool's in-progress list of ``name`` (for the repairs after a lost reply or a dead
+        child); empty, and reported, if that key is not a list, so the other names are repaired."""
+        key = self._keys.jobs_in_progress(name, self._pool_id)
+        jobs: list[bytes] = self.bad_keys.guard(
+            key, "list", "the in-progress repair", [], lambda: self._redis.lrange(key, 0, -1)
+        )
+        return jobs
+
     def _bad_names(self, names: Sequence[str]) -> list[str]:
         """The names with a key of the wrong type, each such key reported (one round trip)."""
         pipe = self._redis.pipeline(transaction=False)

@@ -343,7 +343,7 @@ class PoolChildren:
         back: list[Fetched] = []
         for name in pool.job_types:
             inprogress = pool.keys.jobs_in_progress(name, pool.pool_id)
-            for raw in pool._redis.lrange(inprogress, 0, -1):
+            for raw in pool.fetch_guard.in_progress(name):
                 if held[raw] > 0:
                     held[raw] -= 1
                     continue

@@ -398,7 +398,7 @@ class WorkerPool(NamespaceBound, WorkerHost):
                     back_raw: list[bytes] = []
                     for name in self.job_types:
                         inprogress = self.keys.jobs_in_progress(name, self.pool_id)
-                        for raw in self._redis.lrange(inprogress, 0, -1):
+                        for raw in self.fetch_guard.in_progress(name):
                             if held[raw] > 0:
                                 held[raw] -= 1
                                 continue

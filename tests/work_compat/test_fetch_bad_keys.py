@@ -225,3 +225,26 @@ def test_a_process_pool_child_leaves_the_bad_name_out(
     for _ in range(3):
         enq.enqueue("bad", {"url": redis_url, "key": out})
     wait_until(lambda: redis_client.llen(out) == 13, 30, "the bad name's jobs after the fix")
+
+
+def test_the_in_progress_repair_skips_a_list_of_the_wrong_type(
+    make_pool: Callable[..., WorkerPool], redis_client: redis.Redis, namespace: str
+) -> None:
+    k = Keys(namespace)
+    runs = Runs()
+    pool = _pool(make_pool, runs)
+    # Given a hash at "bad"'s in-progress key, and a "good" job fetched with a lost reply (in
+    # progress, held by no worker)
+    redis_client.hset(k.jobs_in_progress("bad", pool.pool_id), "not", "a list")
+    pool.start()
+    raw = Job("good", "g" * 24, 1_800_000_000, {}).to_bytes()
+    redis_client.lpush(k.jobs_in_progress("good", pool.pool_id), raw)
+    redis_client.incr(k.jobs_lock("good"))
+    redis_client.hincrby(k.jobs_lock_info("good"), pool.pool_id, 1)
+    # When the pool repairs its in-progress lists
+    pool.needs_repair.set()
+    pool.repair_in_progress()
+    # Then the good job went back and runs; the repair is done (not retried before every fetch)
+    assert not pool.needs_repair.is_set()
+    wait_until(lambda: runs.count("good") == 1, 10, "the good job")
+    assert any(repr(k.jobs_in_progress("bad", pool.pool_id)) in w for w in pool.warnings())
