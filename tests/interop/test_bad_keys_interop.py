@@ -63,6 +63,7 @@ def test_a_string_at_one_queue_key_beside_a_go_pool(
         assert proc.returncode == 0, stderr
     finally:
         pool.stop()
+        pool.close()
     go_ids = [r["id"] for r in json.loads(stdout)["records"]]
     assert sorted(go_ids + ran.ids) == sorted(ids)
     # And Go's fetch failed with WRONGTYPE again and again (its pool does not leave the name out)
@@ -93,6 +94,7 @@ def test_a_wrong_type_lock_info_raises_go_s_lock_but_not_ours(
         wait_until("the warning", lambda: any(repr(k.jobs_lock_info("bad")) in w for w in pool.warnings()), 10)
     finally:
         pool.stop()
+        pool.close()
     # Then the job is still queued and the lock untouched
     assert redis_client.llen(k.jobs("bad")) == 1
     assert int(redis_client.get(k.jobs_lock("bad")) or 0) == 0
