@@ -38,9 +38,11 @@ class BadKeys:
         self._logged: set[str] = set()
         self._monotonic = monotonic
 
-    def report(self, key: str, expected: str, what: str) -> None:
-        """Note that ``key`` is not a ``expected`` (hash, set, ...) and so ``what`` skipped it."""
-        text = f"key {key!r} is not a {expected}: {what} skipped it (delete or fix the key)"
+    def report(self, key: str, expected: str, what: str, *, found: str | None = None) -> None:
+        """Note that ``key`` is not a ``expected`` (hash, set, ...) and so ``what`` skipped it;
+        ``found``: the type it has, when known."""
+        kind = f"is a {found}, not a {expected}" if found else f"is not a {expected}"
+        text = f"key {key!r} {kind}: {what} skipped it (delete or fix the key)"
         with self._lock:
             self._seen[key] = (text, self._monotonic())
             first = key not in self._logged

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from .processor import Completion
-from .worker import Worker, hand_back, step_arguments
+from .worker import Worker, hand_back, settle, step_arguments
 
 if TYPE_CHECKING:
     from .worker_host import WorkerHost
@@ -116,7 +116,7 @@ class Flusher:
         script_keys, script_args = step_arguments(pool.keys, pool.pool_id, done, [], [], 0)
         try:
             with pool.gate.step():
-                pool.scripts.work_step(keys=script_keys, args=script_args)
+                reply = pool.scripts.work_step(keys=script_keys, args=script_args)
         except (redis.ConnectionError, redis.TimeoutError) as err:
             # Safe to send again: a completion or hand-back whose job is no longer in progress
             # changes nothing.
@@ -125,9 +125,10 @@ class Flusher:
             return
         except redis.RedisError as err:
             logger.error("flusher: writing %d completions failed: %s; those jobs stay in progress", len(done), err)
+            pool.held_remove(c.fetched.raw for c in done)
         else:
             pool.outage.recovered()
-        pool.held_remove(c.fetched.raw for c in done)
+            settle(pool, done, reply[1], pool.stopping.is_set())
         for w, cs in taken:
             with w.lock:
                 w.flushing -= len(cs)

@@ -10,7 +10,8 @@ digest of its bytes and the time-limit deadline, so that a child that dies or ov
 that job failed (WorkerLost, TimeLimitExceeded) and the rest it held put back.
 
 Messages, parent to child: ``("hold",)``, ``("resume",)``, ``("drain", round)``, ``("wake",)``,
-``("stop",)``. Child to parent: ``("held", [job bytes])``, ``("drained", round)``, ``("repair",)``.
+``("stop",)``. Child to parent: ``("held", [job bytes])``, ``("drained", round)``, ``("repair",)``,
+``("bad_key", key, expected type, what skipped it, its type)``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 from .clock import Clock
 from .connection import connect
+from .fetch_guard import FetchGuard
 from .flusher import Flusher
 from .job import Job
 from .job_options import JobType
@@ -89,6 +91,9 @@ class ChildPool(WorkerHost):
         self._conn = connect(spec.redis_url)
         self.outage = RedisOutage(self._conn.address)
         self.scripts = Scripts(self._conn.client)
+        self.fetch_guard = FetchGuard(
+            self._conn.client, self.keys, self.pool_id, recheck=spec.settings.bad_key_recheck, on_report=self._report
+        )
         self._fetch_filter = fetch_filter
         self._sampler = PrioritySampler([(n, jt.options.priority) for n, jt in job_types.items()])
         self.job_types = job_types
@@ -128,6 +133,10 @@ class ChildPool(WorkerHost):
                 self.conn.send(msg)
             except OSError:  # the parent is gone; exit_with_parent ends this process
                 pass
+
+    def _report(self, key: str, expected: str, what: str, found: str | None) -> None:
+        """A wrong-type key this child met: the parent lists it in the pool's ``warnings()``."""
+        self.send(("bad_key", key, expected, what, found))
 
     def repair_in_progress(self) -> None:
         """Only the parent can tell which jobs in the shared lists no child holds: ask it."""

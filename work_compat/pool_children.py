@@ -29,7 +29,7 @@ from .outage import UNREACHABLE
 from .pool_child import DIGEST_SIZE, ChildSpec, child_main, digest
 from .processor import Completion, Fetched
 from .runner import Outcome
-from .worker import hand_back, step_arguments
+from .worker import hand_back, settle, step_arguments
 
 if TYPE_CHECKING:
     from .worker_pool import WorkerPool
@@ -229,6 +229,8 @@ class PoolChildren:
                 self._cond.notify_all()
         elif kind == "repair":
             self._repair = True
+        elif kind == "bad_key":
+            self.pool.fetch_guard.bad_keys.report(msg[1], msg[2], msg[3], found=msg[4])
 
     # -- recovery -----------------------------------------------------------------------------------
     def _recover(self, dead: dict[int, str]) -> None:
@@ -250,7 +252,8 @@ class PoolChildren:
             done = self._orphans(held, running)
             if done:
                 script_keys, script_args = step_arguments(pool.keys, pool.pool_id, done, [], [], 0)
-                pool.scripts.work_step(keys=script_keys, args=script_args)
+                reply = pool.scripts.work_step(keys=script_keys, args=script_args)
+                settle(pool, done, reply[1], stopping=True)  # no worker here to send them again
                 back = sum(1 for c in done if c.kind == "put_back")
                 logger.warning(
                     "pool %s: %d job(s) no child holds went back to their queues, %d failed with their child",
@@ -340,7 +343,7 @@ class PoolChildren:
         back: list[Fetched] = []
         for name in pool.job_types:
             inprogress = pool.keys.jobs_in_progress(name, pool.pool_id)
-            for raw in pool._redis.lrange(inprogress, 0, -1):
+            for raw in pool.fetch_guard.in_progress(name):
                 if held[raw] > 0:
                     held[raw] -= 1
                     continue

@@ -33,6 +33,8 @@ class PoolSettings:
     ``fetch_batch``: the most jobs a worker fetches at once when jobs are quick. ``fold_window``:
     how long a worker's written-later completions and fetched-but-unstarted jobs may wait behind
     the job it runs before the pool writes them and hands those jobs back to their queues.
+    ``bad_key_recheck``: how often a job name left out of fetching because one of its keys holds
+    the wrong Redis type is checked again (and a completion Redis refused is sent again).
     """
 
     heartbeat_period: float = 5.0
@@ -53,13 +55,14 @@ class PoolSettings:
     periodic_period: float = 120.0
     periodic_jitter: float = 30.0
     periodic_horizon: int = 240
+    bad_key_recheck: float = 15.0
 
     def __post_init__(self) -> None:
         for name in ("heartbeat_period", "observer_period", "requeue_period", "dead_after", "reaper_period"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{name} must be positive")
-        if self.fold_window <= 0:
-            raise ConfigurationError("fold_window must be positive")
+        if self.fold_window <= 0 or self.bad_key_recheck <= 0:
+            raise ConfigurationError("fold_window and bad_key_recheck must be positive")
         if self.fetch_batch < 1 or self.completion_batch < 1 or self.requeue_batch < 1:
             raise ConfigurationError("fetch_batch, completion_batch and requeue_batch must be 1 or more")
         if self.periodic_period <= 0 or self.periodic_jitter < 0:

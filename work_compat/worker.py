@@ -27,7 +27,7 @@ from .processor import Completion, Fetched
 if TYPE_CHECKING:
     from .worker_host import WorkerHost
 
-__all__ = ["StepGate", "Worker", "step_arguments"]
+__all__ = ["StepGate", "Worker", "settle", "step_arguments"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,23 @@ def step_arguments(
         script_keys += [f.inprogress_key, keys.jobs_lock(f.queue_name), keys.jobs_lock_info(f.queue_name), last_key]
         script_args += [f.raw, c.kind, c.score, member, entry, c.completed_at, job.id if job else ""]
     return script_keys + fetch_keys, script_args + quotas
+
+
+def settle(pool: WorkerHost, done: list[Completion], failures: list[Any], stopping: bool) -> None:
+    """After a ``work_step`` call that wrote ``done``: report the writes it refused (``failures``,
+    four items each, see work_step.lua), park the completions it could not write to send them
+    again, and forget the jobs of the others."""
+    kept: set[int] = set()
+    for i in range(0, len(failures), 4):
+        index, key, error, not_written = (
+            int(failures[i]),
+            _text(failures[i + 1]),
+            _text(failures[i + 2]),
+            failures[i + 3],
+        )
+        if pool.fetch_guard.write_failed(done[index], key, error, bool(not_written), stopping):
+            kept.add(index)
+    pool.held_remove(c.fetched.raw for i, c in enumerate(done) if i not in kept)
 
 
 class StepGate:
@@ -123,25 +140,27 @@ class Worker:
     def _new_thread(self) -> threading.Thread:
         return threading.Thread(target=self.run, name=f"work-compat-worker-{self.slot}", daemon=True)
 
-    def _step(self, done: list[Completion], want: int) -> list[Fetched]:
-        """One round trip: write ``done``, fetch up to ``want``. Raises redis errors."""
+    def _step(self, done: list[Completion], want: int) -> tuple[list[Fetched], list[str], str]:
+        """One round trip: write ``done``, fetch up to ``want``. Returns the jobs fetched, the
+        names the fetch asked for, and the error that stopped the fetch ("" if none). Raises
+        redis errors when the call itself failed."""
         pool = self.pool
         fetch_keys, quotas = pool.fetch_plan(want) if want else ([], [])
         script_keys, script_args = step_arguments(
             pool.keys, pool.pool_id, done, fetch_keys, quotas, want if fetch_keys else 0
         )
+        prefix_len = len(pool.keys.jobs_prefix())
         with pool.gate.step():
             reply = pool.scripts.work_step(keys=script_keys, args=script_args)
-            prefix_len = len(pool.keys.jobs_prefix())
             fetched = []
-            for i in range(1, len(reply), 3):
+            for i in range(3, len(reply), 3):
                 queue_key = _text(reply[i + 1])
                 fetched.append(Fetched(reply[i], queue_key, _text(reply[i + 2]), queue_key[prefix_len:]))
             with self.lock:  # before the gate opens: a repair sees them held, the flusher sees them
                 self.unstarted = fetched
             pool.held_add(f.raw for f in fetched)
-        pool.held_remove(c.fetched.raw for c in done)
-        return fetched
+        settle(pool, done, reply[1], pool.stopping.is_set())
+        return fetched, [key[prefix_len:] for key in fetch_keys[::6]], _text(reply[2])
 
     def run(self) -> None:
         """Run the loop; if it ever fails (a bug, or a BaseException that escaped a handler), log
@@ -161,8 +180,9 @@ class Worker:
 
     def _take_pending(self) -> tuple[list[Completion], bool]:
         """The completions to write now, and whether this worker holds none anywhere (drain)."""
+        parked = self.pool.fetch_guard.take_due(everything=self.pool.stopping.is_set())
         with self.lock:
-            done, self.pending = self.pending, []
+            done, self.pending = self.pending + parked, []
             return done, not done and not self.flushing
 
     def _loop(self) -> None:
@@ -180,7 +200,7 @@ class Worker:
             if pool.needs_repair.is_set() and not stopping:
                 pool.repair_in_progress()
             try:
-                fetched = self._step(done, 0 if stopping else want)
+                fetched, names, fetch_error = self._step(done, 0 if stopping else want)
                 errors = 0
                 pool.outage.recovered()
             except (redis.ConnectionError, redis.TimeoutError) as err:
@@ -205,7 +225,12 @@ class Worker:
                 pool.held_remove(c.fetched.raw for c in done)
                 self._sleep(0.1)
                 continue
+            if fetch_error and not self._fetch_failed(names, fetch_error) and not fetched:
+                self._sleep(0.1)
+                continue
             if not fetched:
+                if fetch_error:  # the names at fault are left out now: fetch the others at once
+                    continue
                 if stopping:
                     continue  # writes what the flusher may have given back, then leaves
                 if quiet:
@@ -218,6 +243,14 @@ class Worker:
             started = time.monotonic()
             ran = self._run_fetched()
             want = self._next_want(want, ran, time.monotonic() - started)
+
+    def _fetch_failed(self, names: list[str], error: str) -> bool:
+        """Leave out the names whose keys made the fetch fail; True if any was."""
+        try:
+            return self.pool.fetch_guard.fetch_failed(names, error)
+        except redis.RedisError as err:
+            logger.error("worker %d: the fetch failed (%s), and checking its keys failed: %s", self.slot, error, err)
+            return False
 
     def _keep(self, done: list[Completion]) -> None:
         """Completions whose write failed go first in the next one."""

@@ -18,6 +18,7 @@ from .sampler import PrioritySampler
 from .worker import StepGate
 
 if TYPE_CHECKING:
+    from .fetch_guard import FetchGuard
     from .flusher import Flusher
     from .processor import JobProcessor
     from .worker import Worker
@@ -36,6 +37,7 @@ class WorkerHost:
     scripts: Any
     processor: JobProcessor
     flusher: Flusher
+    fetch_guard: FetchGuard
     _sampler: PrioritySampler
     _fetch_filter: Callable[[str], bool] | None
 
@@ -49,19 +51,18 @@ class WorkerHost:
         self.workers: list[Worker] = []
 
     def fetch_plan(self, want: int) -> tuple[list[str], list[int]]:
-        """KEYS of a fetch (six per job name, in a freshly sampled priority order) and each name's quota."""
+        """KEYS of a fetch (six per job name, in a freshly sampled priority order) and each name's quota.
+
+        Only while the fetch guard leaves some name out is it asked about every name."""
         keys: list[str] = []
         quotas: list[int] = []
-        k = self.keys
-        for name, quota in self._sampler.plan(want, self._fetch_filter):
-            keys += [
-                k.jobs(name),
-                k.jobs_in_progress(name, self.pool_id),
-                k.jobs_paused(name),
-                k.jobs_lock(name),
-                k.jobs_lock_info(name),
-                k.jobs_max_concurrency(name),
-            ]
+        keep = self._fetch_filter
+        guard = self.fetch_guard
+        if guard.active():  # a name with a key of the wrong type is left out until it is fixed
+            user = keep
+            keep = guard.keep if user is None else lambda name: guard.keep(name) and user(name)
+        for name, quota in self._sampler.plan(want, keep):
+            keys += guard.group_keys(name)
             quotas.append(quota)
         return keys, quotas
 

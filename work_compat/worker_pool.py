@@ -23,6 +23,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .connection import RedisTarget
 from .cron import local_zone
 from .errors import ConfigurationError
+from .fetch_guard import FetchGuard
 from .flusher import Flusher
 from .heartbeat import GO_HEARTBEAT_FIELDS, Heartbeater
 from .job import make_identifier
@@ -267,6 +268,7 @@ class WorkerPool(NamespaceBound, WorkerHost):
             run_times_retention=s.history_retention if s.history else None,
         )
         self.scripts = self._scripts
+        self.fetch_guard = FetchGuard(self._redis, self.keys, self.pool_id, recheck=s.bad_key_recheck)
         self.processor = JobProcessor(
             self._redis, self.keys, self.job_types, self._run, self._observer, clock=self._clock, settings=s
         )
@@ -340,6 +342,14 @@ class WorkerPool(NamespaceBound, WorkerHost):
             ", ".join(sorted(self.job_types)),
         )
 
+    def warnings(self) -> list[str]:
+        """The keys of the wrong Redis type this pool skipped lately (its fetch, completions, its
+        children's, the requeuers, reaper and periodic enqueuer), one line each (see ``badkeys``)."""
+        if not self._started:
+            return []
+        loops = (self.fetch_guard, self._requeuer, self._reaper, self._periodic)
+        return sorted({line for loop in loops for line in loop.bad_keys.warnings()})
+
     def _make_runner(self) -> Any:
         if self.processes and self._url is not None:
             # Children fetch and complete their own jobs; the parent runs no handler.
@@ -388,7 +398,7 @@ class WorkerPool(NamespaceBound, WorkerHost):
                     back_raw: list[bytes] = []
                     for name in self.job_types:
                         inprogress = self.keys.jobs_in_progress(name, self.pool_id)
-                        for raw in self._redis.lrange(inprogress, 0, -1):
+                        for raw in self.fetch_guard.in_progress(name):
                             if held[raw] > 0:
                                 held[raw] -= 1
                                 continue

@@ -15,15 +15,24 @@
 --             if never fetched), the fate's score, the fate's member (job JSON, or ""), the history
 --             entry (or ""), completed_at, the job id
 -- then one per job name to fetch: its quota, how many of the jobs it is asked for first
--- returns     {completed, job bytes, queue key, in-progress key, ...}
+-- returns     {completed, failures, fetch error, job bytes, queue key, in-progress key, ...}
+--             failures: four per write that met an error (a key of the wrong Redis type): the
+--             completion's 0-based index, the key, the error, and 1 if the completion was not
+--             written (its job is still in progress; send it again later) or 0 if it was and only
+--             that key's write was skipped (a lock counter, a history entry)
+--             fetch error: "" or the error that stopped the fetch; the jobs taken before it are
+--             returned, with their counters
 --
 -- LREM searches from the tail, where the oldest fetched jobs are (the fetch pushes to the head): a
 -- list shared by many workers is long, and the job completed is most often among the oldest.
 -- Completions are written in ARGV order: jobs handed back are given in reverse fetch order, so the
 -- first fetched ends at the front again. A completion writes only if its fetched bytes were still in progress (LREM removed one): a
 -- call repeated after a lost reply, or a job a reaper already requeued, does not change the lock
--- counters twice. History writes use pcall: a job named "index" collides with the fork's id index
--- and must not stop the other writes. A fetch group is eligible when its queue is not empty, its
+-- counters twice. Every completion write uses pcall, so one key of the wrong type cannot stop the
+-- other completions (a job named "index" would collide with the fork's history index, too): a fate
+-- write that fails puts the job back in progress, so nothing is lost, and the caller sends it again.
+-- The fetch runs under pcall as well; RPOPLPUSH checks both keys' types before it moves a job, and
+-- a counter that cannot be raised moves that job back, so a failed fetch strands nothing. A fetch group is eligible when its queue is not empty, its
 -- paused key does not exist and its lock is under max_concurrency (missing or 0: no cap); every
 -- job taken does INCR lock and HINCRBY lock_info POOL 1, as Go's fetch does. A first pass takes
 -- each group's quota (drawn by priority, as that many one-job Go fetches would choose); what an
@@ -33,48 +42,55 @@ local pool = ARGV[1]
 local completed = tonumber(ARGV[2])
 local want = tonumber(ARGV[3])
 local done = 0
+local failures = {}
+local function failed(j, key, reply, kept)
+  failures[#failures + 1] = j
+  failures[#failures + 1] = key
+  failures[#failures + 1] = reply.err
+  failures[#failures + 1] = kept
+end
+local function write(j, key, reply)
+  if type(reply) == 'table' and reply.err then
+    failed(j, key, reply, 0)
+  end
+end
 for j = 0, completed - 1 do
   local k = 5 + j * 4
   local a = 4 + j * 7
-  if redis.call('lrem', KEYS[k], -1, ARGV[a]) == 1 then
-    redis.call('decr', KEYS[k + 1])
-    redis.call('hincrby', KEYS[k + 2], pool, -1)
+  local removed = redis.pcall('lrem', KEYS[k], -1, ARGV[a])
+  if type(removed) == 'table' then
+    failed(j, KEYS[k], removed, 1)
+  elseif removed == 1 then
     local fate = ARGV[a + 1]
+    local reply, at = nil, nil
     if fate == 'put_back' then
-      redis.call('rpush', KEYS[k + 3], ARGV[a])
+      reply, at = redis.pcall('rpush', KEYS[k + 3], ARGV[a]), KEYS[k + 3]
     elseif fate == 'retry' then
-      redis.call('zadd', KEYS[1], ARGV[a + 2], ARGV[a + 3])
+      reply, at = redis.pcall('zadd', KEYS[1], ARGV[a + 2], ARGV[a + 3]), KEYS[1]
     elseif fate == 'dead' then
-      redis.call('zadd', KEYS[2], ARGV[a + 2], ARGV[a + 3])
+      reply, at = redis.pcall('zadd', KEYS[2], ARGV[a + 2], ARGV[a + 3]), KEYS[2]
     end
-    local entry = ARGV[a + 4]
-    if entry ~= '' then
-      redis.pcall('zadd', KEYS[3], ARGV[a + 5], entry)
-      redis.pcall('zadd', KEYS[k + 3], ARGV[a + 5], entry)
-      redis.pcall('hset', KEYS[4], ARGV[a + 6], entry)
+    if type(reply) == 'table' and reply.err then
+      redis.call('rpush', KEYS[k], ARGV[a]) -- still in progress: the counters stay as they were
+      failed(j, at, reply, 1)
+    else
+      write(j, KEYS[k + 1], redis.pcall('decr', KEYS[k + 1]))
+      write(j, KEYS[k + 2], redis.pcall('hincrby', KEYS[k + 2], pool, -1))
+      local entry = ARGV[a + 4]
+      if entry ~= '' then
+        write(j, KEYS[3], redis.pcall('zadd', KEYS[3], ARGV[a + 5], entry))
+        write(j, KEYS[k + 3], redis.pcall('zadd', KEYS[k + 3], ARGV[a + 5], entry))
+        write(j, KEYS[4], redis.pcall('hset', KEYS[4], ARGV[a + 6], entry))
+      end
+      done = done + 1
     end
-    done = done + 1
   end
 end
 
-local out = {done}
+local out = {done, failures, ''}
 local first = 5 + completed * 4
-local room = {}
-for i = first, #KEYS, 6 do
-  local r = 0
-  if want > 0 and redis.call('llen', KEYS[i]) > 0 and not redis.call('get', KEYS[i + 2]) then
-    local cap = tonumber(redis.call('get', KEYS[i + 5]))
-    -- a missing lock counts as 0: Go's one-job fetch calls that eligible; a batch stops at the cap
-    local held = tonumber(redis.call('get', KEYS[i + 3])) or 0
-    if not cap or cap == 0 then
-      r = want
-    elseif held < cap then
-      r = cap - held
-    end
-  end
-  room[i] = r
-end
 local quota_at = 4 + completed * 7
+local room = {}
 local function take(i, n)
   while want > 0 and n > 0 and room[i] > 0 do
     local job = redis.call('rpoplpush', KEYS[i], KEYS[i + 1])
@@ -82,8 +98,18 @@ local function take(i, n)
       room[i] = 0
       return
     end
-    redis.call('incr', KEYS[i + 3])
-    redis.call('hincrby', KEYS[i + 4], pool, 1)
+    local counted = redis.pcall('incr', KEYS[i + 3])
+    if type(counted) ~= 'table' then
+      counted = redis.pcall('hincrby', KEYS[i + 4], pool, 1)
+      if type(counted) == 'table' then
+        redis.call('decr', KEYS[i + 3])
+      end
+    end
+    if type(counted) == 'table' then -- not counted: the job goes back where it was
+      redis.call('lpop', KEYS[i + 1])
+      redis.call('rpush', KEYS[i], job)
+      error(counted)
+    end
     out[#out + 1] = job
     out[#out + 1] = KEYS[i]
     out[#out + 1] = KEYS[i + 1]
@@ -92,10 +118,30 @@ local function take(i, n)
     n = n - 1
   end
 end
-for i = first, #KEYS, 6 do
-  take(i, tonumber(ARGV[quota_at + (i - first) / 6]) or 0)
+local function fetch()
+  for i = first, #KEYS, 6 do
+    local r = 0
+    if want > 0 and redis.call('llen', KEYS[i]) > 0 and not redis.call('get', KEYS[i + 2]) then
+      local cap = tonumber(redis.call('get', KEYS[i + 5]))
+      -- a missing lock counts as 0: Go's one-job fetch calls that eligible; a batch stops at the cap
+      local held = tonumber(redis.call('get', KEYS[i + 3])) or 0
+      if not cap or cap == 0 then
+        r = want
+      elseif held < cap then
+        r = cap - held
+      end
+    end
+    room[i] = r
+  end
+  for i = first, #KEYS, 6 do
+    take(i, tonumber(ARGV[quota_at + (i - first) / 6]) or 0)
+  end
+  for i = first, #KEYS, 6 do
+    take(i, want)
+  end
 end
-for i = first, #KEYS, 6 do
-  take(i, want)
+local ok, err = pcall(fetch)
+if not ok then
+  out[3] = type(err) == 'table' and err.err or tostring(err)
 end
 return out
