@@ -45,7 +45,7 @@ def test_a_wrong_type_key_does_not_stop_the_reaper(workers: Workers, rc: redis.R
         enq.enqueue_many(("work", {"rec": rec, "i": i, "ms": 60_000}) for i in range(2))
         wait_for("both jobs to start", lambda: len(rc.hgetall(rec + ":started")) == 2, 15, state=workers.logs)
         workers.sigkill(crashed)
-        survivor = workers.start(2)
+        survivor = workers.start(3)  # two run the killed pool's minute-long jobs again, one is free
         workers.wait_ready(survivor)
 
         def recovered() -> bool:
