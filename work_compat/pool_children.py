@@ -73,6 +73,9 @@ class PoolChildren:
         self.children: list[_Child | None] = [None] * pool.concurrency
         self.drained = [-1] * pool.concurrency
         self._cond = threading.Condition()
+        # Guards ``children`` and ``_closing`` together: the watching thread installs a new child
+        # only while no stop or kill has begun, so a stop's snapshot holds every child there will be.
+        self._members = threading.Lock()
         self._closing = False
         self._repair = False
         self._crashes = [0] * pool.concurrency  # deaths in a row soon after start, per slot
@@ -82,8 +85,20 @@ class PoolChildren:
     # -- life cycle ---------------------------------------------------------------------------------
     def start(self) -> None:
         for slot in range(len(self.children)):
-            self.children[slot] = self._spawn(slot)
+            self._install(slot)
         self._thread.start()
+
+    def _install(self, slot: int) -> None:
+        """Start the slot's child, unless a stop or kill began (it would never be told to stop)."""
+        with self._members:
+            if not self._closing:
+                self.children[slot] = self._spawn(slot)
+
+    def _close(self) -> list[tuple[int, _Child]]:
+        """Forbid new children; the children there are, which are all there will be."""
+        with self._members:
+            self._closing = True
+            return self._live()
 
     def _spawn(self, slot: int) -> _Child:
         pool = self.pool
@@ -144,28 +159,30 @@ class PoolChildren:
     def stop(self, timeout: float) -> list[str]:
         """Ask every child to finish its job, write what it holds and exit; the names of those
         still running after ``timeout`` (killed: their running jobs stay in progress for a reaper)."""
-        self._closing = True
-        self.broadcast(("stop",))
+        children = self._close()
+        for _, child in children:
+            child.send(("stop",))
         deadline = time.monotonic() + timeout
-        for _, child in self._live():
+        for _, child in children:
             child.process.join(max(0.0, deadline - time.monotonic()))
-        stuck = [c.process.name for _, c in self._live() if c.process.is_alive()]
+        stuck = [c.process.name for _, c in children if c.process.is_alive()]
         self.kill_all()
         return stuck
 
     def kill_all(self) -> None:
         """Kill every child now (a stop whose time is up, or an abort); what they held stays in
         progress, for a reaper."""
-        self._closing = True
-        for _, child in self._live():
+        children = self._close()
+        for _, child in children:
             if child.process.is_alive():
                 child.process.kill()
-        for _, child in self._live():
+        for _, child in children:
             child.process.join(5)
         self._thread.join(5)
-        for slot, child in self._live():
-            child.conn.close()
-            self.children[slot] = None
+        with self._members:
+            for slot, child in self._live():
+                child.conn.close()
+                self.children[slot] = None
 
     def join(self, timeout: float | None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -205,7 +222,7 @@ class PoolChildren:
             for slot, at in list(self._respawn_at.items()):
                 if at <= now:
                     del self._respawn_at[slot]
-                    self.children[slot] = self._spawn(slot)
+                    self._install(slot)
             if dead or self._repair:
                 self._repair = False
                 try:
@@ -274,7 +291,8 @@ class PoolChildren:
             child = self.children[slot]
             assert child is not None
             child.conn.close()
-            self.children[slot] = None
+            with self._members:
+                self.children[slot] = None
             try:
                 pool._redis.delete(pool.keys.worker_observation(pool.worker_ids[slot]))
             except redis.RedisError:
@@ -299,7 +317,7 @@ class PoolChildren:
         if delay:
             self._respawn_at[slot] = time.monotonic() + delay
         else:
-            self.children[slot] = self._spawn(slot)
+            self._install(slot)
 
     def _hold(self, dead: dict[int, str], running: dict[bytes, str]) -> tuple[Counter[bytes], list[_Child]]:
         """Close every live child's gate; what they hold, and the children that answered."""
