@@ -61,6 +61,13 @@ class _Child:
                 return False
         return True
 
+    def exited(self, timeout: float | None = 0.0) -> bool:
+        """Whether the process ended, waiting up to ``timeout``. Read from its sentinel, never
+        from ``is_alive``/``join``: those call waitpid, and of two threads doing so the one that
+        loses gets ECHILD, which multiprocessing reads as "still running" (a stop then reported
+        a child that had exited as stuck). Only the watching thread reaps, except after it ended."""
+        return bool(multiprocessing.connection.wait([self.process.sentinel], timeout))
+
 
 class PoolChildren:
     """The children of one process pool, one per worker slot, and the thread that watches them."""
@@ -164,8 +171,8 @@ class PoolChildren:
             child.send(("stop",))
         deadline = time.monotonic() + timeout
         for _, child in children:
-            child.process.join(max(0.0, deadline - time.monotonic()))
-        stuck = [c.process.name for _, c in children if c.process.is_alive()]
+            child.exited(max(0.0, deadline - time.monotonic()))
+        stuck = [c.process.name for _, c in children if not c.exited()]
         self.kill_all()
         return stuck
 
@@ -174,27 +181,30 @@ class PoolChildren:
         progress, for a reaper."""
         children = self._close()
         for _, child in children:
-            if child.process.is_alive():
+            if not child.exited():
                 child.process.kill()
         for _, child in children:
-            child.process.join(5)
+            child.exited(5)
         self._thread.join(5)
         with self._members:
             for slot, child in self._live():
                 child.conn.close()
                 self.children[slot] = None
+        if not self._thread.is_alive():  # reap them, now that no other thread does
+            for _, child in children:
+                child.process.join(5)  # at once: exited (its sentinel closes a moment before waitpid sees it)
 
     def join(self, timeout: float | None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
         for _, child in self._live():
-            child.process.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-        return not any(c.process.is_alive() for _, c in self._live())
+            child.exited(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return all(c.exited() for _, c in self._live())
 
     # -- watching -----------------------------------------------------------------------------------
     def _supervise(self) -> None:
         while True:
             live = self._live()
-            if self._closing and not any(c.process.is_alive() for _, c in live):
+            if self._closing and all(c.exited() for _, c in live):
                 return
             by_conn = {c.conn: slot for slot, c in live}
             by_sentinel = {c.process.sentinel: slot for slot, c in live}
@@ -214,7 +224,7 @@ class PoolChildren:
                     dead[by_sentinel[r]] = "lost"  # type: ignore[index]
             now = time.monotonic()
             for slot, child in live:
-                if 0 < child.deadline[0] < now and child.process.is_alive():
+                if 0 < child.deadline[0] < now and not child.exited():
                     child.process.kill()
                     dead[slot] = "time"
             if self._closing:

@@ -3,11 +3,16 @@ that job, and only that one, run again, with the pool's in-progress list and loc
 
 from __future__ import annotations
 
+import logging
+import multiprocessing.connection
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
+from multiprocessing import popen_spawn_posix
 
+import pytest
 import redis
 
 from tests.redis_server import RedisServer
@@ -88,6 +93,82 @@ def test_a_graceful_stop_leaves_no_fetched_job_of_a_child_in_progress(
     assert redis_client.llen(k.jobs_in_progress("c", pool.pool_id)) == 0
     assert redis_client.get(k.jobs_lock("c")) == b"0"
     assert redis_client.hget(k.jobs_lock_info("c"), pool.pool_id) == b"0"
+
+
+def test_a_stop_does_not_take_a_child_another_thread_reaped_for_stuck(
+    make_pool: MakePool, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a process pool whose children, once they exit, are always reaped by "another thread"
+    # first: the worst interleaving of two threads calling waitpid on one child, where the loser
+    # gets ECHILD and multiprocessing reads that as "still running"
+    pool = make_pool(2, processes=True).job("c", procjobs.count_runs)
+    pool.start()
+    assert pool._children is not None
+    pids = {c.process.pid for c in pool._children.children if c is not None}
+    assert len(pids) == 2
+    real_poll = popen_spawn_posix.Popen.poll
+
+    def poll(self: popen_spawn_posix.Popen, flag: int = os.WNOHANG) -> int | None:
+        if self.pid in pids and self.returncode is None and multiprocessing.connection.wait([self.sentinel], 0):
+            pids.discard(self.pid)
+            os.waitpid(self.pid, 0)  # the other thread's reap, whose exit code is never recorded
+        return real_poll(self, flag)
+
+    monkeypatch.setattr(popen_spawn_posix.Popen, "poll", poll)
+    wait_until(lambda: redis_client.sismember(pool.keys.worker_pools(), pool.pool_id), 5, "the pool to register")
+
+    # When it stops gracefully
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="work_compat.worker_pool"):
+        pool.stop()
+
+    # Then no child is reported stuck and the pool leaves the registry at once
+    assert "still running" not in caplog.text
+    assert time.monotonic() - started < 10
+    assert redis_client.sismember(pool.keys.worker_pools(), pool.pool_id) == 0
+
+
+def test_a_child_started_while_a_stop_begins_is_stopped_gracefully(
+    make_pool: MakePool, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a process pool whose watching thread is starting a replacement child, held at the
+    # moment the new process exists until a stop has begun
+    pool = make_pool(2, processes=True).job("c", procjobs.count_runs)
+    pool.start()
+    children = pool._children
+    assert children is not None
+    spawning, stop_called = threading.Event(), threading.Event()
+    started: list[multiprocessing.process.BaseProcess] = []
+    real_spawn, real_stop = children._spawn, children.stop
+
+    def spawn(slot: int) -> object:
+        child = real_spawn(slot)
+        started.append(child.process)
+        spawning.set()
+        assert stop_called.wait(10)
+        return child
+
+    def stop(timeout: float) -> list[str]:
+        stop_called.set()
+        return real_stop(timeout)
+
+    monkeypatch.setattr(children, "_spawn", spawn)
+    monkeypatch.setattr(children, "stop", stop)
+    wait_until(lambda: redis_client.sismember(pool.keys.worker_pools(), pool.pool_id), 5, "the pool to register")
+    first = children.children[1]
+    assert first is not None
+    os.kill(first.process.pid, signal.SIGKILL)
+    assert spawning.wait(30), "the replacement child to be started"
+
+    # When the pool stops gracefully meanwhile
+    with caplog.at_level(logging.WARNING, logger="work_compat.worker_pool"):
+        pool.stop()
+
+    # Then the new child was told to stop and exited by itself, and the pool left the registry
+    assert "still running" not in caplog.text
+    (new,) = started
+    assert new.exitcode == 0
+    assert redis_client.sismember(pool.keys.worker_pools(), pool.pool_id) == 0
 
 
 def pool_history(r: redis.Redis, pool: WorkerPool) -> list[HistoryJob]:
