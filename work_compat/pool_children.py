@@ -82,7 +82,8 @@ class PoolChildren:
         self._cond = threading.Condition()
         # Guards ``children`` and ``_closing`` together: the watching thread installs a new child
         # only while no stop or kill has begun, so a stop's snapshot holds every child there will be.
-        self._members = threading.Lock()
+        # Reentrant: a second SIGTERM aborts (kill_all) from a signal handler, maybe inside stop().
+        self._members = threading.RLock()
         self._closing = False
         self._repair = False
         self._crashes = [0] * pool.concurrency  # deaths in a row soon after start, per slot
