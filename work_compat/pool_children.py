@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import threading
 import time
 from collections import Counter
@@ -77,6 +78,7 @@ class PoolChildren:
         self._repair = False
         self._crashes = [0] * pool.concurrency  # deaths in a row soon after start, per slot
         self._respawn_at: dict[int, float] = {}  # slots whose next child waits (a crash loop)
+        self._retiring: set[int] = set()  # slots whose child asked to be replaced (retire)
         self._thread = threading.Thread(target=self._supervise, name="work-compat-children", daemon=True)
 
     # -- life cycle ---------------------------------------------------------------------------------
@@ -202,6 +204,9 @@ class PoolChildren:
                     dead[slot] = "time"
             if self._closing:
                 continue
+            for slot in [s for s in dead if s in self._retiring]:
+                if self._retired(slot):
+                    del dead[slot]
             for slot, at in list(self._respawn_at.items()):
                 if at <= now:
                     del self._respawn_at[slot]
@@ -229,6 +234,46 @@ class PoolChildren:
                 self._cond.notify_all()
         elif kind == "repair":
             self._repair = True
+        elif kind == "retire":
+            self._retiring.add(slot)
+            child = self.children[slot]
+            if child is not None:
+                child.send(("stop",))
+
+    def _retired(self, slot: int) -> bool:
+        """Replace a child that exited as asked (``retire``), its job done and completions written;
+        False if it died instead (a job still shown, or a failed exit): that is recovered as a death."""
+        self._retiring.discard(slot)
+        child = self.children[slot]
+        assert child is not None
+        child.process.join(5)
+        if child.deadline[0] != 0 or child.process.exitcode != 0:
+            return False
+        child.conn.close()
+        logger.info("pool %s: child of worker %d retired; starting another", self.pool.pool_id, slot)
+        self.children[slot] = self._spawn(slot)
+        return True
+
+    def signal_running(self, job_id: str, signum: int) -> bool:
+        """Send ``signum`` to the child running the job of id ``job_id`` (found by the digest it
+        shows); True if one was."""
+        pool = self.pool
+        wanted: set[bytes] = set()
+        for name in pool.job_types:
+            for raw in pool._redis.lrange(pool.keys.jobs_in_progress(name, pool.pool_id), 0, -1):
+                try:
+                    if decode_job(raw).id == job_id:
+                        wanted.add(digest(raw))
+                except Exception:  # an entry no child could run either
+                    continue
+        for _, child in self._live():
+            if child.deadline[0] != 0 and bytes(child.shown.raw) in wanted and child.process.pid:
+                try:
+                    os.kill(child.process.pid, signum)
+                except ProcessLookupError:
+                    return False
+                return True
+        return False
 
     # -- recovery -----------------------------------------------------------------------------------
     def _recover(self, dead: dict[int, str]) -> None:
@@ -365,4 +410,10 @@ class PoolChildren:
             text = f"TimeLimitExceeded: the job ran over its hard time limit of {limit}s"
         else:
             text = f"WorkerLost: the worker process died (exit code {reason.split(':', 1)[1]}) while running the job"
-        return pool.processor.decide(fetched, job, job_type, Outcome("error", text))
+        outcome = Outcome("error", text)
+        if pool.lost_job_handler is not None and job_type is not None:
+            try:
+                outcome = pool.lost_job_handler(job_type, job, outcome)
+            except Exception:
+                logger.exception("pool %s: the lost-job handler failed on job %s; it fails as is", pool.pool_id, job.id)
+        return pool.processor.decide(fetched, job, job_type, outcome)
