@@ -181,17 +181,34 @@ class ChildPool(WorkerHost):
         self.workers[0].wake.set()
 
     def serve(self) -> None:
-        """Run the worker; answer the parent until it says stop (or goes away)."""
+        """Run the worker in this (main) thread until the parent says stop or goes away; another
+        thread answers the parent. In the main thread, a handler's signal handlers (SIGALRM for
+        Celery's soft time limits) raise inside the handler, as in a thread pool's only thread."""
         self.observer.start()
         self.flusher.start()
-        worker = self.workers[0]
-        worker.thread.start()
+        listener = threading.Thread(target=self._listen, name="work-compat-child-listener", daemon=True)
+        listener.start()
+        self.workers[0].run()
+        self.flusher.stop()
+        self.observer.stop()
+        if self._async is not None:
+            self._async.close()
+        self._conn.close()
+
+    def _listen(self) -> None:
+        try:
+            self._answer()
+        finally:
+            self.stopping.set()
+            self.wake()
+
+    def _answer(self) -> None:
         later: list[tuple[Any, ...]] = []
         while True:
             try:
                 msg = later.pop(0) if later else self.conn.recv()
             except (EOFError, OSError):
-                break
+                return
             kind = msg[0]
             if kind == "hold":
                 with self.gate.closed():
@@ -216,15 +233,7 @@ class ChildPool(WorkerHost):
                     except Exception:
                         logger.exception("pool child %d: a listener failed on %r", self.spec.slot, msg[1])
             elif kind == "stop":
-                break
-        self.stopping.set()
-        self.wake()
-        worker.thread.join()
-        self.flusher.stop()
-        self.observer.stop()
-        if self._async is not None:
-            self._async.close()
-        self._conn.close()
+                return
 
 
 def child_main(
