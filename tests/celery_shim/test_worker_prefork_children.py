@@ -104,7 +104,10 @@ def tapp(redis_server: RedisServer, namespace: str) -> Iterator[Any]:
 
 
 def test_a_child_sigkilled_mid_task_fails_it_with_worker_lost_error(
-    tapp: Any, redis_client: redis.Redis, namespace: str, gclient: Client  # noqa: F811
+    tapp: Any,
+    redis_client: redis.Redis,
+    namespace: str,
+    gclient: Client,  # noqa: F811
 ) -> None:
     with started_workers(tapp, pool="prefork") as start:
         # Given a prefork worker of two children (on the broker URL: they fetch their own tasks),
