@@ -74,6 +74,7 @@ def retire() -> None:
     """Replace this child by a fresh one once its running job is done (and its completion
     written): it stops fetching, and the parent starts the next child without counting a crash."""
     if _current is not None:
+        _current.stopping.set()  # no next fetch: what was fetched with this job goes back
         _current.send(("retire",))
 
 

@@ -79,6 +79,7 @@ class PoolChildren:
         self._crashes = [0] * pool.concurrency  # deaths in a row soon after start, per slot
         self._respawn_at: dict[int, float] = {}  # slots whose next child waits (a crash loop)
         self._retiring: set[int] = set()  # slots whose child asked to be replaced (retire)
+        self._spawning = threading.Lock()  # a replacement is started only while the pool is not closing
         self._thread = threading.Thread(target=self._supervise, name="work-compat-children", daemon=True)
 
     # -- life cycle ---------------------------------------------------------------------------------
@@ -117,6 +118,14 @@ class PoolChildren:
         child.send(("drain", pool.drain_round))  # a drain begun while this child was being started
         return child
 
+    def _respawn(self, slot: int) -> None:
+        """Start the slot's next child, unless the pool is stopping (that child would miss the stop)."""
+        with self._spawning:
+            if self._closing:
+                self.children[slot] = None
+                return
+            self.children[slot] = self._spawn(slot)
+
     def _live(self) -> list[tuple[int, _Child]]:
         return [(slot, c) for slot, c in enumerate(self.children) if c is not None]
 
@@ -146,7 +155,8 @@ class PoolChildren:
     def stop(self, timeout: float) -> list[str]:
         """Ask every child to finish its job, write what it holds and exit; the names of those
         still running after ``timeout`` (killed: their running jobs stay in progress for a reaper)."""
-        self._closing = True
+        with self._spawning:  # no child started after this one's stop was sent
+            self._closing = True
         self.broadcast(("stop",))
         deadline = time.monotonic() + timeout
         for _, child in self._live():
@@ -158,7 +168,8 @@ class PoolChildren:
     def kill_all(self) -> None:
         """Kill every child now (a stop whose time is up, or an abort); what they held stays in
         progress, for a reaper."""
-        self._closing = True
+        with self._spawning:
+            self._closing = True
         for _, child in self._live():
             if child.process.is_alive():
                 child.process.kill()
@@ -210,7 +221,7 @@ class PoolChildren:
             for slot, at in list(self._respawn_at.items()):
                 if at <= now:
                     del self._respawn_at[slot]
-                    self.children[slot] = self._spawn(slot)
+                    self._respawn(slot)
             if dead or self._repair:
                 self._repair = False
                 try:
@@ -251,7 +262,7 @@ class PoolChildren:
             return False
         child.conn.close()
         logger.info("pool %s: child of worker %d retired; starting another", self.pool.pool_id, slot)
-        self.children[slot] = self._spawn(slot)
+        self._respawn(slot)
         return True
 
     def signal_running(self, job_id: str, signum: int) -> bool:
@@ -341,7 +352,7 @@ class PoolChildren:
         if delay:
             self._respawn_at[slot] = time.monotonic() + delay
         else:
-            self.children[slot] = self._spawn(slot)
+            self._respawn(slot)
 
     def _hold(self, dead: dict[int, str], running: dict[bytes, str]) -> tuple[Counter[bytes], list[_Child]]:
         """Close every live child's gate; what they hold, and the children that answered."""

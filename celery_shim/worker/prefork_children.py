@@ -25,13 +25,14 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from work_compat import DeadNow, Job, pool_child
+from work_compat import Connection, DeadNow, Job, pool_child
 
+from ..gocraft.keys import ShimKeys
 from .consumer import TaskConsumer
 from .prefork import ChildSpec, child_spec, child_state
 from .ratelimit import RateLimits
 from .revoked import RevokedIds, RevokedRefresher
-from .timelimits import Limits
+from .timelimits import Limits, parse_runtime_limits
 
 if TYPE_CHECKING:
     from work_compat import WorkerPool
@@ -39,6 +40,11 @@ if TYPE_CHECKING:
     from ..app.base import Celery
 
 __all__ = ["PreforkChildren"]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +61,7 @@ class ChildConfig:
     runtime_limits: dict[str, Limits]
     worker_limits: Limits
     revoked_key: str
+    namespace: str
     revoked_refresh: float
     max_tasks_per_child: int | None
 
@@ -71,11 +78,11 @@ class _ChildWorker:
         if state.app is None or state.trace is None:
             return
         app = state.app
+        conn, _ = app._connection()
+        runtime_rates, self.runtime_limits = self._runtime(conn, config)
         self.rates = RateLimits(share=config.share)
         self.rates.configure(config.rates)
-        self.rates.update_runtime(config.runtime_rates, config.names)
-        self.runtime_limits = dict(config.runtime_limits)
-        conn, _ = app._connection()
+        self.rates.update_runtime(runtime_rates, config.names)
         self.revoked = RevokedIds(conn, config.revoked_key)
         try:
             self.revoked.refresh()
@@ -94,6 +101,22 @@ class _ChildWorker:
             hard_limit=pool_child.set_time_limit,
         )
         pool_child.on_tell(self.heard)
+
+    @staticmethod
+    def _runtime(conn: Connection, config: ChildConfig) -> tuple[dict[str, str], dict[str, Limits]]:
+        """The runtime rate and time limits now (a child started after a change); those the
+        parent had at the pool's start if Redis cannot tell."""
+        keys = ShimKeys(config.namespace)
+        try:
+            with conn.errors():
+                pipe = conn.client.pipeline(transaction=False)
+                pipe.hgetall(keys.rate_limits())
+                pipe.hgetall(keys.time_limits())
+                rates, limits = pipe.execute()
+        except Exception as err:
+            logger.warning("pool child: could not read the runtime rate and time limits: %s", err)
+            return dict(config.runtime_rates), dict(config.runtime_limits)
+        return {_text(k): _text(v) for k, v in rates.items()}, parse_runtime_limits(limits)
 
     def heard(self, payload: Any) -> None:
         """What the parent tells its children (``PreforkChildren.revoked`` / ``runtime``)."""
@@ -175,6 +198,7 @@ class PreforkChildren:
         runtime_limits: dict[str, Limits],
         worker_limits: Limits,
         revoked_key: str,
+        namespace: str,
         revoked_refresh: float,
         max_tasks_per_child: int | None,
     ) -> None:
@@ -187,6 +211,7 @@ class PreforkChildren:
             dict(runtime_limits),
             worker_limits,
             revoked_key,
+            namespace,
             revoked_refresh,
             max_tasks_per_child,
         )

@@ -310,6 +310,7 @@ class WorkController:
                 runtime_limits=self._runtime_limits,
                 worker_limits=self.worker_limits,
                 revoked_key=self._shim_keys.revoked(),
+                namespace=keys.namespace,
                 revoked_refresh=self.revoked_refresh,
                 max_tasks_per_child=self.max_tasks_per_child,
             )
