@@ -4,6 +4,7 @@ that task with WorkerLostError, as Celery reports it, while the other tasks run 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 import redis
 
 from celery_shim import Celery, states
+from celery_shim.gocraft.keys import ShimKeys
 from celery_shim.worker.worker import WorkController
 from tests.celery_shim import worker_tasks
 from tests.celery_shim.worker_helpers import gclient, started_workers  # noqa: F401  gclient: a fixture
@@ -135,3 +137,29 @@ def test_a_child_sigkilled_mid_task_fails_it_with_worker_lost_error(
         assert child not in pids and os.getpid() not in pids
         assert all(r.state == states.SUCCESS for r in others)
         assert gclient.dead_count() == 1
+
+
+def test_a_revoke_heard_by_the_parent_reaches_the_children_that_fetch(
+    tapp: Any,
+    redis_client: redis.Redis,
+    namespace: str,
+    gclient: Client,  # noqa: F811
+) -> None:
+    with started_workers(tapp, pool="prefork") as start:
+        # Given a prefork worker that reads the revoked set only at start, its children running
+        worker = start(concurrency=2, revoked_refresh=3600)
+        assert worker_tasks.pid.delay().get(timeout=30) != os.getpid()
+        assert worker.revoked is not None
+
+        # When a revoke arrives on the control channel only (the set is not written)
+        message = json.dumps({"command": "revoke", "arguments": {"task_id": ["late-rev"]}, "destination": None})
+        redis_client.publish(ShimKeys(namespace).control(), message)
+        wait_until(lambda: "late-rev" in worker.revoked, timeout=10, what="the worker to hear the revoke")
+
+        # Then the child that fetches the task discards it as revoked; the others run
+        worker_tasks.pid.apply_async(task_id="late-rev")
+        kept = worker_tasks.pid.delay()
+        assert kept.get(timeout=30) != os.getpid()
+        entry = wait_until(lambda: gclient.history_job_by_id("late-rev"), timeout=10, what="the discarded job's entry")
+        assert entry.job.last_err == "revoked"
+        assert tapp.AsyncResult("late-rev").state == states.REVOKED
