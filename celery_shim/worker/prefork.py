@@ -1,10 +1,14 @@
-"""The prefork pool: tasks run in child processes, so hard time limits can kill them (spec D12, D13).
+"""Prefork children: how a child loads the app, and the piped prefork pool (spec D12, D13).
 
-work_compat's ProcessRunner owns the children (spawned, one per worker slot, replaced when one dies
-or overruns); the parent keeps every Redis step of the job. A child loads the app itself: spawn
-starts a fresh interpreter, so the handler it receives names the module attribute that holds the
-app, the modules of the tasks, and the settings changed at runtime in the parent. Each child then
-fires ``worker_process_init`` once, and ``worker_process_shutdown`` when it exits cleanly.
+A child loads the app itself: spawn starts a fresh interpreter, so the handler it receives names the
+module attribute that holds the app, the modules of the tasks, and the settings changed at runtime
+in the parent (``child_spec``, ``child_state``). Each child then fires ``worker_process_init`` once,
+and ``worker_process_shutdown`` when it exits cleanly. Both prefork schemes load it so.
+
+``PreforkPool`` is the piped scheme, used when the broker is not one a URL describes (``memory://``):
+work_compat's ProcessRunner owns the children (one per worker slot, replaced when one dies or
+overruns) and the parent keeps every Redis step, each task crossing a pipe twice. With a Redis URL,
+the children fetch their own tasks (``prefork_children``).
 
 Celery forks its children, so an app built inside a function works there; here the app must be
 reachable as a module attribute (``proj.celery:app``, the usual layout) and tasks defined at module
