@@ -418,7 +418,8 @@ class PoolChildren:
         job_type = pool.job_types.get(job.name)
         if reason == "time":
             limit = job_type.options.time_limit if job_type else None
-            text = f"TimeLimitExceeded: the job ran over its hard time limit of {limit}s"
+            of = f" of {limit}s" if limit is not None else " (set by its handler)"
+            text = f"TimeLimitExceeded: the job ran over its hard time limit{of}"
         else:
             text = f"WorkerLost: the worker process died (exit code {reason.split(':', 1)[1]}) while running the job"
         outcome = Outcome("error", text)
