@@ -163,3 +163,27 @@ def test_a_revoke_heard_by_the_parent_reaches_the_children_that_fetch(
         entry = wait_until(lambda: gclient.history_job_by_id("late-rev"), timeout=10, what="the discarded job's entry")
         assert entry.job.last_err == "revoked"
         assert tapp.AsyncResult("late-rev").state == states.REVOKED
+
+
+def test_each_child_holds_a_share_of_a_rate_limit_and_hears_runtime_changes(
+    tapp: Any,
+    redis_client: redis.Redis,
+    namespace: str,
+    gclient: Client,  # noqa: F811
+) -> None:
+    with started_workers(tapp, pool="prefork") as start:
+        # Given a prefork worker of two children and a task limited to 1/h: each child holds half
+        worker = start(concurrency=2)
+        assert worker.pool is not None
+        results = [worker_tasks.limited.delay() for _ in range(3)]
+
+        # Then each child runs one (its bucket's one token, as Celery's bucket holds one), no more
+        wait_until(lambda: sum(r.state == states.SUCCESS for r in results) == 2, timeout=30, what="one run per child")
+        assert worker_tasks.pid.delay().get(timeout=30) != os.getpid()
+        assert worker.pool.drain(timeout=30)  # nothing more is fetched
+        assert sum(r.state == states.SUCCESS for r in results) == 2
+        assert {q.job_name: q.count for q in gclient.queues()}.get("limited") == 1
+
+        # When app.control.rate_limit raises it (the runtime hash), the parent tells the children
+        redis_client.hset(ShimKeys(namespace).rate_limits(), "limited", "100/s")
+        wait_until(lambda: all(r.state == states.SUCCESS for r in results), timeout=20, what="the third run")

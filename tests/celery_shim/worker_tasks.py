@@ -66,3 +66,8 @@ def crash_once(key: str) -> str:
 def pid_then_hang(key: str) -> None:
     _redis().set(key, os.getpid())
     time.sleep(120)
+
+
+@app.task(name="limited", rate_limit="1/h")
+def limited() -> str:
+    return "ok"
