@@ -129,6 +129,11 @@ class _ChildWorker:
     def run(self, job: Job) -> None:
         if self.consumer is None:
             raise DeadNow(f"the worker process could not load the app: {self.error}")
+        if job.name not in self.consumer.app.tasks:
+            raise DeadNow(
+                f"task {job.name!r} is not registered in the worker process: define it at module level in a "
+                "module the app imports"
+            )
         try:
             self.consumer(job)
         finally:
