@@ -158,9 +158,10 @@ class PoolChildren:
         with self._spawning:  # no child started after this one's stop was sent
             self._closing = True
         self.broadcast(("stop",))
-        deadline = time.monotonic() + timeout
-        for _, child in self._live():
-            child.process.join(max(0.0, deadline - time.monotonic()))
+        # The watching thread reaps the children as they exit and ends with the last one. Joining
+        # them here too would race it: a child reaped by one thread reads as alive to the other.
+        if self._thread.is_alive():
+            self._thread.join(timeout)
         stuck = [c.process.name for _, c in self._live() if c.process.is_alive()]
         self.kill_all()
         return stuck
@@ -190,8 +191,10 @@ class PoolChildren:
     def _supervise(self) -> None:
         while True:
             live = self._live()
-            if self._closing and not any(c.process.is_alive() for _, c in live):
-                return
+            if self._closing:  # watch only those still running: an exited child's sentinel stays ready
+                live = [(slot, c) for slot, c in live if c.process.is_alive()]
+                if not live:
+                    return
             by_conn = {c.conn: slot for slot, c in live}
             by_sentinel = {c.process.sentinel: slot for slot, c in live}
             try:
