@@ -294,7 +294,7 @@ class WorkController:
             self.refresh_runtime_settings()
         except Exception as err:  # the pool's own start reports an unreachable Redis
             logger.warning("worker %s: could not read runtime rate and time limits: %s", self.hostname, err)
-        url = self._children_url(conn) if self.pool_kind == "prefork" else None
+        url = self._children_url() if self.pool_kind == "prefork" else None
         children: PreforkChildren | None = None
         piped: PreforkPool | None = None
         if url is not None:
@@ -463,7 +463,7 @@ class WorkController:
         self._stop_pool(None)
         self._start_pool(first=False)
 
-    def _children_url(self, conn: Any) -> str | None:
+    def _children_url(self) -> str | None:
         """The broker URL the prefork children connect with, or None (logged once) when a URL
         cannot describe the app's connection: then the parent fetches and pipes each task to them."""
         url = str(self.app.conf.broker_url or "")
