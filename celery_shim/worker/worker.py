@@ -365,6 +365,7 @@ class WorkController:
         try:
             pool.start()
         except BaseException:
+            pool.close()
             self._close_executors()
             raise
         self._pool = pool
@@ -453,6 +454,7 @@ class WorkController:
             if not pool.join(0) and self._prefork is not None:
                 self._prefork.kill_busy()  # their jobs go back to their queues
                 pool.join(10)
+            pool.close()  # the connection a prefork pool made from the broker URL
         self._close_executors()
 
     def reload(self) -> None:

@@ -23,7 +23,7 @@ ONCE = JobOptions(max_fails=1)
 
 
 def test_a_handler_sets_its_time_limit_and_the_lost_job_handler_decides(
-    make_pool: MakePool, enq: Enqueuer, redis_server: RedisServer, namespace: str
+    make_pool: MakePool, enq: Enqueuer, client: Client
 ) -> None:
     # Given a process pool whose handler sets a 0.3 s hard limit, and a lost-job handler
     seen: list[tuple[str, str]] = []
@@ -39,7 +39,6 @@ def test_a_handler_sets_its_time_limit_and_the_lost_job_handler_decides(
     assert job is not None
 
     # Then the child is killed past it, and the parent's handler decided the job's fate
-    client = Client(namespace, redis_server.url)
     dead = wait_until(lambda: client.dead_jobs()[0], timeout=20, what="the dead entry")
     assert [d.job.id for d in dead] == [job.id]
     assert dead[0].job.last_err == "decided by the parent"
@@ -60,7 +59,7 @@ def test_a_retired_child_is_replaced_after_its_job(
 
 
 def test_children_hear_the_parent_and_the_child_running_a_job_can_be_signalled(
-    make_pool: MakePool, enq: Enqueuer, redis_client: redis.Redis, redis_server: RedisServer, namespace: str
+    make_pool: MakePool, enq: Enqueuer, redis_client: redis.Redis, redis_server: RedisServer, client: Client
 ) -> None:
     pool = make_pool(2, processes=True).job_with_options("w", ONCE, procjobs.listen_then_wait)
     pool.start()
@@ -74,7 +73,6 @@ def test_children_hear_the_parent_and_the_child_running_a_job_can_be_signalled(
 
     assert not pool.signal_job("no-such-job", signal.SIGKILL)
     assert pool.signal_job(job.id, signal.SIGKILL)
-    client = Client(namespace, redis_server.url)
     dead = wait_until(lambda: client.dead_jobs()[0], timeout=20, what="the dead entry")
     assert [d.job.id for d in dead] == [job.id]
     assert dead[0].job.last_err.startswith("WorkerLost: the worker process died (exit code -9)")
