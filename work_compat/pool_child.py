@@ -10,8 +10,12 @@ digest of its bytes and the time-limit deadline, so that a child that dies or ov
 that job failed (WorkerLost, TimeLimitExceeded) and the rest it held put back.
 
 Messages, parent to child: ``("hold",)``, ``("resume",)``, ``("drain", round)``, ``("wake",)``,
-``("stop",)``. Child to parent: ``("held", [job bytes])``, ``("drained", round)``, ``("repair",)``,
-``("bad_key", key, expected type, what skipped it, its type)``.
+``("tell", payload)``, ``("stop",)``. Child to parent: ``("held", [job bytes])``, ``("drained", round)``,
+``("repair",)``, ``("retire",)``, ``("bad_key", key, expected type, what skipped it, its type)``.
+
+A handler in a child may set its own job's hard time limit (``set_time_limit``), ask for its child
+to be replaced once the job is done (``retire``), and hear what the parent's code tells the children
+(``on_tell``, fed by ``WorkerPool.tell_children``): celery_shim's prefork pool uses these.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import pickle
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,11 +49,40 @@ from .scripts import Scripts
 from .worker import Worker
 from .worker_host import WorkerHost
 
-__all__ = ["DIGEST_SIZE", "ChildSpec", "child_main", "digest"]
+__all__ = ["DIGEST_SIZE", "ChildSpec", "child_main", "digest", "in_child", "on_tell", "retire", "set_time_limit"]
 
 logger = logging.getLogger(__name__)
 
 DIGEST_SIZE = 16
+
+_current: ChildPool | None = None  # the host of this process, when it is a pool's child
+
+
+def in_child() -> bool:
+    """Whether this process is a process pool's child (started by ``child_main``)."""
+    return _current is not None
+
+
+def set_time_limit(seconds: float | None) -> None:
+    """Set the running job's hard time limit, from now (None: none), replacing its job type's:
+    for limits known only once the job is read. The parent kills the child when it is over."""
+    if _current is not None:
+        deadline, _ = _current.shared
+        deadline[0] = time.monotonic() + seconds if seconds else math.inf
+
+
+def retire() -> None:
+    """Replace this child by a fresh one once its running job is done (and its completion
+    written): it stops fetching, and the parent starts the next child without counting a crash."""
+    if _current is not None:
+        _current.stopping.set()  # no next fetch: what was fetched with this job goes back
+        _current.send(("retire",))
+
+
+def on_tell(listener: Callable[[Any], None]) -> None:
+    """Call ``listener(payload)`` with every ``WorkerPool.tell_children(payload)`` of the parent."""
+    if _current is not None:
+        _current.listeners.append(listener)
 
 
 def digest(raw: bytes) -> bytes:
@@ -75,13 +109,16 @@ class ChildPool(WorkerHost):
     """The host of the one worker of a child process."""
 
     def __init__(self, spec: ChildSpec, registry: bytes, conn: multiprocessing.connection.Connection, shared: Any):
-        job_types: dict[str, JobType]
-        job_types, middleware, context, fetch_filter = pickle.loads(registry)
+        global _current
+        _current = self  # before the registry is loaded: its handlers may ask for on_tell
         self._init_host()
         self.spec = spec
         self.conn = conn
         self.shared = shared  # (deadline array of one double, digest bytes array)
         self._send_lock = threading.Lock()
+        self.listeners: list[Callable[[Any], None]] = []
+        job_types: dict[str, JobType]
+        job_types, middleware, context, fetch_filter = pickle.loads(registry)
         self._drained_sent = -1
         self.keys = Keys(spec.namespace)
         self.pool_id = spec.pool_id
@@ -153,17 +190,34 @@ class ChildPool(WorkerHost):
         self.workers[0].wake.set()
 
     def serve(self) -> None:
-        """Run the worker; answer the parent until it says stop (or goes away)."""
+        """Run the worker in this (main) thread until the parent says stop or goes away; another
+        thread answers the parent. In the main thread, a handler's signal handlers (SIGALRM for
+        Celery's soft time limits) raise inside the handler, as in a thread pool's only thread."""
         self.observer.start()
         self.flusher.start()
-        worker = self.workers[0]
-        worker.thread.start()
+        listener = threading.Thread(target=self._listen, name="work-compat-child-listener", daemon=True)
+        listener.start()
+        self.workers[0].run()
+        self.flusher.stop()
+        self.observer.stop()
+        if self._async is not None:
+            self._async.close()
+        self._conn.close()
+
+    def _listen(self) -> None:
+        try:
+            self._answer()
+        finally:
+            self.stopping.set()
+            self.wake()
+
+    def _answer(self) -> None:
         later: list[tuple[Any, ...]] = []
         while True:
             try:
                 msg = later.pop(0) if later else self.conn.recv()
             except (EOFError, OSError):
-                break
+                return
             kind = msg[0]
             if kind == "hold":
                 with self.gate.closed():
@@ -181,16 +235,14 @@ class ChildPool(WorkerHost):
                 self.wake()
             elif kind == "wake":
                 self.wake()
+            elif kind == "tell":
+                for listener in self.listeners:
+                    try:
+                        listener(msg[1])
+                    except Exception:
+                        logger.exception("pool child %d: a listener failed on %r", self.spec.slot, msg[1])
             elif kind == "stop":
-                break
-        self.stopping.set()
-        self.wake()
-        worker.thread.join()
-        self.flusher.stop()
-        self.observer.stop()
-        if self._async is not None:
-            self._async.close()
-        self._conn.close()
+                return
 
 
 def child_main(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import threading
 import time
 from collections import Counter
@@ -88,6 +89,7 @@ class PoolChildren:
         self._repair = False
         self._crashes = [0] * pool.concurrency  # deaths in a row soon after start, per slot
         self._respawn_at: dict[int, float] = {}  # slots whose next child waits (a crash loop)
+        self._retiring: set[int] = set()  # slots whose child asked to be replaced (retire)
         self._thread = threading.Thread(target=self._supervise, name="work-compat-children", daemon=True)
 
     # -- life cycle ---------------------------------------------------------------------------------
@@ -99,8 +101,7 @@ class PoolChildren:
     def _install(self, slot: int) -> None:
         """Start the slot's child, unless a stop or kill began (it would never be told to stop)."""
         with self._members:
-            if not self._closing:
-                self.children[slot] = self._spawn(slot)
+            self.children[slot] = None if self._closing else self._spawn(slot)
 
     def _close(self) -> list[tuple[int, _Child]]:
         """Forbid new children; the children there are, which are all there will be."""
@@ -205,8 +206,10 @@ class PoolChildren:
     def _supervise(self) -> None:
         while True:
             live = self._live()
-            if self._closing and all(c.exited() for _, c in live):
-                return
+            if self._closing:  # watch only those still running: an exited child's sentinel stays ready
+                live = [(slot, c) for slot, c in live if not c.exited()]
+                if not live:
+                    return
             by_conn = {c.conn: slot for slot, c in live}
             by_sentinel = {c.process.sentinel: slot for slot, c in live}
             try:
@@ -230,6 +233,9 @@ class PoolChildren:
                     dead[slot] = "time"
             if self._closing:
                 continue
+            for slot in [s for s in dead if s in self._retiring]:
+                if self._retired(slot):
+                    del dead[slot]
             for slot, at in list(self._respawn_at.items()):
                 if at <= now:
                     del self._respawn_at[slot]
@@ -259,6 +265,46 @@ class PoolChildren:
             self._repair = True
         elif kind == "bad_key":
             self.pool.fetch_guard.bad_keys.report(msg[1], msg[2], msg[3], found=msg[4])
+        elif kind == "retire":
+            self._retiring.add(slot)
+            child = self.children[slot]
+            if child is not None:
+                child.send(("stop",))
+
+    def _retired(self, slot: int) -> bool:
+        """Replace a child that exited as asked (``retire``), its job done and completions written;
+        False if it died instead (a job still shown, or a failed exit): that is recovered as a death."""
+        self._retiring.discard(slot)
+        child = self.children[slot]
+        assert child is not None
+        child.process.join(5)
+        if child.deadline[0] != 0 or child.process.exitcode != 0:
+            return False
+        child.conn.close()
+        logger.info("pool %s: child of worker %d retired; starting another", self.pool.pool_id, slot)
+        self._install(slot)
+        return True
+
+    def signal_running(self, job_id: str, signum: int) -> bool:
+        """Send ``signum`` to the child running the job of id ``job_id`` (found by the digest it
+        shows); True if one was."""
+        pool = self.pool
+        wanted: set[bytes] = set()
+        for name in pool.job_types:
+            for raw in pool._redis.lrange(pool.keys.jobs_in_progress(name, pool.pool_id), 0, -1):
+                try:
+                    if decode_job(raw).id == job_id:
+                        wanted.add(digest(raw))
+                except Exception:  # an entry no child could run either
+                    continue
+        for _, child in self._live():
+            if child.deadline[0] != 0 and bytes(child.shown.raw) in wanted and child.process.pid:
+                try:
+                    os.kill(child.process.pid, signum)
+                except ProcessLookupError:
+                    return False
+                return True
+        return False
 
     # -- recovery -----------------------------------------------------------------------------------
     def _recover(self, dead: dict[int, str]) -> None:
@@ -394,7 +440,14 @@ class PoolChildren:
         job_type = pool.job_types.get(job.name)
         if reason == "time":
             limit = job_type.options.time_limit if job_type else None
-            text = f"TimeLimitExceeded: the job ran over its hard time limit of {limit}s"
+            of = f" of {limit}s" if limit is not None else " (set by its handler)"
+            text = f"TimeLimitExceeded: the job ran over its hard time limit{of}"
         else:
             text = f"WorkerLost: the worker process died (exit code {reason.split(':', 1)[1]}) while running the job"
-        return pool.processor.decide(fetched, job, job_type, Outcome("error", text))
+        outcome = Outcome("error", text)
+        if pool.lost_job_handler is not None and job_type is not None:
+            try:
+                outcome = pool.lost_job_handler(job_type, job, outcome)
+            except Exception:
+                logger.exception("pool %s: the lost-job handler failed on job %s; it fails as is", pool.pool_id, job.id)
+        return pool.processor.decide(fetched, job, job_type, outcome)

@@ -2,8 +2,9 @@
 
 Every runner turns one handler call into an Outcome, a plain value that crosses process
 boundaries. ``ProcessRunner`` keeps fetch and completion in the parent and sends each job to a
-child: celery_shim's prefork pool uses it, and so does a ``processes=True`` pool given a client
-object; a pool given a URL runs children that fetch their own jobs (``pool_children``).
+child: a ``processes=True`` pool given a client object uses it (and celery_shim's prefork pool
+on a broker no URL describes); a pool given a URL runs children that fetch their own jobs
+(``pool_children``).
 """
 
 from __future__ import annotations

@@ -95,6 +95,7 @@ class WorkerPool(NamespaceBound, WorkerHost):
         self._extra_known: set[str] = set()
         self._fetch_filter: Callable[[str], bool] | None = None
         self._heartbeat_extra: dict[str, str] = {}
+        self.lost_job_handler: Callable[[JobType, Any, Outcome], Outcome] | None = None
         self._started = False
         self._aborted = False
         self._init_host()
@@ -181,6 +182,30 @@ class WorkerPool(NamespaceBound, WorkerHost):
         self._fetch_filter = keep
         return self
 
+    def set_lost_job_handler(self, handler: Callable[[JobType, Any, Outcome], Outcome] | None) -> WorkerPool:
+        """In a pool whose children fetch their own jobs: ``handler(job_type, job, outcome)`` decides,
+        in the parent, the outcome of a job whose child died or overran its time limit (``outcome``
+        says which); celery_shim stores Celery's failure there. The default is ``outcome`` as is."""
+        self.lost_job_handler = handler
+        return self
+
+    @property
+    def children_fetch(self) -> bool:
+        """Whether this pool's children fetch and complete their own jobs (``processes=True`` and a URL)."""
+        return self.processes and self._url is not None
+
+    def tell_children(self, payload: Any) -> None:
+        """Hand ``payload`` (picklable) to the ``pool_child.on_tell`` listeners of every child."""
+        if self._children is not None:
+            self._children.broadcast(("tell", payload))
+
+    def signal_job(self, job_id: str, signum: int) -> bool:
+        """Send ``signum`` to the child process running the job ``job_id``; True if a child of this
+        pool was running it. Its job then fails as lost (see ``set_lost_job_handler``)."""
+        if self._children is None:
+            return False
+        return self._children.signal_running(job_id, signum)
+
     def set_heartbeat_field(self, name: str, value: str) -> WorkerPool:
         """Write one more field into the pool's heartbeat hash (a Celery worker's node name, say).
 
@@ -219,6 +244,7 @@ class WorkerPool(NamespaceBound, WorkerHost):
         pool._extra_known = set(self._extra_known)
         pool._fetch_filter = self._fetch_filter
         pool._heartbeat_extra = dict(self._heartbeat_extra)
+        pool.lost_job_handler = self.lost_job_handler
         pool.zone = self.zone
         pool.periodic_jobs = list(self.periodic_jobs)
         return pool

@@ -17,7 +17,8 @@ from collections.abc import Callable, Container
 from typing import TYPE_CHECKING, Any
 
 from work_compat import DeadNow, Discard, Job, JobFate, PutBack, RetryAt
-from work_compat.runner import Outcome
+from work_compat.job_options import JobType
+from work_compat.runner import OK, Outcome
 
 from .. import signals, states
 from ..app.trace import Call, ExceptionInfo, Trace, ignore_result_of, job_meta, task_setting
@@ -51,6 +52,8 @@ class TaskConsumer:
         runtime_limits: Callable[[str], Limits | None],
         prefork: PreforkPool | None = None,
         revoked: Container[str] | None = None,
+        hard_limit: Callable[[float | None], None] | None = None,
+        terminated: Callable[[str], int | None] | None = None,
     ) -> None:
         self.app = app
         self.trace = trace
@@ -59,6 +62,8 @@ class TaskConsumer:
         self.worker_limits = worker_limits
         self.runtime_limits = runtime_limits
         self.prefork = prefork
+        self.hard_limit = hard_limit  # set in a prefork child that fetches its own jobs
+        self._terminated = terminated or (prefork.terminated if prefork is not None else None)
         self._warned: set[str] = set()
         self._lock = threading.Lock()
         if revoked is None:  # no worker keeping a copy: read the set itself
@@ -109,7 +114,9 @@ class TaskConsumer:
             self.app, task, meta, runtime=self.runtime_limits(job.name), worker=self.worker_limits
         )
         if self.prefork is None:
-            if limits.hard:
+            if self.hard_limit is not None:  # a prefork child: its parent kills it past the limit
+                self.hard_limit(limits.hard)
+            elif limits.hard:
                 self._warn_once(
                     f"hard:{task.name}",
                     "task %s has a hard time limit of %ss, which a threads or solo pool cannot enforce "
@@ -158,6 +165,19 @@ class TaskConsumer:
         )
 
     # -- prefork outcomes --------------------------------------------------------------------------
+    def lost(self, job_type: JobType, job: Job, outcome: Outcome) -> Outcome:
+        """The parent's decision on a job whose prefork child died, was terminated or overran its
+        hard limit (``WorkerPool.set_lost_job_handler``): Celery's failure or revoke, stored here."""
+        task = self.app.tasks.get(job.name)
+        if task is None:
+            return outcome
+        meta = job_meta(job)
+        limits = effective_limits(
+            self.app, task, meta, runtime=self.runtime_limits(job.name), worker=self.worker_limits
+        )
+        fate = self._from_child(task, job, meta, outcome, limits)
+        return OK if fate is None else Outcome.from_fate(fate)
+
     def _from_child(
         self, task: Task, job: Job, meta: dict[str, Any], outcome: Outcome, limits: Limits
     ) -> JobFate | None:
@@ -176,7 +196,7 @@ class TaskConsumer:
             return fate
         if kind == "abandoned":  # the worker stopped and killed the child: another run will come
             return PutBack("the worker stopped while the task ran")
-        signum = self.prefork.terminated(job.id) if self.prefork is not None else None
+        signum = self._terminated(job.id) if self._terminated is not None else None
         if signum is not None:  # app.control.revoke(terminate=True) killed it
             return self._revoke(task, job, meta, "terminated", expired=False, terminated=True, signum=signum)
         if outcome.message.startswith("TimeLimitExceeded"):

@@ -1,10 +1,14 @@
-"""The prefork pool: tasks run in child processes, so hard time limits can kill them (spec D12, D13).
+"""Prefork children: how a child loads the app, and the piped prefork pool (spec D12, D13).
 
-work_compat's ProcessRunner owns the children (spawned, one per worker slot, replaced when one dies
-or overruns); the parent keeps every Redis step of the job. A child loads the app itself: spawn
-starts a fresh interpreter, so the handler it receives names the module attribute that holds the
-app, the modules of the tasks, and the settings changed at runtime in the parent. Each child then
-fires ``worker_process_init`` once, and ``worker_process_shutdown`` when it exits cleanly.
+A child loads the app itself: spawn starts a fresh interpreter, so the handler it receives names the
+module attribute that holds the app, the modules of the tasks, and the settings changed at runtime
+in the parent (``child_spec``, ``child_state``). Each child then fires ``worker_process_init`` once,
+and ``worker_process_shutdown`` when it exits cleanly. Both prefork schemes load it so.
+
+``PreforkPool`` is the piped scheme, used when the broker is not one a URL describes (``memory://``):
+work_compat's ProcessRunner owns the children (one per worker slot, replaced when one dies or
+overruns) and the parent keeps every Redis step, each task crossing a pipe twice. With a Redis URL,
+the children fetch their own tasks (``prefork_children``).
 
 Celery forks its children, so an app built inside a function works there; here the app must be
 reachable as a module attribute (``proj.celery:app``, the usual layout) and tasks defined at module
@@ -44,7 +48,7 @@ from .timelimits import AlarmSoftLimit, Limits
 if TYPE_CHECKING:
     from ..app.base import Celery
 
-__all__ = ["ChildSpec", "PreforkPool"]
+__all__ = ["ChildSpec", "PreforkPool", "child_spec", "child_state"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +106,27 @@ class ChildSpec:
     redirect_stdouts: bool = False  # the parent sends print() output to the log: so does the child
 
 
+def child_spec(app: Celery, hostname: str, names: list[str]) -> ChildSpec:
+    """How a child finds the app, its task modules and the settings changed in this process."""
+    module, attr = locate_app(app)
+    task_modules = sorted(
+        {type(app.tasks[n]).__module__ for n in names}
+        | {str(m) for m in (*app.conf.get("imports", ()), *app.conf.get("include", ()))}
+    )
+    task_modules = [m for m in task_modules if m not in ("celery_shim.app.base", "celery_shim.app.task")]
+    return ChildSpec(
+        module,
+        attr,
+        tuple(task_modules),
+        _picklable_settings(app),
+        hostname,
+        logging.getLogger().getEffectiveLevel(),
+        installed(),
+        main_script(module),
+        isinstance(sys.stdout, LoggingProxy),
+    )
+
+
 class _ChildState:
     """The loaded app of this child process (one per process)."""
 
@@ -137,7 +162,7 @@ _state: _ChildState | None = None
 _state_lock = threading.Lock()
 
 
-def _child_state(spec: ChildSpec) -> _ChildState:
+def child_state(spec: ChildSpec) -> _ChildState:
     global _state
     with _state_lock:
         if _state is None:
@@ -160,7 +185,7 @@ def _process_shutdown(hostname: str) -> None:
 
 def _child_entry(spec: ChildSpec, name: str) -> _ChildHandler:
     """Unpickled in a child when it starts: loads the app there (once), then handles ``name``."""
-    _child_state(spec)
+    child_state(spec)
     return _ChildHandler(spec, name)
 
 
@@ -175,7 +200,7 @@ class _ChildHandler:
         return _child_entry, (self.spec, self.name)
 
     def __call__(self, job: Job) -> None:
-        state = _child_state(self.spec)
+        state = child_state(self.spec)
         if state.app is None or state.trace is None:
             raise DeadNow(f"the worker process could not load the app: {state.error}")
         task = state.app.tasks.get(job.name)
@@ -200,23 +225,7 @@ class PreforkPool:
     def __init__(
         self, app: Celery, hostname: str, names: list[str], slots: int, *, max_tasks_per_child: int | None = None
     ) -> None:
-        module, attr = locate_app(app)
-        task_modules = sorted(
-            {type(app.tasks[n]).__module__ for n in names}
-            | {str(m) for m in (*app.conf.get("imports", ()), *app.conf.get("include", ()))}
-        )
-        task_modules = [m for m in task_modules if m not in ("celery_shim.app.base", "celery_shim.app.task")]
-        self.spec = ChildSpec(
-            module,
-            attr,
-            tuple(task_modules),
-            _picklable_settings(app),
-            hostname,
-            logging.getLogger().getEffectiveLevel(),
-            installed(),
-            main_script(module),
-            isinstance(sys.stdout, LoggingProxy),
-        )
+        self.spec = child_spec(app, hostname, names)
         job_types = {n: JobType.make(n, _ChildHandler(self.spec, n), JobOptions()) for n in names}
         self.runner = ProcessRunner(job_types, [], None, slots, self._on_checkin)
         self.slots = slots

@@ -57,10 +57,15 @@ class TokenBucket:
 
 
 class RateLimits:
-    """The buckets of one worker: ``keep(name)`` is the fetch filter, ``take(name)`` runs a job."""
+    """The buckets of one worker: ``keep(name)`` is the fetch filter, ``take(name)`` runs a job.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    ``share``: this process holds one of ``share`` equal parts of the worker's rates (a prefork
+    child whose worker has ``share`` children, each fetching for itself).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, share: int = 1) -> None:
         self._clock = clock
+        self._share = max(1, share)
         self._lock = threading.Lock()
         self._buckets: dict[str, TokenBucket] = {}
         self._rates: dict[str, float] = {}
@@ -96,7 +101,7 @@ class RateLimits:
                 self._apply()
 
     def _apply(self) -> None:
-        rates = {**self._base, **self._runtime}
+        rates = {name: rate / self._share for name, rate in {**self._base, **self._runtime}.items()}
         for name, rate in rates.items():
             if self._rates.get(name) == rate:
                 continue

@@ -43,6 +43,7 @@ from .timelimits import Limits, ThreadSoftLimit, parse_runtime_limits
 if TYPE_CHECKING:
     from ..app.base import Celery
     from .prefork import PreforkPool
+    from .prefork_children import PreforkChildren
 
 __all__ = ["HEARTBEAT_FIELD", "IDLE_POLL_BACKOFFS", "POOLS", "WorkController", "default_hostname"]
 
@@ -83,6 +84,16 @@ def _names(value: str | Sequence[str] | None) -> list[str] | None:
     if isinstance(value, str):
         value = value.split(",")
     return [q.strip() for q in value if q and q.strip()]
+
+
+class FixedDelay:
+    """A task's retry delay as a job option's backoff (a class, so prefork children can unpickle it)."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+
+    def __call__(self, job: Any) -> int:
+        return self.seconds
 
 
 class _RuntimeSettings(BackgroundLoop):
@@ -167,10 +178,13 @@ class WorkController:
         self.options = options
         self.rate_limits = RateLimits()
         self._runtime_limits: dict[str, Limits] = {}
+        self._runtime_rates: dict[str, str] = {}
         self._names: list[str] = []
         self._shim_keys: ShimKeys | None = None
         self._pool: WorkerPool | None = None
-        self._prefork: PreforkPool | None = None
+        self._prefork: PreforkPool | PreforkChildren | None = None
+        self._children: PreforkChildren | None = None  # the prefork pool whose children fetch
+        self._pipe_reason_logged = False
         self._soft: ThreadSoftLimit | None = None
         self._runtime: _RuntimeSettings | None = None
         self.revoked: RevokedIds | None = None
@@ -215,7 +229,7 @@ class WorkController:
             priority=weight,
             max_fails=max_fails,
             max_concurrency=int(cap or 0),
-            backoff=lambda job: delay,  # never gocraft's backoff for a Celery task (D6)
+            backoff=FixedDelay(delay),  # never gocraft's backoff for a Celery task (D6)
         )
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -280,12 +294,35 @@ class WorkController:
             self.refresh_runtime_settings()
         except Exception as err:  # the pool's own start reports an unreachable Redis
             logger.warning("worker %s: could not read runtime rate and time limits: %s", self.hostname, err)
-        if self.pool_kind == "prefork":
+        url = self._children_url() if self.pool_kind == "prefork" else None
+        children: PreforkChildren | None = None
+        piped: PreforkPool | None = None
+        if url is not None:
+            from .prefork_children import PreforkChildren
+
+            children = PreforkChildren(
+                app,
+                self.hostname,
+                names,
+                self.concurrency,
+                rates=self._rates(names),
+                runtime_rates=self._runtime_rates,
+                runtime_limits=self._runtime_limits,
+                worker_limits=self.worker_limits,
+                revoked_key=self._shim_keys.revoked(),
+                namespace=keys.namespace,
+                revoked_refresh=self.revoked_refresh,
+                max_tasks_per_child=self.max_tasks_per_child,
+            )
+            self._prefork = self._children = children
+            trace = Trace(app, self.hostname)
+        elif self.pool_kind == "prefork":
             from .prefork import PreforkPool
 
-            self._prefork = PreforkPool(
+            piped = PreforkPool(
                 app, self.hostname, names, self.concurrency, max_tasks_per_child=self.max_tasks_per_child
             )
+            self._prefork = piped
             trace = Trace(app, self.hostname)
         else:
             self._soft = ThreadSoftLimit()
@@ -299,27 +336,36 @@ class WorkController:
             rate_limits=self.rate_limits,
             worker_limits=self.worker_limits,
             runtime_limits=lambda name: self._runtime_limits.get(name),
-            prefork=self._prefork,
+            prefork=piped,
             revoked=self.revoked,
+            terminated=children.terminated if children is not None else None,
         )
         pool = WorkerPool(
             self.concurrency,
             keys.namespace,
-            conn.client,
+            url if url is not None else conn.client,
             settings=self.pool_settings,
             sleep_backoffs=self.sleep_backoffs,
+            processes=children is not None,
         )
         for name in names:
-            pool.job_with_options(name, self._job_options(name), consumer)
+            handler = children.handler(name) if children is not None else consumer
+            pool.job_with_options(name, self._job_options(name), handler)
         pool.set_heartbeat_field(HEARTBEAT_FIELD, self.hostname)
-        pool.set_fetch_filter(self.rate_limits.keep)
-        if self._prefork is not None:
-            self._prefork.start()  # each child fires worker_process_init
-        elif first:
+        if children is not None:
+            pool.set_fetch_filter(children.fetch_filter())
+            pool.set_lost_job_handler(consumer.lost)
+            children.attach(pool)
+        else:
+            pool.set_fetch_filter(self.rate_limits.keep)
+        if piped is not None:
+            piped.start()  # each child fires worker_process_init
+        elif first and self._prefork is None:
             signals.worker_process_init.send(sender=self.hostname)
         try:
             pool.start()
         except BaseException:
+            pool.close()
             self._close_executors()
             raise
         self._pool = pool
@@ -383,6 +429,8 @@ class WorkController:
         """Ids of a ``revoke`` control message: jobs fetched from now on are discarded."""
         if self.revoked is not None:
             self.revoked.add(task_ids)
+        if self._children is not None:
+            self._children.revoked(task_ids)  # the children, which fetch, check their own copies
 
     def terminate(self, task_id: str, signum: int) -> bool:
         """Kill the running task ``task_id`` (``revoke(terminate=True)``): prefork only, as in
@@ -406,6 +454,7 @@ class WorkController:
             if not pool.join(0) and self._prefork is not None:
                 self._prefork.kill_busy()  # their jobs go back to their queues
                 pool.join(10)
+            pool.close()  # the connection a prefork pool made from the broker URL
         self._close_executors()
 
     def reload(self) -> None:
@@ -415,6 +464,29 @@ class WorkController:
             return
         self._stop_pool(None)
         self._start_pool(first=False)
+
+    def _children_url(self) -> str | None:
+        """The broker URL the prefork children connect with, or None (logged once) when a URL
+        cannot describe the app's connection: then the parent fetches and pipes each task to them."""
+        url = str(self.app.conf.broker_url or "")
+        reason = None
+        if url.startswith("memory://"):
+            reason = "a memory:// broker lives in this process"
+        else:
+            try:
+                url = self.app._redis_url(url)
+            except Exception as err:
+                reason = str(err)
+        if reason is None:
+            return url
+        if not self._pipe_reason_logged:
+            self._pipe_reason_logged = True
+            logger.warning(
+                "worker %s: prefork children cannot connect themselves (%s); the parent fetches their tasks",
+                self.hostname,
+                reason,
+            )
+        return None
 
     def _rates(self, names: list[str]) -> dict[str, Any]:
         if self.app.conf.get("worker_disable_rate_limits", False):
@@ -447,8 +519,11 @@ class WorkController:
             pipe.hgetall(self._shim_keys.time_limits())
             rates, limits = pipe.execute()
         if not self.app.conf.get("worker_disable_rate_limits", False):
-            self.rate_limits.update_runtime({_text(k): _text(v) for k, v in rates.items()}, self._names)
+            self._runtime_rates = {_text(k): _text(v) for k, v in rates.items()}
+            self.rate_limits.update_runtime(self._runtime_rates, self._names)
         self._runtime_limits = parse_runtime_limits(limits)
+        if self._children is not None:
+            self._children.runtime(self._runtime_rates, self._runtime_limits)
 
     def run(self) -> None:
         """Start, then block until SIGTERM or SIGINT (warm shutdown: in-flight tasks finish); a
@@ -530,7 +605,7 @@ class WorkController:
             self._prefork.close()
         if self._soft is not None:
             self._soft.close()
-        self._prefork = self._soft = None
+        self._prefork = self._soft = self._children = None
 
     @property
     def pool(self) -> WorkerPool | None:

@@ -60,3 +60,14 @@ def crash_once(key: str) -> str:
     if _redis().incr(key) == 1:
         os._exit(3)
     return "survived"
+
+
+@app.task(name="pid_then_hang")
+def pid_then_hang(key: str) -> None:
+    _redis().set(key, os.getpid())
+    time.sleep(120)
+
+
+@app.task(name="limited", rate_limit="1/h")
+def limited() -> str:
+    return "ok"

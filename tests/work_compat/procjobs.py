@@ -13,7 +13,7 @@ from typing import Any
 
 import redis
 
-from work_compat import Job
+from work_compat import Job, pool_child
 
 
 def _redis(job: Job) -> redis.Redis:
@@ -84,3 +84,30 @@ def count_runs(job: Job) -> None:
 def no_backoff(job: Job) -> int:
     """Retry at once (module-level, so that children can load the job options)."""
     return 0
+
+
+def limit_then_sleep(job: Job) -> None:
+    """Set this job's hard time limit to ``limit`` seconds from the handler, then sleep 60 s."""
+    pool_child.set_time_limit(job.arg_float64("limit"))
+    time.sleep(60)
+
+
+def record_pid_and_retire(job: Job) -> None:
+    """Record the pid, then ask for this child to be replaced once the job is done."""
+    record_pid(job)
+    pool_child.retire()
+
+
+def listen_then_wait(job: Job) -> None:
+    """RPUSH what the parent tells the children to ``key``:told; record the pid under ``key``:pid
+    and sleep 60 s (the test signals the child)."""
+    url, key = job.arg_string("url"), job.arg_string("key")
+
+    def heard(payload: Any) -> None:
+        with redis.Redis.from_url(url) as r:
+            r.rpush(key + ":told", repr(payload))
+
+    pool_child.on_tell(heard)
+    with _redis(job) as r:
+        r.set(key + ":pid", os.getpid())
+    time.sleep(60)
