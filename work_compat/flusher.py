@@ -99,7 +99,7 @@ class Flusher:
                 if long and (w.pending or w.unstarted):
                     done = w.pending + hand_back(w.unstarted)
                     w.pending, w.unstarted = [], []
-                elif w.running_since and w.pending:
+                elif w.running_since and w.pending and now - w.pending_since >= older_than:
                     done, w.pending = w.pending, []
                 else:
                     continue

@@ -134,6 +134,7 @@ class Worker:
         self.unstarted: list[Fetched] = []  # fetched, in fetch order; not yet started
         self.current: Fetched | None = None
         self.running_since = 0.0  # time.monotonic() when the current job started; 0: none runs
+        self.pending_since = 0.0  # time.monotonic() when the oldest completion in ``pending`` was added
         self.flushing = 0  # how many of this worker's completions the flusher is writing
         self.thread = self._new_thread()
 
@@ -279,6 +280,8 @@ class Worker:
             with self.lock:
                 self.current, self.running_since = None, 0.0
                 if c.kind != "abandoned":  # abandoned: left in progress for a reaper
+                    if not self.pending:
+                        self.pending_since = time.monotonic()
                     self.pending.append(c)
             ran += 1
 
