@@ -33,8 +33,9 @@ Workloads:
 5. Scale-out (``--scale``): throughput of 1, 2 and 4 worker processes of each kind on one Redis
    (``bench/scale.py``).
 
-Every handler, in every system, does the same thing: one 32-byte ``write`` to a FIFO this process
-reads (job ``i``, start ns, end ns, enqueue ns). Results: a Markdown table on stdout and in
+Every handler, in every system, does the same thing: it makes one 32-byte record (job ``i``, start
+ns, end ns, enqueue ns) that a thread of its process writes, with others, to a FIFO this process
+reads (``bench/peers/_common.py``). Results: a Markdown table on stdout and in
 ``bench/results/workers.md``, everything in ``bench/results/workers.json``.
 """
 
@@ -796,7 +797,9 @@ def render_markdown(
         "the load is not light for it and its latency is mostly queueing.",
         "- RSS: summed over the worker's process tree after the throughput run (shared pages count once per "
         "process); PSS splits shared pages between processes, so it adds up to what the tree really uses.",
-        "- Every handler does the same: two `time_ns()` calls and one 32-byte write to a FIFO the runner reads.",
+        "- Every handler does the same: two `time_ns()` calls and one 32-byte record appended to its process's buffer, "
+        "which a thread writes to a FIFO the runner reads every 2 ms (RQ's work horses, which exit after each job, "
+        "write theirs at once).",
         "- Redis CPU µs/job: the server's `used_cpu_sys + used_cpu_user` (INFO cpu) from just before the worker "
         "starts to its last throughput job, over the jobs (heartbeats and polling included); vs Go: over the "
         "fork's row.",
@@ -1032,7 +1035,7 @@ def main(argv: list[str] | None = None) -> int:
                     "idle_s": args.idle,
                     "extra_arg": '"t": time.time() just before the enqueue call',
                 },
-                "handler": "two time.time_ns() calls and one 32-byte write to a FIFO (i, start, end, enqueue ns)",
+                "handler": "two time.time_ns() calls and one 32-byte record (i, start, end, enqueue ns) buffered, written to a FIFO every 2 ms",
                 "jobs_per_s": "n / (end of last handler - start of worker process)",
                 "memory": "VmRSS and Pss summed over the worker's process tree after the throughput run",
             },

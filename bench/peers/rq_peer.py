@@ -63,7 +63,9 @@ def worker(args: argparse.Namespace) -> None:
     from redis import Redis
     from rq.worker_pool import WorkerPool
 
-    open_report()  # the pool's workers and their work horses are forked: they inherit the descriptor
+    # The pool's workers and their work horses are forked: they inherit the descriptor. A work horse
+    # exits after its job, so it writes its record itself.
+    open_report(buffered=False)
     pool = WorkerPool([QUEUE], connection=Redis.from_url(args.url), num_workers=args.concurrency)
     pool.start(logging_level="WARNING")
 

@@ -10,9 +10,10 @@
 // jobs that carry one (arg "t", seconds since the epoch as a float: the latency jobs). All times are
 // Unix nanoseconds.
 //
-// Like every runner of the benchmark, the handler also writes one 32-byte record per job to the FIFO
-// given by -report (little-endian int64s: arg "i", start ns, end ns, enqueue ns or 0). One write of
-// fewer than PIPE_BUF bytes is atomic, so concurrent handlers never interleave.
+// Like every runner of the benchmark, the handler also makes one 32-byte record per job for the FIFO
+// given by -report (little-endian int64s: arg "i", start ns, end ns, enqueue ns or 0). It appends it
+// to a buffer a goroutine writes every 2 ms, at most PIPE_BUF bytes per write (atomic, so writers
+// never interleave).
 package main
 
 import (
@@ -94,6 +95,32 @@ func main() {
 	}
 	defer redisPool.Close()
 
+	// The handler appends its record to pending; this goroutine writes them every 2 ms, at most
+	// 4096 bytes (PIPE_BUF) per write, as the Python runners do (bench/peers/_common.py).
+	var pendingMu sync.Mutex
+	var pending []byte
+	flushReport := func() {
+		pendingMu.Lock()
+		out := pending
+		pending = nil
+		pendingMu.Unlock()
+		for len(out) > 0 {
+			k := min(len(out), 4096)
+			if _, err := fifo.Write(out[:k]); err != nil {
+				fmt.Fprintln(os.Stderr, "report:", err)
+			}
+			out = out[k:]
+		}
+	}
+	if fifo != nil {
+		go func() {
+			for {
+				time.Sleep(2 * time.Millisecond)
+				flushReport()
+			}
+		}()
+	}
+
 	slots := make([]slot, *n)
 	var seen int64
 	done := make(chan struct{})
@@ -119,9 +146,9 @@ func main() {
 			binary.LittleEndian.PutUint64(rec[8:], uint64(start))
 			binary.LittleEndian.PutUint64(rec[16:], uint64(end))
 			binary.LittleEndian.PutUint64(rec[24:], uint64(enq))
-			if _, err := fifo.Write(rec[:]); err != nil {
-				fmt.Fprintln(os.Stderr, "report:", err)
-			}
+			pendingMu.Lock()
+			pending = append(pending, rec[:]...)
+			pendingMu.Unlock()
 		}
 		if idx+1 == *n {
 			once.Do(func() { close(done) })
@@ -146,6 +173,9 @@ func main() {
 		reason, complete = "timeout", false
 	}
 	pool.Stop()
+	if fifo != nil {
+		flushReport() // what the handlers recorded since the last tick
+	}
 
 	out := output{
 		Library: library(), GoVersion: runtime.Version(), Namespace: *ns, Concurrency: *concurrency,
