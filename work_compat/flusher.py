@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from .processor import Completion
+from .script_call import ScriptCaller
 from .worker import Worker, hand_back, settle, step_arguments
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class Flusher:
         self._stop = threading.Event()
         self._parked = False
         self._failed: list[tuple[Worker, list[Completion]]] = []  # writes to try again
+        self._call: ScriptCaller | None = None  # this thread's connection (stop()'s last flush uses the pool's)
         self.thread = threading.Thread(target=self._run, name="work-compat-flusher", daemon=True)
 
     def start(self) -> None:
@@ -63,6 +65,14 @@ class Flusher:
         self.flush(0.0)
 
     def _run(self) -> None:
+        self._call = ScriptCaller(self.pool.scripts.work_step)
+        try:
+            self._loop()
+        finally:
+            self._call.close()
+            self._call = None
+
+    def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 if self.flush(self.window):
@@ -107,16 +117,20 @@ class Flusher:
             taken.append((w, done))
         if not taken:
             return False
-        self._write(taken)
+        on_thread = threading.current_thread() is self.thread
+        self._write(taken, self._call if on_thread and self._call is not None else None)
         return True
 
-    def _write(self, taken: list[tuple[Worker, list[Completion]]]) -> None:
+    def _write(self, taken: list[tuple[Worker, list[Completion]]], call: ScriptCaller | None) -> None:
         pool = self.pool
         done = [c for _, cs in taken for c in cs]
         script_keys, script_args = step_arguments(pool.keys, pool.pool_id, done, [], [], 0)
         try:
             with pool.gate.step():
-                reply = pool.scripts.work_step(keys=script_keys, args=script_args)
+                if call is not None:
+                    reply = call(script_keys, script_args)
+                else:
+                    reply = pool.scripts.work_step(keys=script_keys, args=script_args)
         except (redis.ConnectionError, redis.TimeoutError) as err:
             # Safe to send again: a completion or hand-back whose job is no longer in progress
             # changes nothing.

@@ -23,6 +23,7 @@ import redis
 from .job import HistoryJob
 from .keys import Keys
 from .processor import Completion, Fetched
+from .script_call import ScriptCaller
 
 if TYPE_CHECKING:
     from .worker_host import WorkerHost
@@ -136,6 +137,7 @@ class Worker:
         self.running_since = 0.0  # time.monotonic() when the current job started; 0: none runs
         self.pending_since = 0.0  # time.monotonic() when the oldest completion in ``pending`` was added
         self.flushing = 0  # how many of this worker's completions the flusher is writing
+        self._call_step: ScriptCaller | None = None  # made on the first step: the pool's scripts exist by then
         self.thread = self._new_thread()
 
     def _new_thread(self) -> threading.Thread:
@@ -151,8 +153,11 @@ class Worker:
             pool.keys, pool.pool_id, done, fetch_keys, quotas, want if fetch_keys else 0
         )
         prefix_len = len(pool.keys.jobs_prefix())
+        call = self._call_step
+        if call is None:
+            call = self._call_step = ScriptCaller(pool.scripts.work_step)
         with pool.gate.step():
-            reply = pool.scripts.work_step(keys=script_keys, args=script_args)
+            reply = call(script_keys, script_args)
             fetched = []
             for i in range(3, len(reply), 3):
                 queue_key = _text(reply[i + 1])
@@ -169,6 +174,8 @@ class Worker:
         while True:
             try:
                 self._loop()
+                if self._call_step is not None:
+                    self._call_step.close()
                 return
             except BaseException:
                 logger.exception("worker %d failed; restarting it, its fetched jobs go back to their queues", self.slot)
