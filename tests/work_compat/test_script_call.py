@@ -26,8 +26,8 @@ class Clock:
 def _kill_connection(r: redis.Redis, caller: ScriptCaller) -> None:
     """Close the caller's connection from the server side, as a Redis `timeout` or a restart does."""
     name = "script-call-victim"
-    caller._conn.send_command("CLIENT", "SETNAME", name)  # noqa: SLF001 - naming the one to kill
-    assert caller._conn.read_response() == b"OK"  # noqa: SLF001
+    caller._conn.send_command("CLIENT", "SETNAME", name)
+    assert caller._conn.read_response() == b"OK"
     victims = [c["id"] for c in r.client_list() if c.get("name") == name]
     assert len(victims) == 1
     r.client_kill_filter(_id=victims[0])
@@ -73,7 +73,7 @@ def test_a_busy_connection_dropped_raises_and_the_next_call_reconnects(r: redis.
     _kill_connection(r, call)
     with pytest.raises(redis.ConnectionError):  # no idle check: the caller says it may not have run
         call([key], ["a", 1])
-    assert call._conn is None  # noqa: SLF001 - the broken connection is not kept
+    assert call._conn is None
     assert call([key], ["a", 1])[3] == 2
 
 
@@ -83,10 +83,10 @@ def test_an_error_reply_raises_and_keeps_the_connection(r: redis.Redis, namespac
     r.set(key, "a string")
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         call([key], [])
-    conn = call._conn  # noqa: SLF001
+    conn = call._conn
     r.delete(key)
     assert call([key], []) == 1
-    assert call._conn is conn  # noqa: SLF001
+    assert call._conn is conn
 
 
 def test_hands_its_connection_back_on_close(redis_server: RedisServer, namespace: str) -> None:
@@ -94,9 +94,9 @@ def test_hands_its_connection_back_on_close(redis_server: RedisServer, namespace
     call = ScriptCaller(client.register_script(ECHO))
     call([f"{namespace}:n"], ["a", 1])
     pool = client.connection_pool
-    assert len(pool._in_use_connections) == 1  # noqa: SLF001
+    assert len(pool._in_use_connections) == 1
     call.close()
-    assert len(pool._in_use_connections) == 0  # noqa: SLF001
+    assert len(pool._in_use_connections) == 0
     client.close()
 
 
@@ -104,5 +104,5 @@ def test_a_single_connection_client_goes_through_redis_py(redis_server: RedisSer
     client = redis.Redis.from_url(redis_server.url, single_connection_client=True)
     call = ScriptCaller(client.register_script(ECHO))
     assert call([f"{namespace}:n"], ["a", 1])[3] == 1
-    assert call._conn is None  # noqa: SLF001 - redis-py's own path
+    assert call._conn is None
     client.close()
