@@ -244,6 +244,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "backoff_type": ("backoff_type", "ptrint"),
 }
 _FOLDED = {k.casefold(): k for k in _FIELDS}
+_FRESH = {"name", "id", "t", "args"}
 _ZERO: dict[str, Any] = {"str": "", "int": 0, "bool": False, "args": None, "ptrint": None}
 _JSON_TYPE = {str: "string", bool: "bool", int: "number", float: "number", dict: "object", list: "array"}
 
@@ -257,6 +258,16 @@ def decode_job(data: bytes | str) -> Job:
         raise DecodeError(raw, f"not JSON: {err}") from None
     if not isinstance(obj, dict):
         raise DecodeError(raw, f"a job is a JSON object, got {_json_type(obj)}")
+    if obj.keys() == _FRESH:  # what every enqueuer writes for a new job: checked in one go
+        name, job_id, t, args = obj["name"], obj["id"], obj["t"], obj["args"]
+        if (
+            type(name) is str
+            and type(job_id) is str
+            and type(t) is int
+            and _INT64_MIN <= t <= _INT64_MAX
+            and (type(args) is dict or args is None)
+        ):
+            return Job(name, job_id, t, args)
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in obj.items():

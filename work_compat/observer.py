@@ -22,7 +22,7 @@ import redis
 
 from . import gojson
 from .clock import Clock
-from .errors import RedisUnavailableError
+from .errors import EncodeError, RedisUnavailableError
 from .job import Job
 from .keys import Keys
 from .loop import BackgroundLoop
@@ -53,7 +53,7 @@ class _Slot:
     job_name: str = ""
     job_id: str = ""
     started_at: int = 0
-    args: str = ""
+    args: dict[str, Any] | None = None  # encoded when written: most jobs end before a write
     checkin: str = ""
     checkin_at: int = 0
     busy: bool = False
@@ -62,6 +62,18 @@ class _Slot:
     started_mono: float = 0.0
     runtime_ms: int = 0
     written: dict[str, str] = field(default_factory=dict)
+
+
+def _encode_args(args: dict[str, Any] | None) -> str:
+    """The args field of an observation; "" when a handler changed a nested value under it into
+    something JSON cannot carry (or while encoding it)."""
+    if not args:
+        return ""
+    try:
+        return gojson.encode_value(args)
+    except (EncodeError, RuntimeError, RecursionError) as err:
+        logger.debug("observation args left out: %s", err)
+        return ""
 
 
 class Observer(BackgroundLoop):
@@ -95,7 +107,7 @@ class Observer(BackgroundLoop):
 
     def started(self, slot: int, job: Job) -> None:
         s = self.slots[slot]
-        args = "" if not job.args else gojson.encode_value(job.args)
+        args = dict(job.args) if job.args else None  # the top level as it was at the start
         with self._lock:
             s.job_name, s.job_id, s.started_at, s.args = job.name, job.id, self.clock.now(), args
             s.checkin, s.checkin_at, s.busy, s.dirty = "", 0, True, True
@@ -137,7 +149,7 @@ class Observer(BackgroundLoop):
                         "job_name": s.job_name,
                         "job_id": s.job_id,
                         "started_at": str(s.started_at),
-                        "args": s.args,
+                        "args": _encode_args(s.args),
                     }
                     if s.checkin and s.checkin_at > 0:
                         fields["checkin"], fields["checkin_at"] = s.checkin, str(s.checkin_at)
