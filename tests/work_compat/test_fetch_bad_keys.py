@@ -167,6 +167,76 @@ def test_a_refused_completion_write_does_not_stop_the_others(redis_client: redis
     assert redis_client.zcard(k.history_for("good")) == 1 and redis_client.zcard(k.history_for("odd")) == 1
 
 
+@pytest.mark.parametrize("spoiled", ["lock", "lock_info"])
+def test_a_batch_fetch_whose_counter_is_refused_puts_every_job_back_in_order(
+    redis_client: redis.Redis, namespace: str, spoiled: str
+) -> None:
+    k = Keys(namespace)
+    scripts = Scripts(redis_client)
+    # Given four queued jobs of one name, whose lock (or lock_info) key holds a value of another type
+    queued = [b'{"name":"bad","id":"%d","t":1,"args":{}}' % i for i in range(4)]
+    redis_client.rpush(k.jobs("bad"), *queued)
+    spoiled_key = k.jobs_lock("bad") if spoiled == "lock" else k.jobs_lock_info("bad")
+    redis_client.sadd(spoiled_key, "not a counter")
+    fetch_keys = [
+        k.jobs("bad"),
+        k.jobs_in_progress("bad", "p1"),
+        k.jobs_paused("bad"),
+        k.jobs_lock("bad"),
+        k.jobs_lock_info("bad"),
+        k.jobs_max_concurrency("bad"),
+    ]
+    keys, args = step_arguments(k, "p1", [], fetch_keys, [3], 3)
+    # When one work step asks for three of them
+    reply = scripts.work_step(keys=keys, args=args)
+    # Then it says why, returns no job, and the queue is as it was, order included, with no counter moved
+    assert reply[2].startswith(b"WRONGTYPE")
+    assert len(reply) == 3
+    assert redis_client.lrange(k.jobs("bad"), 0, -1) == queued
+    assert redis_client.llen(k.jobs_in_progress("bad", "p1")) == 0
+    if spoiled == "lock_info":
+        assert int(redis_client.get(k.jobs_lock("bad")) or 0) == 0
+    else:
+        assert redis_client.hget(k.jobs_lock_info("bad"), "p1") is None
+
+
+def test_a_batch_counts_each_job_as_go_does(redis_client: redis.Redis, namespace: str) -> None:
+    k = Keys(namespace)
+    scripts = Scripts(redis_client)
+    redis_client.rpush(k.jobs("n"), *[b'{"name":"n","id":"%d","t":1,"args":{}}' % i for i in range(5)])
+    fetch_keys = [
+        k.jobs("n"),
+        k.jobs_in_progress("n", "p1"),
+        k.jobs_paused("n"),
+        k.jobs_lock("n"),
+        k.jobs_lock_info("n"),
+        k.jobs_max_concurrency("n"),
+    ]
+    keys, args = step_arguments(k, "p1", [], fetch_keys, [3], 3)
+    reply = scripts.work_step(keys=keys, args=args)
+    assert len(reply) == 3 + 3 * 3
+    assert redis_client.get(k.jobs_lock("n")) == b"3"
+    assert redis_client.hget(k.jobs_lock_info("n"), "p1") == b"3"
+    # completing them takes both counters back to 0 and writes one history entry each
+    done = [
+        Completion(
+            Fetched(reply[i], k.jobs("n"), k.jobs_in_progress("n", "p1"), "n"),
+            "success",
+            Job("n", str(i), 1),
+            completed_at=1_800_000_001,
+            history_status="success",
+        )
+        for i in range(3, len(reply), 3)
+    ]
+    keys, args = step_arguments(k, "p1", done, [], [], 0)
+    assert scripts.work_step(keys=keys, args=args)[0] == 3
+    assert redis_client.get(k.jobs_lock("n")) == b"0"
+    assert redis_client.hget(k.jobs_lock_info("n"), "p1") == b"0"
+    assert redis_client.zcard(k.history()) == 3 and redis_client.zcard(k.history_for("n")) == 3
+    assert redis_client.hlen(k.history_index()) == 3
+    assert redis_client.llen(k.jobs_in_progress("n", "p1")) == 0
+
+
 def test_a_refused_completion_is_sent_again_once_the_key_is_fixed(
     make_pool: Callable[..., WorkerPool],
     enq: Enqueuer,

@@ -49,9 +49,22 @@ local function failed(j, key, reply, kept)
   failures[#failures + 1] = reply.err
   failures[#failures + 1] = kept
 end
-local function write(j, key, reply)
-  if type(reply) == 'table' and reply.err then
-    failed(j, key, reply, 0)
+-- Counter and history writes are gathered per key and sent once per key: one DECRBY for all the
+-- jobs of a queue instead of one DECR each, one ZADD with every history entry. The script is atomic,
+-- so Redis ends exactly as after Go's per-job writes, for about half the server's work per job.
+local gathered = {} -- key -> {command, {completion indexes}, {arguments}}
+local order = {}
+local function gather(key, command, j, ...)
+  local g = gathered[key]
+  if not g then
+    g = {command, {}, {}}
+    gathered[key] = g
+    order[#order + 1] = key
+  end
+  g[2][#g[2] + 1] = j
+  local a = g[3]
+  for _, v in ipairs({...}) do
+    a[#a + 1] = v
   end
 end
 for j = 0, completed - 1 do
@@ -74,15 +87,37 @@ for j = 0, completed - 1 do
       redis.call('rpush', KEYS[k], ARGV[a]) -- still in progress: the counters stay as they were
       failed(j, at, reply, 1)
     else
-      write(j, KEYS[k + 1], redis.pcall('decr', KEYS[k + 1]))
-      write(j, KEYS[k + 2], redis.pcall('hincrby', KEYS[k + 2], pool, -1))
+      gather(KEYS[k + 1], 'decrby', j)
+      gather(KEYS[k + 2], 'hincrby', j)
       local entry = ARGV[a + 4]
       if entry ~= '' then
-        write(j, KEYS[3], redis.pcall('zadd', KEYS[3], ARGV[a + 5], entry))
-        write(j, KEYS[k + 3], redis.pcall('zadd', KEYS[k + 3], ARGV[a + 5], entry))
-        write(j, KEYS[4], redis.pcall('hset', KEYS[4], ARGV[a + 6], entry))
+        gather(KEYS[3], 'zadd', j, ARGV[a + 5], entry)
+        gather(KEYS[k + 3], 'zadd', j, ARGV[a + 5], entry)
+        gather(KEYS[4], 'hset', j, ARGV[a + 6], entry)
       end
       done = done + 1
+    end
+  end
+end
+local CHUNK = 2000 -- arguments per call, well under Lua's limit on unpack
+for _, key in ipairs(order) do
+  local command, js, args = gathered[key][1], gathered[key][2], gathered[key][3]
+  local reply
+  if command == 'decrby' then
+    reply = redis.pcall('decrby', key, #js)
+  elseif command == 'hincrby' then
+    reply = redis.pcall('hincrby', key, pool, -#js)
+  else
+    for i = 1, #args, CHUNK do
+      reply = redis.pcall(command, key, unpack(args, i, math.min(i + CHUNK - 1, #args)))
+      if type(reply) == 'table' and reply.err then
+        break
+      end
+    end
+  end
+  if type(reply) == 'table' and reply.err then
+    for _, j in ipairs(js) do
+      failed(j, key, reply, 0)
     end
   end
 end
@@ -92,30 +127,40 @@ local first = 5 + completed * 4
 local quota_at = 4 + completed * 7
 local room = {}
 local function take(i, n)
+  local taken = 0
   while want > 0 and n > 0 and room[i] > 0 do
     local job = redis.call('rpoplpush', KEYS[i], KEYS[i + 1])
     if not job then
       room[i] = 0
-      return
-    end
-    local counted = redis.pcall('incr', KEYS[i + 3])
-    if type(counted) ~= 'table' then
-      counted = redis.pcall('hincrby', KEYS[i + 4], pool, 1)
-      if type(counted) == 'table' then
-        redis.call('decr', KEYS[i + 3])
-      end
-    end
-    if type(counted) == 'table' then -- not counted: the job goes back where it was
-      redis.call('lpop', KEYS[i + 1])
-      redis.call('rpush', KEYS[i], job)
-      error(counted)
+      break
     end
     out[#out + 1] = job
     out[#out + 1] = KEYS[i]
     out[#out + 1] = KEYS[i + 1]
+    taken = taken + 1
     room[i] = room[i] - 1
     want = want - 1
     n = n - 1
+  end
+  if taken == 0 then
+    return
+  end
+  -- every job taken counts, as Go's fetch counts each: INCR lock and HINCRBY lock_info POOL 1
+  local counted = redis.pcall('incrby', KEYS[i + 3], taken)
+  if type(counted) ~= 'table' then
+    counted = redis.pcall('hincrby', KEYS[i + 4], pool, taken)
+    if type(counted) == 'table' then
+      redis.call('decrby', KEYS[i + 3], taken)
+    end
+  end
+  if type(counted) == 'table' then -- not counted: the jobs go back where they were, in order
+    for _ = 1, taken do
+      redis.call('rpush', KEYS[i], redis.call('lpop', KEYS[i + 1]))
+      out[#out] = nil
+      out[#out] = nil
+      out[#out] = nil
+    end
+    error(counted)
   end
 end
 local function fetch()
