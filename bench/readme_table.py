@@ -1,9 +1,14 @@
-"""``python -m bench.readme_table``: the README's Performance table, from ``bench/results/enqueue.json``.
+"""``python -m bench.readme_table``: the README's Performance tables, from ``bench/results/``.
 
-Prints the sentence that introduces the table and the Markdown table, to paste over the README's:
-the pinned Go rows (gocraft/work 5959e69, the ratios' reference, and the fork LarnTechKe/work
-v0.0.3), then ``enqueue`` and ``enqueue_many``. Rows that are context only (v0.5.1, raw LPUSH) stay
-in ``bench/results/enqueue.md``. ``--results DIR`` reads another results folder.
+Prints, to paste over the README's, the sentence that introduces each table and the table:
+
+- enqueue (``enqueue.json``): the pinned Go rows (gocraft/work 5959e69, the ratios' reference, and
+  the fork LarnTechKe/work v0.0.3), then ``enqueue`` and ``enqueue_many``. Rows that are context
+  only (v0.5.1, raw LPUSH) stay in ``bench/results/enqueue.md``.
+- worker pools (``runtime/workers.json``, when there): every row of that run, first-to-last-job
+  throughput and Redis CPU per job against the fork's pool, and latency at light load.
+
+``--results DIR`` reads another results folder.
 """
 
 from __future__ import annotations
@@ -66,6 +71,41 @@ def render(doc: dict[str, Any], source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+WORKERS_JSON = Path("runtime") / "workers.json"
+
+
+def render_workers(doc: dict[str, Any], source: str) -> str:
+    """The introducing sentence and the worker-pool table for one ``workers.json`` document."""
+    rows = [r for r in doc.get("results", []) if r.get("status") == "ok"]
+    go = next((r for r in rows if r.get("key") == "go"), None)
+    if go is None:
+        raise ResultsError(f"{source} has no row for the fork's pool (key 'go'): run `python -m bench.workers`")
+    workload = doc["workload"]
+    machine = doc.get("machine", {})
+    lines = [
+        f"Running {int(workload['n']):,} no-op jobs queued beforehand, concurrency "
+        f"{int(workload['concurrency'])}, job history on, on one {machine.get('cpu_count') or '?'}-CPU machine "
+        f"that also runs Redis (best of {int(workload['runs'])}, `bench/results/runtime/workers.md`, "
+        "which also has start-up, memory and scale-out):",
+        "",
+        "| worker | jobs/s, first to last job | vs the fork's pool | Redis CPU µs/job | vs the fork's | p50 / p99 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    go_rate = float(go["jobs_per_s_first_to_last"])
+    go_cpu = go.get("redis_cpu_us_per_job")
+    for r in rows:
+        rate = float(r["jobs_per_s_first_to_last"])
+        cpu = r.get("redis_cpu_us_per_job")
+        cpu_text = f"{cpu:.1f}" if cpu else "n/a"
+        cpu_ratio = f"{cpu / go_cpu:.2f}x" if cpu and go_cpu else "n/a"
+        lat = r.get("latency") or {}
+        p50, p99 = lat.get("p50_ms"), lat.get("p99_ms")
+        lat_text = f"{p50:.1f} / {p99:.1f}" if p50 is not None and p99 is not None else "n/a"
+        label = f"{r['label']} {r.get('version_text') or ''}".strip()
+        lines.append(f"| {label} | {rate:,.0f} | {rate / go_rate:.2f}x | {cpu_text} | {cpu_ratio} | {lat_text} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.readme_table", description=__doc__.split("\n\n")[0])
     p.add_argument("--results", type=Path, default=RESULTS_DIR, help="results folder (default bench/results)")
@@ -74,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         sys.stdout.write(render(doc, str(path)))
+        path = args.results / WORKERS_JSON
+        if path.exists():
+            sys.stdout.write("\n" + render_workers(json.loads(path.read_text(encoding="utf-8")), str(path)))
     except ResultsError as err:
         print(err, file=sys.stderr)
         return 1

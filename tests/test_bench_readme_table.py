@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.readme_table import render
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,3 +68,40 @@ def test_command_prints_table_and_refuses_old_results(tmp_path: Path) -> None:
     assert refused.stdout == ""
     assert "has no gocraft/work 5959e69 row" in refused.stderr
     assert "python -m bench.enqueue" in refused.stderr
+
+
+def _worker_row(key: str, label: str, rate: float, cpu: float | None, p50: float = 5.0) -> dict[str, Any]:
+    return {
+        "key": key,
+        "label": label,
+        "version_text": "1.0",
+        "status": "ok",
+        "jobs_per_s_first_to_last": rate,
+        "redis_cpu_us_per_job": cpu,
+        "latency": {"p50_ms": p50, "p99_ms": p50 * 2},
+    }
+
+
+def test_worker_table_is_against_the_forks_pool() -> None:
+    from bench.readme_table import ResultsError, render_workers
+
+    doc = {
+        "workload": {"n": 30_000, "runs": 3, "concurrency": 8},
+        "machine": {"cpu_count": 2},
+        "results": [
+            _worker_row("go", "Go fork pool", 25_000, 30.0),
+            _worker_row("work_compat", "work_compat threads", 30_000, 15.0),
+            _worker_row("peer", "Some peer", 1_000, None),
+            {"key": "broken", "label": "Crashed", "status": "failed"},
+        ],
+    }
+    lines = render_workers(doc, "workers.json").splitlines()
+    assert lines[0].startswith("Running 30,000 no-op jobs queued beforehand, concurrency 8")
+    assert lines[4:] == [
+        "| Go fork pool 1.0 | 25,000 | 1.00x | 30.0 | 1.00x | 5.0 / 10.0 |",
+        "| work_compat threads 1.0 | 30,000 | 1.20x | 15.0 | 0.50x | 5.0 / 10.0 |",
+        "| Some peer 1.0 | 1,000 | 0.04x | n/a | n/a | 5.0 / 10.0 |",
+    ]
+    doc["results"] = doc["results"][1:]
+    with pytest.raises(ResultsError, match="no row for the fork's pool"):
+        render_workers(doc, "workers.json")
