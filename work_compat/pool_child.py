@@ -24,6 +24,7 @@ import hashlib
 import logging
 import math
 import multiprocessing.connection
+import os
 import pickle
 import signal
 import threading
@@ -103,6 +104,8 @@ class ChildSpec:
     sleep_backoffs: tuple[int, ...]
     clock: Clock
     drain_round: int
+    environ: dict[str, str] | None = None  # the parent's, as it was when this child started
+    parent_pid: int | None = None  # the pool's process (a fork server's children have another parent)
 
 
 class ChildPool(WorkerHost):
@@ -252,5 +255,8 @@ def child_main(
     # The parent decides when children stop; a Ctrl-C reaches the whole process group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    exit_with_parent()
+    if spec.environ is not None:  # forked from a fork server started earlier: the pool's environment now
+        os.environ.clear()
+        os.environ.update(spec.environ)
+    exit_with_parent(parent=spec.parent_pid)
     ChildPool(spec, registry, conn, shared).serve()

@@ -15,6 +15,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
+import select
 import signal
 import threading
 import time
@@ -166,23 +167,59 @@ def _send_quietly(conn: multiprocessing.connection.Connection, msg: tuple[Any, .
     return True
 
 
-def exit_with_parent(interval: float = 1.0) -> None:
+def exit_with_parent(interval: float = 1.0, parent: int | None = None) -> None:
     """End this child soon after its parent dies, even in the middle of a long handler.
 
     A parent killed with SIGKILL cannot stop its children, and its job is left in progress for a
-    reaper, which requeues it: a child still running it would only duplicate the work. Polling the
-    parent id is used rather than PR_SET_PDEATHSIG, which fires when the *thread* that started the
-    child exits, and replacement children are started from worker threads.
+    reaper, which requeues it: a child still running it would only duplicate the work. Polling is
+    used rather than PR_SET_PDEATHSIG, which fires when the *thread* that started the child exits,
+    and replacement children are started from worker threads. ``parent``: the pid to watch when it
+    is not this process's parent (a child forked by a fork server, which outlives the pool while
+    any of its children runs); watched through a pidfd where there is one, so a reused pid cannot
+    pass for it.
     """
-    parent = os.getppid()
+    if parent is None or parent == os.getppid():
+        parent = os.getppid()
+
+        def gone() -> bool:
+            return os.getppid() != parent
+
+    else:
+        gone = _exit_check(parent)
 
     def watch() -> None:
         while True:
             time.sleep(interval)
-            if os.getppid() != parent:
+            if gone():
                 os._exit(1)
 
     threading.Thread(target=watch, name="work-compat-parent-watch", daemon=True).start()
+
+
+def _exit_check(pid: int) -> Callable[[], bool]:
+    """A check that says whether process ``pid`` has ended."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # no pidfd here (not Linux 5.3+), or already gone
+        fd = -1
+
+    def by_signal() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    if fd < 0:
+        return by_signal
+
+    def by_pidfd() -> bool:
+        readable, _, _ = select.select([fd], [], [], 0)  # a pidfd turns readable when its process ends
+        return bool(readable)
+
+    return by_pidfd
 
 
 @dataclass

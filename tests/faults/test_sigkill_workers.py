@@ -102,20 +102,33 @@ def test_sigkill_thread_pools_while_2000_jobs_run(
     )
 
 
+def _stat(pid: int) -> list[str] | None:
+    """State and parent pid first: the fields of /proc/<pid>/stat after the command name."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
 def _child_pids(parent: int, rc: redis.Redis, key: str) -> list[int]:
-    """Recorded handler pids that are live, non-zombie children of ``parent`` (so the test only
-    ever signals its own descendants)."""
+    """Recorded handler pids that are live, non-zombie descendants of ``parent`` (a pool's children
+    are forked by its fork server, a child of the pool), so the test only signals its own."""
     out = []
     for raw in rc.smembers(key):
         pid = int(raw)
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
-        except OSError:
+        fields = _stat(pid)
+        if fields is None or fields[0] == "Z":
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z" and int(fields[1]) == parent:
-            out.append(pid)
+        up = int(fields[1])
+        for _ in range(3):
+            if up == parent:
+                out.append(pid)
+                break
+            above = _stat(up)
+            if above is None:
+                break
+            up = int(above[1])
     return out
 
 

@@ -57,6 +57,8 @@ def test_a_child_sigkilled_mid_job_has_only_that_job_run_again(
 
     wait_until(slow_recovered, 1.0, "the dead child's job to leave the in-progress list")
     recovered = time.monotonic() - killed_at
+    # (its retry is due at once, but a drain does not wait for the requeuer to move it: Go's neither)
+    wait_until(lambda: redis_client.hget(key, str(SLOW)) == b"2", 10, "the slow job's retry to run")
     assert pool.drain(30)
 
     # And it ran again once; every other job ran exactly once; nothing is left held
