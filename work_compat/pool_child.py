@@ -251,7 +251,7 @@ class ChildPool(WorkerHost):
 def child_main(
     conn: multiprocessing.connection.Connection, spec: ChildSpec, registry: bytes, shared: tuple[Any, Any]
 ) -> None:
-    """The entry point of a child process (started with ``spawn``)."""
+    """The entry point of a child process (forked by a fork server, or spawned: see ``child_context``)."""
     # The parent decides when children stop; a Ctrl-C reaches the whole process group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
