@@ -167,6 +167,18 @@ def test_a_refused_completion_write_does_not_stop_the_others(redis_client: redis
     assert redis_client.zcard(k.history_for("good")) == 1 and redis_client.zcard(k.history_for("odd")) == 1
 
 
+def _fetch_group(k: Keys, name: str, pool_id: str) -> list[str]:
+    """The six fetch keys of one job name, in work_step.lua's order."""
+    return [
+        k.jobs(name),
+        k.jobs_in_progress(name, pool_id),
+        k.jobs_paused(name),
+        k.jobs_lock(name),
+        k.jobs_lock_info(name),
+        k.jobs_max_concurrency(name),
+    ]
+
+
 @pytest.mark.parametrize("spoiled", ["lock", "lock_info"])
 def test_a_batch_fetch_whose_counter_is_refused_puts_every_job_back_in_order(
     redis_client: redis.Redis, namespace: str, spoiled: str
@@ -178,14 +190,7 @@ def test_a_batch_fetch_whose_counter_is_refused_puts_every_job_back_in_order(
     redis_client.rpush(k.jobs("bad"), *queued)
     spoiled_key = k.jobs_lock("bad") if spoiled == "lock" else k.jobs_lock_info("bad")
     redis_client.sadd(spoiled_key, "not a counter")
-    fetch_keys = [
-        k.jobs("bad"),
-        k.jobs_in_progress("bad", "p1"),
-        k.jobs_paused("bad"),
-        k.jobs_lock("bad"),
-        k.jobs_lock_info("bad"),
-        k.jobs_max_concurrency("bad"),
-    ]
+    fetch_keys = _fetch_group(k, "bad", "p1")
     keys, args = step_arguments(k, "p1", [], fetch_keys, [3], 3)
     # When one work step asks for three of them
     reply = scripts.work_step(keys=keys, args=args)
@@ -204,14 +209,7 @@ def test_a_batch_counts_each_job_as_go_does(redis_client: redis.Redis, namespace
     k = Keys(namespace)
     scripts = Scripts(redis_client)
     redis_client.rpush(k.jobs("n"), *[b'{"name":"n","id":"%d","t":1,"args":{}}' % i for i in range(5)])
-    fetch_keys = [
-        k.jobs("n"),
-        k.jobs_in_progress("n", "p1"),
-        k.jobs_paused("n"),
-        k.jobs_lock("n"),
-        k.jobs_lock_info("n"),
-        k.jobs_max_concurrency("n"),
-    ]
+    fetch_keys = _fetch_group(k, "n", "p1")
     keys, args = step_arguments(k, "p1", [], fetch_keys, [3], 3)
     reply = scripts.work_step(keys=keys, args=args)
     assert len(reply) == 3 + 3 * 3
